@@ -20,10 +20,15 @@ class _State:
     config_file: str | None = None
     log_format: str = "text"
     verbosity: int = 0
+    secrets: list[str] = []
 
 
 def _fail(exc: BaseException, code: int) -> None:
-    click.echo(f"error: {exc}", err=True)
+    text = str(exc)
+    for secret in _State.secrets:
+        if secret:
+            text = text.replace(secret, "***")
+    click.echo(f"error: {text}", err=True)
     sys.exit(int(code))
 
 
@@ -77,7 +82,12 @@ def settings_from(kwargs: dict[str, Any]):
 
     flags = {k: kwargs.pop(k, None) for k in
              ("base_url", "api_user", "api_token", "ca_bundle", "rate_limit")}
-    return resolve_settings(flags, config_file=_State.config_file)
+    settings = resolve_settings(flags, config_file=_State.config_file)
+    _State.secrets.append(settings.api_token)
+    from .logs import redact_secrets
+
+    redact_secrets("campaign_sync", settings.api_token)
+    return settings
 
 
 def _setup_logging(log_format: str, verbosity: int) -> None:

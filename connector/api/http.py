@@ -1,0 +1,335 @@
+"""One HTTP session for the platform: Basic auth, timeouts, a shared rate limit,
+safe retries, and typed errors that never carry the token.
+
+Retry policy (conventions: "retry what is safe to retry"):
+
+* 429 means the request was not processed: always retried, honouring
+  ``Retry-After`` (seconds or an HTTP date) or backing off when it is absent.
+  A 429 also pauses the shared limiter, so every thread slows down.
+* A connection that could not be opened (refused, DNS, connect timeout) was
+  never sent: retried for every method.
+* 5xx, read timeouts and dropped connections are retried with jittered
+  backoff only for requests that are safe to repeat (GET, and writes the
+  caller marks idempotent). For any other write they raise
+  :class:`AmbiguousWriteError`: the caller must look at the campaign before
+  writing again.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import json
+import logging
+import random
+import threading
+import time
+from dataclasses import dataclass
+from typing import Any, Callable, Iterable, Mapping
+
+import requests
+import urllib3.exceptions
+
+from .. import __version__
+from ..config import Settings
+from ..errors import (
+    AmbiguousWriteError,
+    ApiError,
+    AuthError,
+    BadRequestError,
+    NotFoundError,
+    PayloadTooLargeError,
+    ProtocolError,
+    RateLimitedError,
+    ServerError,
+    TransportError,
+)
+
+log = logging.getLogger("campaign_sync.http")
+
+IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+class RateLimiter:
+    """Spaces requests at least ``1/rate`` seconds apart, across all threads.
+
+    With even spacing no one-second window ever holds more than ``rate``
+    requests, so a burst cannot exceed the platform's per-instance limit.
+    ``pause`` pushes every future slot back (used on 429).
+    """
+
+    def __init__(self, rate: float, *, clock: Callable[[], float] = time.monotonic,
+                 sleep: Callable[[float], None] = time.sleep) -> None:
+        if rate <= 0:
+            raise ValueError("rate must be above 0")
+        self.interval = 1.0 / rate
+        self._clock = clock
+        self._sleep = sleep
+        self._lock = threading.Lock()
+        self._next = 0.0
+
+    def acquire(self) -> None:
+        """Block until this caller may send one request."""
+        with self._lock:
+            now = self._clock()
+            slot = max(now, self._next)
+            self._next = slot + self.interval
+        wait = slot - now
+        if wait > 0:
+            self._sleep(wait)
+
+    def pause(self, seconds: float) -> None:
+        """No request goes out for ``seconds`` from now."""
+        with self._lock:
+            self._next = max(self._next, self._clock() + seconds)
+
+
+@dataclass
+class RetryPolicy:
+    """How many times, and how long, to retry."""
+
+    max_retries: int = 5            # 5xx and transport failures of safe requests
+    max_rate_limited: int = 10      # 429s in a row for one request
+    backoff_base: float = 0.5
+    backoff_cap: float = 30.0
+
+    def backoff(self, attempt: int, rng: random.Random) -> float:
+        """Full-jitter exponential backoff for attempt 1, 2, ..."""
+        ceiling = min(self.backoff_cap, self.backoff_base * (2 ** (attempt - 1)))
+        return rng.uniform(ceiling / 2, ceiling)
+
+
+def parse_retry_after(value: str | None, *, now: float | None = None) -> float | None:
+    """Seconds to wait from a ``Retry-After`` header (delta-seconds or HTTP date)."""
+    if not value:
+        return None
+    value = value.strip()
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    current = time.time() if now is None else now
+    return max(0.0, when.timestamp() - current)
+
+
+def server_message(response: requests.Response) -> str | None:
+    """The body's ``message``/``error``/``errors``, or a short description of it."""
+    text = response.text or ""
+    if not text.strip():
+        return None
+    try:
+        body = response.json()
+    except ValueError:
+        kind = response.headers.get("Content-Type", "unknown type").split(";")[0]
+        return f"a non-JSON body ({kind}, {len(response.content)} bytes)"
+    if isinstance(body, Mapping):
+        for key in ("message", "error", "errors", "error_message"):
+            if body.get(key):
+                value = body[key]
+                return value if isinstance(value, str) else json.dumps(value)[:500]
+    return None
+
+
+def _never_sent(exc: requests.RequestException) -> bool:
+    """True when the request provably did not reach the server."""
+    if isinstance(exc, requests.exceptions.ConnectTimeout):
+        return True
+    if isinstance(exc, requests.exceptions.SSLError):
+        return True
+    seen: set[int] = set()
+    cur: BaseException | None = exc
+    while cur is not None and id(cur) not in seen:
+        seen.add(id(cur))
+        if isinstance(cur, (urllib3.exceptions.NewConnectionError,
+                            urllib3.exceptions.NameResolutionError,
+                            ConnectionRefusedError)):
+            return True
+        if isinstance(cur, urllib3.exceptions.MaxRetryError) and cur.reason is not None:
+            cur = cur.reason
+            continue
+        cur = cur.args[0] if cur.args and isinstance(cur.args[0], BaseException) else (
+            cur.__cause__ or cur.__context__)
+    return False
+
+
+class HttpSession:
+    """The one ``requests.Session`` every resource shares."""
+
+    def __init__(self, settings: Settings, *, retry: RetryPolicy | None = None,
+                 sleep: Callable[[float], None] = time.sleep,
+                 clock: Callable[[], float] = time.monotonic,
+                 seed: int | None = None) -> None:
+        self.settings = settings
+        self.root = settings.api_root
+        self.retry = retry or RetryPolicy()
+        self._sleep = sleep
+        self._rng = random.Random(seed)
+        self.limiter = RateLimiter(settings.rate_limit, clock=clock, sleep=sleep)
+        self.timeout = (settings.connect_timeout, settings.read_timeout)
+        self._secret = settings.api_token
+        self.session = requests.Session()
+        self.session.auth = (settings.api_user, settings.api_token)
+        self.session.verify = settings.ca_bundle or True
+        self.session.trust_env = False  # a stray REQUESTS_CA_BUNDLE or .netrc must not change auth/TLS
+        self.session.headers.update({
+            "User-Agent": f"campaign-sync/{__version__}",
+            "Accept": "application/json",
+        })
+        # retries are ours: urllib3 must not repeat a write behind our back
+        adapter = requests.adapters.HTTPAdapter(max_retries=0, pool_maxsize=32)
+        self.session.mount("https://", adapter)
+        self.session.mount("http://", adapter)
+        self.stats: dict[str, int] = {"requests": 0, "retries": 0, "rate_limited": 0}
+        self._stats_lock = threading.Lock()
+
+    def close(self) -> None:
+        """Release the connection pool."""
+        self.session.close()
+
+    def url(self, path: str) -> str:
+        """Absolute URL for a path under the API root (absolute URLs pass through)."""
+        if path.startswith(("http://", "https://")):
+            return path
+        return self.root + "/" + path.lstrip("/")
+
+    def _count(self, key: str) -> None:
+        with self._stats_lock:
+            self.stats[key] += 1
+
+    def _scrub(self, text: str) -> str:
+        return text.replace(self._secret, "***") if self._secret else text
+
+    def request(self, method: str, path: str, *, params: Mapping[str, Any] | None = None,
+                json_body: Any = None, files: Mapping[str, Any] | None = None,
+                idempotent: bool | None = None,
+                ok: Iterable[int] = (200, 201, 202, 204)) -> requests.Response:
+        """Send one logical request, retrying what is safe; return a 2xx response or raise."""
+        method = method.upper()
+        url = self.url(path)
+        safe = method in IDEMPOTENT_METHODS if idempotent is None else idempotent
+        ok = set(ok)
+        failures = 0
+        limited = 0
+        while True:
+            self.limiter.acquire()
+            self._count("requests")
+            try:
+                response = self.session.request(
+                    method, url, params=params, json=json_body, files=files,
+                    timeout=self.timeout, allow_redirects=False)
+            except requests.RequestException as exc:
+                failures += 1
+                never_sent = _never_sent(exc)
+                error = self._transport_error(exc, method, url, never_sent)
+                if isinstance(exc, requests.exceptions.SSLError):
+                    raise error from None
+                if not (never_sent or safe):
+                    raise error from None
+                if failures > self.retry.max_retries:
+                    raise error from None
+                self._wait(self.retry.backoff(failures, self._rng), f"{error}")
+                continue
+            status = response.status_code
+            if status in ok:
+                return response
+            if status == 429:
+                limited += 1
+                self._count("rate_limited")
+                if limited > self.retry.max_rate_limited:
+                    raise RateLimitedError(
+                        "the platform kept answering 429 Too Many Requests", status=status,
+                        method=method, url=url, server_message=server_message(response),
+                        hint="lower --rate-limit (other clients share the instance's "
+                             "10 requests/s) and run again") from None
+                delay = parse_retry_after(response.headers.get("Retry-After"))
+                if delay is None:
+                    delay = self.retry.backoff(limited, self._rng)
+                self.limiter.pause(delay)
+                self._count("retries")
+                log.info("rate limited (429) on %s %s; waiting %.2fs", method, url, delay)
+                continue
+            if status >= 500:
+                failures += 1
+                error = self._status_error(response, method, url)
+                if not safe:
+                    raise AmbiguousWriteError(
+                        f"the platform answered {status} to a write that may have taken "
+                        "effect", status=status, method=method, url=url,
+                        server_message=server_message(response),
+                        hint="the campaign is checked before this write is tried again")
+                if failures > self.retry.max_retries:
+                    raise error
+                self._wait(self.retry.backoff(failures, self._rng), str(error))
+                continue
+            raise self._status_error(response, method, url)
+
+    def _wait(self, seconds: float, why: str) -> None:
+        self._count("retries")
+        log.info("retrying in %.2fs after: %s", seconds, why)
+        self._sleep(seconds)
+
+    def _transport_error(self, exc: requests.RequestException, method: str, url: str,
+                         never_sent: bool) -> ApiError:
+        detail = self._scrub(f"{type(exc).__name__}: {exc}")[:300]
+        if isinstance(exc, requests.exceptions.SSLError):
+            return TransportError(
+                f"TLS verification failed for {self.settings.base_url} ({detail})",
+                method=method, url=url,
+                hint="if the server uses a private CA, pass its certificate with "
+                     "--ca-bundle FILE (verification cannot be turned off)")
+        if never_sent:
+            return TransportError(
+                f"could not connect to {self.settings.base_url} ({detail})", method=method,
+                url=url, hint="check --base-url and the network, then run again")
+        if method in IDEMPOTENT_METHODS:
+            return TransportError(f"no answer from the platform ({detail})", method=method,
+                                  url=url, hint="run again; nothing was changed by this read")
+        return AmbiguousWriteError(
+            f"the connection failed after the request was sent ({detail})", method=method,
+            url=url, hint="the write may or may not have taken effect; the campaign is "
+                          "checked before it is tried again")
+
+    def _status_error(self, response: requests.Response, method: str, url: str) -> ApiError:
+        status = response.status_code
+        msg = server_message(response)
+        if msg:
+            msg = self._scrub(msg)
+        kw: dict[str, Any] = {"status": status, "method": method, "url": url,
+                              "server_message": msg}
+        if status in (401, 403):
+            return AuthError(
+                "the platform refused the credentials" if status == 401
+                else "the API user may not do this", **kw,
+                hint="the API token may be wrong, disabled or regenerated: create one under "
+                     "Settings > Developer Settings > API Credentials and pass it with "
+                     "--api-token or CAMPAIGN_SYNC_API_TOKEN")
+        if status == 404:
+            return NotFoundError("not found", **kw,
+                                 hint="check --campaign-id and the contact or job id")
+        if status == 413:
+            return PayloadTooLargeError("the platform refused the request as too large", **kw)
+        if status in (400, 409, 422):
+            return BadRequestError("the platform refused the request", **kw)
+        if status >= 500:
+            return ServerError("the platform kept failing", **kw,
+                               hint="run again later; the run can be resumed")
+        if 300 <= status < 400:
+            return ProtocolError(f"unexpected redirect to {response.headers.get('Location')}",
+                                 **kw, hint="check --base-url (use https://SUBDOMAIN.DOMAIN)")
+        return ApiError("unexpected answer", **kw)
+
+
+def json_of(response: requests.Response, method: str, url: str) -> Any:
+    """The JSON body of a response, or ProtocolError naming what came instead."""
+    try:
+        return response.json()
+    except ValueError:
+        kind = response.headers.get("Content-Type", "unknown type").split(";")[0]
+        raise ProtocolError(
+            f"expected JSON, got {kind} ({len(response.content)} bytes)",
+            status=response.status_code, method=method, url=url,
+            hint="check --base-url: it should be the platform's https://SUBDOMAIN.DOMAIN") \
+            from None

@@ -1,0 +1,54 @@
+"""Writing output files safely: atomically, and with spreadsheet-safe CSV cells."""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+import os
+import tempfile
+from pathlib import Path
+from typing import IO, Any, Iterable, Iterator, Sequence
+
+FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+
+
+def neutralize_cell(value: Any) -> str:
+    """A cell a spreadsheet would run as a formula gets a leading apostrophe."""
+    text = "" if value is None else str(value)
+    return "'" + text if text.startswith(FORMULA_PREFIXES) else text
+
+
+@contextlib.contextmanager
+def atomic_write(path: str | os.PathLike[str], *, mode: str = "w", encoding: str | None = "utf-8",
+                 newline: str | None = None, perms: int = 0o600) -> Iterator[IO[Any]]:
+    """Write to a temporary file beside `path` and move it into place only on success,
+    so a crash or bad input never leaves a half-written file."""
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    try:
+        os.fchmod(fd, perms)
+        kwargs: dict[str, Any] = {} if "b" in mode else {"encoding": encoding, "newline": newline}
+        with os.fdopen(fd, mode, **kwargs) as handle:
+            yield handle
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, target)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
+
+
+def write_csv(path: str | os.PathLike[str], header: Sequence[str],
+              rows: Iterable[Sequence[Any]]) -> int:
+    """A CSV that opens cleanly in a spreadsheet: UTF-8 with BOM, neutralized cells.
+    Returns the number of data rows written."""
+    count = 0
+    with atomic_write(path, encoding="utf-8-sig", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow([neutralize_cell(h) for h in header])
+        for row in rows:
+            writer.writerow([neutralize_cell(v) for v in row])
+            count += 1
+    return count
