@@ -1,0 +1,340 @@
+"""Mapping files: how a source's columns become the five contact fields.
+
+`load_mapping` reads and checks a ``mappings/*.yaml`` file, `check_columns` checks
+it against the columns a source has, and `apply_mapping` (pure, vectorized) turns
+a source DataFrame into one with exactly the five API fields and ``__line__``.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterable, Sequence
+
+import pandas as pd
+import phonenumbers
+import yaml
+
+from .errors import MappingError
+
+API_FIELDS: tuple[str, ...] = (
+    "external_unique_id", "name", "email", "phone_number", "outbound_number")
+DEFAULT_REQUIRED: tuple[str, ...] = ("external_unique_id", "name", "phone_number")
+LINE_COLUMN = "__line__"  # the same name the readers use; a plain constant, no import
+MAX_MAPPING_BYTES = 64 * 1024
+
+SHIPPED_DIR = Path(__file__).resolve().parent.parent / "mappings"
+
+_TOP_KEYS = {"region", "columns", "required", "source"}
+_SOURCE_KEYS = {"sheet", "encoding", "delimiter"}
+_SPEC_KEYS = {"template", "coalesce", "value"}
+_TEMPLATE_FIELD = re.compile(r"\{([^{}]*)\}")
+
+
+@dataclass(frozen=True)
+class ColumnSpec:
+    """How one contact field is built. `kind` is column, template, coalesce or value.
+
+    For coalesce, `parts` holds column names and constants in order: a part is
+    ``("column", name)`` or ``("value", text)``. For template, `parts` alternates
+    ``("text", literal)`` and ``("column", name)``.
+    """
+
+    kind: str
+    parts: tuple[tuple[str, str], ...]
+
+    @property
+    def columns(self) -> list[str]:
+        """The source columns this spec reads."""
+        return [name for what, name in self.parts if what == "column"]
+
+
+@dataclass(frozen=True)
+class Mapping:
+    """A checked mapping file."""
+
+    path: str
+    region: str | None
+    columns: dict[str, ColumnSpec]
+    required: tuple[str, ...] = DEFAULT_REQUIRED
+    source: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def name(self) -> str:
+        """The file name, as error messages show it."""
+        return Path(self.path).name
+
+    def source_columns(self) -> list[str]:
+        """Every source column the mapping reads, in mapping order, without repeats."""
+        seen: list[str] = []
+        for spec in self.columns.values():
+            for col in spec.columns:
+                if col not in seen:
+                    seen.append(col)
+        return seen
+
+
+def shipped_mappings() -> list[str]:
+    """Names of the mappings shipped with campaign-sync (``hubspot``, ...)."""
+    return sorted(p.stem for p in SHIPPED_DIR.glob("*.yaml"))
+
+
+def resolve_mapping_path(name_or_path: str | Path) -> Path:
+    """A path to an existing file, or the name of a shipped mapping (``hubspot``)."""
+    path = Path(name_or_path)
+    if path.is_file():
+        return path
+    text = str(name_or_path)
+    if "/" not in text and "\\" not in text:
+        shipped = SHIPPED_DIR / (text if text.endswith((".yaml", ".yml")) else f"{text}.yaml")
+        if shipped.is_file():
+            return shipped
+    raise MappingError(
+        f"mapping {text!r} not found",
+        hint="give the path of a YAML mapping file or one of the shipped names: "
+             + ", ".join(shipped_mappings()))
+
+
+def _err(where: str, key: str, message: str, hint: str | None = None) -> MappingError:
+    return MappingError(f"mapping {where}, key {key!r}: {message}", hint=hint)
+
+
+def _column_name(where: str, key: str, value: Any) -> str:
+    if isinstance(value, bool) or not isinstance(value, (str, int)):
+        raise _err(where, key, f"expected a column name, got {value!r}",
+                   hint="quote column names in YAML, e.g. \"Yes\" or \"123\"")
+    text = str(value)
+    if not text.strip():
+        raise _err(where, key, "the column name is empty")
+    return text
+
+
+def _constant(where: str, key: str, value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, bool) or not isinstance(value, (str, int, float)):
+        raise _err(where, key, f"a constant must be a string or a number, got {value!r}")
+    return str(value)
+
+
+def _parse_spec(where: str, fld: str, raw: Any) -> ColumnSpec:
+    key = f"columns.{fld}"
+    if not isinstance(raw, dict):
+        return ColumnSpec("column", (("column", _column_name(where, key, raw)),))
+    unknown = set(raw) - _SPEC_KEYS
+    if unknown or len(raw) != 1:
+        bad = sorted(map(str, unknown)) or sorted(map(str, raw))
+        raise _err(where, key, f"unknown or extra key(s) {', '.join(bad)}",
+                   hint="a field is a column name, {template: ...}, {coalesce: [...]} "
+                        "or {value: ...}")
+    kind, body = next(iter(raw.items()))
+    if kind == "value":
+        return ColumnSpec("value", (("value", _constant(where, f"{key}.value", body)),))
+    if kind == "coalesce":
+        if not isinstance(body, list) or not body:
+            raise _err(where, f"{key}.coalesce", "expected a non-empty list of column names")
+        parts: list[tuple[str, str]] = []
+        for item in body:
+            if isinstance(item, dict):
+                if set(item) != {"value"}:
+                    raise _err(where, f"{key}.coalesce",
+                               f"an item is a column name or {{value: ...}}, got {item!r}")
+                parts.append(("value", _constant(where, f"{key}.coalesce", item["value"])))
+            else:
+                parts.append(("column", _column_name(where, f"{key}.coalesce", item)))
+        return ColumnSpec("coalesce", tuple(parts))
+    # template
+    if not isinstance(body, str) or "{" not in body:
+        raise _err(where, f"{key}.template",
+                   "expected a string naming columns in braces, e.g. \"{First Name} {Last Name}\"")
+    parts = []
+    pos = 0
+    for m in _TEMPLATE_FIELD.finditer(body):
+        literal = body[pos:m.start()]
+        if "{" in literal or "}" in literal:
+            raise _err(where, f"{key}.template", f"unbalanced braces in {body!r}")
+        if literal:
+            parts.append(("text", literal))
+        parts.append(("column", _column_name(where, f"{key}.template", m.group(1))))
+        pos = m.end()
+    tail = body[pos:]
+    if "{" in tail or "}" in tail:
+        raise _err(where, f"{key}.template", f"unbalanced braces in {body!r}")
+    if tail:
+        parts.append(("text", tail))
+    return ColumnSpec("template", tuple(parts))
+
+
+def _has_alias(text: str) -> bool:
+    for event in yaml.parse(text, Loader=yaml.SafeLoader):
+        if isinstance(event, yaml.AliasEvent):
+            return True
+        if getattr(event, "anchor", None):
+            return True
+    return False
+
+
+def parse_mapping(text: str, *, path: str = "<mapping>") -> Mapping:
+    """Check a mapping document (YAML text) and return it; MappingError if it is bad."""
+    where = Path(path).name
+    if len(text.encode("utf-8", "replace")) > MAX_MAPPING_BYTES:
+        raise MappingError(f"mapping {where}: larger than {MAX_MAPPING_BYTES // 1024} KiB; "
+                           "a mapping is a few lines of YAML")
+    try:
+        if _has_alias(text):
+            raise MappingError(f"mapping {where}: YAML anchors and aliases (&, *) are not "
+                               "allowed in a mapping", hint="write each value out")
+        doc = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise MappingError(f"mapping {where}: not valid YAML ({exc})") from exc
+    if not isinstance(doc, dict):
+        raise MappingError(f"mapping {where}: expected a YAML mapping with a 'columns' key")
+    unknown = sorted(str(k) for k in doc if k not in _TOP_KEYS)
+    if unknown:
+        raise _err(where, unknown[0], "unknown key",
+                   hint="the keys are: " + ", ".join(sorted(_TOP_KEYS)))
+
+    region = doc.get("region")
+    if region is not None:
+        if not isinstance(region, str) or region.upper() not in \
+                phonenumbers.SUPPORTED_REGIONS:
+            raise _err(where, "region", f"{region!r} is not a country code phonenumbers knows",
+                       hint="use a two-letter ISO country code such as US, CA, GB or DE")
+        region = region.upper()
+
+    cols = doc.get("columns")
+    if not isinstance(cols, dict) or not cols:
+        raise _err(where, "columns", "expected a mapping of contact fields to columns")
+    specs: dict[str, ColumnSpec] = {}
+    for fld, raw in cols.items():
+        if fld not in API_FIELDS:
+            raise _err(where, f"columns.{fld}", "not a contact field",
+                       hint="the fields are: " + ", ".join(API_FIELDS))
+        specs[str(fld)] = _parse_spec(where, str(fld), raw)
+
+    required_raw = doc.get("required", list(DEFAULT_REQUIRED))
+    if not isinstance(required_raw, list) or any(not isinstance(x, str) for x in required_raw):
+        raise _err(where, "required", "expected a list of contact fields")
+    for fld in required_raw:
+        if fld not in API_FIELDS:
+            raise _err(where, "required", f"{fld!r} is not a contact field",
+                       hint="the fields are: " + ", ".join(API_FIELDS))
+        if fld not in specs:
+            raise _err(where, "required", f"{fld!r} is required but not mapped under columns")
+    if "external_unique_id" not in specs:
+        raise _err(where, "columns.external_unique_id",
+                   "the sync key must be mapped", hint="map it to the export's record ID column")
+
+    source_raw = doc.get("source") or {}
+    if not isinstance(source_raw, dict):
+        raise _err(where, "source", "expected a mapping of sheet, encoding, delimiter")
+    source: dict[str, str] = {}
+    for key, value in source_raw.items():
+        if key not in _SOURCE_KEYS:
+            raise _err(where, f"source.{key}", "unknown key",
+                       hint="the keys are: " + ", ".join(sorted(_SOURCE_KEYS)))
+        if not isinstance(value, (str, int)) or isinstance(value, bool):
+            raise _err(where, f"source.{key}", f"expected a string, got {value!r}")
+        source[str(key)] = str(value)
+    if "delimiter" in source and len(source["delimiter"]) != 1:
+        raise _err(where, "source.delimiter", "expected a single character")
+    if "encoding" in source:
+        import codecs
+
+        try:
+            codecs.lookup(source["encoding"])
+        except LookupError as exc:
+            raise _err(where, "source.encoding",
+                       f"unknown encoding {source['encoding']!r}") from exc
+
+    return Mapping(path=str(path), region=region, columns=specs,
+                   required=tuple(dict.fromkeys(required_raw)), source=source)
+
+
+def load_mapping(name_or_path: str | Path) -> Mapping:
+    """Read and check a mapping file (a path, or a shipped name such as ``hubspot``)."""
+    path = resolve_mapping_path(name_or_path)
+    try:
+        if path.stat().st_size > MAX_MAPPING_BYTES:
+            raise MappingError(f"mapping {path.name}: larger than "
+                               f"{MAX_MAPPING_BYTES // 1024} KiB; a mapping is a few lines")
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise MappingError(f"mapping {path}: cannot be read ({exc})") from exc
+    return parse_mapping(text, path=str(path))
+
+
+def check_columns(mapping: Mapping, source_columns: Iterable[str]) -> None:
+    """MappingError when the mapping reads a column the source does not have."""
+    have = [str(c) for c in source_columns if c != LINE_COLUMN]
+    have_set = set(have)
+    for fld, spec in mapping.columns.items():
+        for col in spec.columns:
+            if col in have_set:
+                continue
+            close = difflib.get_close_matches(col, have, n=1, cutoff=0.6)
+            if not close:
+                lowered = {h.lower().strip(): h for h in have}
+                if col.lower().strip() in lowered:
+                    close = [lowered[col.lower().strip()]]
+            guess = f"; did you mean {close[0]!r}?" if close else ""
+            raise MappingError(
+                f"mapping {mapping.name}, key 'columns.{fld}': column {col!r} is not in the "
+                f"source{guess} The source has: {', '.join(repr(h) for h in have) or '(none)'}",
+                hint="fix the column name in the mapping or pick another mapping")
+
+
+def _clean(series: pd.Series) -> pd.Series:
+    return series.fillna("").astype(str)
+
+
+def _blank(series: pd.Series) -> pd.Series:
+    return series.str.strip().eq("")
+
+
+def _build(spec: ColumnSpec, df: pd.DataFrame) -> pd.Series:
+    n = len(df)
+    if spec.kind == "value":
+        return pd.Series([spec.parts[0][1]] * n, index=df.index, dtype=str)
+    if spec.kind == "column":
+        return _clean(df[spec.parts[0][1]])
+    if spec.kind == "coalesce":
+        out = pd.Series([""] * n, index=df.index, dtype=str)
+        todo = pd.Series(True, index=df.index)
+        for what, name in spec.parts:
+            values = (pd.Series([name] * n, index=df.index, dtype=str) if what == "value"
+                      else _clean(df[name]))
+            take = todo & ~_blank(values)
+            out = out.where(~take, values)
+            todo &= ~take
+        return out
+    # template: concatenate, then drop blank parts' leftover spaces
+    out = pd.Series([""] * n, index=df.index, dtype=str)
+    for what, name in spec.parts:
+        out = out + (name if what == "text" else _clean(df[name]).str.strip())
+    return out.str.replace(r"\s+", " ", regex=True).str.strip()
+
+
+def apply_mapping(mapping: Mapping, df: pd.DataFrame) -> pd.DataFrame:
+    """The five contact fields (str, "" when blank) plus ``__line__``, one row per source row.
+
+    Pure and vectorized; the mapping's columns must be present (see `check_columns`).
+    """
+    check_columns(mapping, df.columns)
+    out = pd.DataFrame(index=df.index)
+    for fld in API_FIELDS:
+        spec = mapping.columns.get(fld)
+        out[fld] = (_build(spec, df) if spec is not None
+                    else pd.Series([""] * len(df), index=df.index, dtype=str))
+    if LINE_COLUMN in df.columns:
+        out[LINE_COLUMN] = df[LINE_COLUMN].astype("int64")
+    else:
+        out[LINE_COLUMN] = pd.RangeIndex(2, len(df) + 2)
+    return out
+
+
+def required_fields(mapping: Mapping) -> Sequence[str]:
+    """The fields a row must have (the mapping's `required`)."""
+    return mapping.required
