@@ -89,6 +89,7 @@ class RetryPolicy:
 
     max_retries: int = 5            # 5xx and transport failures of safe requests
     max_rate_limited: int = 10      # 429s in a row for one request
+    max_connect_retries: int = 3    # connections that could not be opened
     backoff_base: float = 0.5
     backoff_cap: float = 30.0
 
@@ -228,7 +229,8 @@ class HttpSession:
                     raise error from None
                 if not (never_sent or safe):
                     raise error from None
-                if failures > self.retry.max_retries:
+                limit = self.retry.max_connect_retries if never_sent else self.retry.max_retries
+                if failures > limit:
                     raise error from None
                 self._wait(self.retry.backoff(failures, self._rng), f"{error}")
                 continue
