@@ -183,6 +183,94 @@ def jobs_cmd(campaign_id: int, job_ids: tuple[int, ...], **kwargs: Any) -> None:
 # (validate, sandbox and demo are added below)
 
 
+@cli.command("sandbox")
+@click.option("--host", default="127.0.0.1", show_default=True,
+              help="Address to listen on; only loopback addresses unless --allow-remote.")
+@click.option("--allow-remote", is_flag=True, help="Allow a host that is not a loopback address.")
+@click.option("--port", default=8080, show_default=True, type=int, help="Port (0: any free port).")
+@click.option("--campaign", "campaigns", multiple=True, type=int, default=(6,), show_default=True,
+              help="A campaign id to serve (repeat for several).")
+@click.option("--data", "data_file", default=None, type=click.Path(dir_okay=False),
+              help="JSON file keeping the state across restarts (default: memory only).")
+@click.option("--user", default="sandbox", show_default=True, help="HTTP Basic user to accept.")
+@click.option("--token", default=None, help="HTTP Basic password to accept (default sandbox-token).")
+@click.option("--latency-ms", default=0.0, type=float, show_default=True,
+              help="Wait this long before answering each request.")
+@click.option("--error-rate", default=0.0, type=float, show_default=True,
+              help="Probability (0-1) of answering 500 before any effect.")
+@click.option("--random-seed", default=None, type=int, help="Seed of the --error-rate draws.")
+@click.option("--rate-limit", default=0, type=int, show_default=True,
+              help="Requests per second let through (0: no limit); beyond, 429.")
+@click.option("--no-retry-after", is_flag=True, help="Answer 429 without a Retry-After header.")
+@click.option("--job-seconds", default=0.5, type=float, show_default=True,
+              help="How long an import job stays in_progress.")
+@click.option("--fail-jobs", default=0, type=int, show_default=True,
+              help="Fail the next N import jobs.")
+@click.option("--job-id-style", default="body", show_default=True,
+              type=click.Choice(["body", "id", "header", "location", "none"]),
+              help="Where the import's answer gives the job id.")
+@click.option("--ignore-paging", is_flag=True,
+              help="Ignore page/per and always list every contact.")
+@click.option("--seed-contacts", default=0, type=int, show_default=True,
+              help="Store N made-up contacts in each campaign at start.")
+@handle_errors
+def sandbox_cmd(host: str, allow_remote: bool, port: int, campaigns: tuple[int, ...],
+                data_file: str | None, user: str, token: str | None, latency_ms: float,
+                error_rate: float, random_seed: int | None, rate_limit: int,
+                no_retry_after: bool, job_seconds: float, fail_jobs: int, job_id_style: str,
+                ignore_paging: bool, seed_contacts: int) -> None:
+    """Run a local server that behaves like the platform's campaign endpoints, until Ctrl-C.
+
+    Example: campaign-sync sandbox --port 8080 --campaign 6 --seed-contacts 100
+    """
+    from .sandbox import SandboxServer, fake_contacts, is_loopback
+
+    if not allow_remote and not is_loopback(host):
+        raise click.UsageError(f"{host} is not a loopback address; add --allow-remote")
+    sb = SandboxServer(host=host, port=port, user=user, token=token or "sandbox-token",
+                       campaigns=campaigns, data_file=data_file, latency_ms=latency_ms,
+                       error_rate=error_rate, seed=random_seed, rate_limit=rate_limit or None,
+                       retry_after_header=not no_retry_after, job_seconds=job_seconds,
+                       fail_jobs=fail_jobs, job_id_style=job_id_style,
+                       ignore_paging=ignore_paging)
+    for cid in campaigns:
+        if seed_contacts:
+            sb.seed(cid, fake_contacts(seed_contacts), check=False)
+    sb.start()
+    click.echo(f"sandbox at {sb.url} (API under {sb.url}/apps/api/v1), campaigns "
+               f"{', '.join(map(str, campaigns))}")
+    click.echo(f"user: {user}; token: " + ("as given with --token" if token
+                                           else "sandbox-token (default)"))
+    try:
+        sb.wait()
+    except KeyboardInterrupt:
+        click.echo("stopping")
+    finally:
+        sb.stop()
+
+
+@cli.command("demo")
+@click.option("--output-dir", default="demo-output", show_default=True,
+              type=click.Path(file_okay=False), help="Where the demo writes its files.")
+@handle_errors
+def demo_cmd(output_dir: str) -> None:
+    """Start a sandbox, seed a campaign, import contacts through a tracked job and
+    export the campaign: the whole client against a local server, no account needed.
+
+    Example: campaign-sync demo --output-dir demo-output
+    """
+    from pathlib import Path
+
+    from .demo import run_demo
+
+    result = run_demo(Path(output_dir), echo=click.echo)
+    click.echo(f"campaign now holds {result.contacts} contacts")
+    click.echo(f"export written to {result.export_csv.resolve()} "
+               f"and {result.export_json.resolve()}")
+    if result.job_status != "completed":
+        sys.exit(int(ExitCode.PARTIAL))
+
+
 def main() -> None:
     """Console-script entry point."""
     cli(prog_name="campaign-sync")
