@@ -69,7 +69,7 @@ class PhoneResult(NamedTuple):
 
 
 _NANP_REGIONS = frozenset(phonenumbers.COUNTRY_CODE_TO_REGION_CODE[1])
-# NANP shapes: optional +1/1 prefix, (NPA) or NPA, NXX, XXXX, separated by one of " .-"
+# NANP shapes: optional +1/1 prefix, (NPA) or NPA, exchange (3 digits), line number (4 digits), separated by one of " .-"
 _NANP_RE = re.compile(
     r"(?:(\+1|1)[ .\-]?)?(?:\(([0-9]{3})\)|([0-9]{3}))[ .\-]?([0-9]{3})[ .\-]?([0-9]{4})")
 _EXT_RE = re.compile(
