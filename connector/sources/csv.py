@@ -1,0 +1,159 @@
+"""CSV and TSV: encoding and delimiter detection, quoted newlines, exact line numbers.
+
+The stdlib csv reader (C) parses the records; its `line_num` gives the physical
+line where each record starts, even when quoted fields hold newlines."""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Collection, Iterator
+from itertools import islice
+from pathlib import Path
+
+import pandas as pd
+
+from connector.errors import SourceError
+
+from .base import (SourceHints, SourceInfo, TextEncoding, clean_header, detect_text,
+                   kept_positions, make_frame, open_text)
+
+DELIMITERS = (",", ";", "\t", "|")
+NAMED = {"tab": "\t", "\\t": "\t", "comma": ",", "semicolon": ";", "pipe": "|"}
+SAMPLE_CHARS = 1 << 16
+QUOTE_HINT = ("check the quoting: a field that starts with a double quote must end with one, "
+              'and quotes inside it are doubled ("")')
+
+
+def sniff_delimiter(sample: str, truncated: bool) -> str | None:
+    """The candidate that splits the header into most fields consistently with the
+    records below it; None when no candidate splits the header."""
+    best: tuple[float, int] | None = None
+    choice = None
+    for delim in DELIMITERS:
+        try:
+            records = [r for r in islice(csv.reader(io.StringIO(sample), delimiter=delim), 200)
+                       if r]
+        except csv.Error:
+            continue
+        if truncated and len(records) > 1:
+            records.pop()
+        if not records or len(records[0]) < 2:
+            continue
+        width = len(records[0])
+        score = (sum(len(r) == width for r in records) / len(records), width)
+        if best is None or score > best:
+            best, choice = score, delim
+    return choice
+
+
+class _Reader:
+    """One pass over a CSV file: header, then records with their start lines."""
+
+    def __init__(self, path: Path, enc: TextEncoding, delimiter: str) -> None:
+        self.path = str(path)
+        self.handle = open_text(path, enc)
+        self.reader = csv.reader(self.handle, delimiter=delimiter, strict=True)
+        self.last = 0
+
+    def next_record(self) -> tuple[int, list[str]] | None:
+        """The next non-blank record and the line where it starts, or None at the end."""
+        try:
+            for record in self.reader:
+                start, self.last = self.last + 1, self.reader.line_num
+                if any(record):
+                    return start, record
+        except csv.Error as exc:
+            raise SourceError(f"malformed CSV: {exc}", path=self.path, line=self.last + 1,
+                              hint=QUOTE_HINT) from None
+        return None
+
+    def close(self) -> None:
+        self.handle.close()
+
+
+def _chunks(path: Path, enc: TextEncoding, info: SourceInfo, width: int, keep: list[int],
+            names: list[str], chunk_rows: int) -> Iterator[pd.DataFrame]:
+    reader = _Reader(path, enc, info.delimiter or ",")
+    spath = str(path)
+    try:
+        reader.next_record()  # the header, already checked
+        all_kept = keep == list(range(width))
+        csv_reader = reader.reader
+        while True:
+            records: list[list[str]] = []
+            lines: list[int] = []
+            try:
+                for record in csv_reader:
+                    start, reader.last = reader.last + 1, csv_reader.line_num
+                    size = len(record)
+                    if size != width:
+                        if not any(record):
+                            continue
+                        if size < width:
+                            record = record + [""] * (width - size)
+                        elif any(record[width:]):
+                            raise SourceError(
+                                f"{size} fields where the header has {width}", path=spath,
+                                line=start, hint=f"{QUOTE_HINT}; or set source.delimiter if "
+                                f"{info.delimiter!r} is not the delimiter")
+                        else:
+                            record = record[:width]
+                    elif not any(record):
+                        continue
+                    records.append(record if all_kept else [record[i] for i in keep])
+                    lines.append(start)
+                    if len(lines) >= chunk_rows:
+                        break
+            except csv.Error as exc:
+                raise SourceError(f"malformed CSV: {exc}", path=spath, line=reader.last + 1,
+                                  hint=QUOTE_HINT) from None
+            if not lines:
+                return
+            frame = make_frame(records, lines, names, info.rows)
+            info.rows += len(lines)
+            yield frame
+    finally:
+        reader.close()
+
+
+def open_csv(path: Path, hints: SourceHints, wanted: Collection[str] | None,
+             chunk_rows: int) -> tuple[Iterator[pd.DataFrame], SourceInfo]:
+    """Check the file and read its header now; the returned iterator reads the rows."""
+    spath = str(path)
+    enc = detect_text(path, hints.encoding)
+    info = SourceInfo(path=spath, format="csv", encoding=enc.name, sha256=enc.sha256)
+    if enc.note:
+        info.notes.append(enc.note)
+    if hints.delimiter:
+        delimiter = NAMED.get(hints.delimiter.lower(), hints.delimiter)
+        if len(delimiter) != 1:
+            raise SourceError(f"the delimiter {hints.delimiter!r} is not one character",
+                              path=spath, hint="set source.delimiter to one of , ; | or tab")
+    else:
+        with open_text(path, enc) as handle:
+            sample = handle.read(SAMPLE_CHARS)
+            truncated = bool(handle.read(1))
+        delimiter = sniff_delimiter(sample, truncated) or ","
+    info.delimiter = delimiter
+    reader = _Reader(path, enc, delimiter)
+    try:
+        header = reader.next_record()
+        if header is None:
+            raise SourceError("the file holds only blank lines", path=spath,
+                              hint="export the contacts again, with a header row")
+        info.header_line, raw_names = header
+        first = reader.next_record()
+    finally:
+        reader.close()
+    info.columns = clean_header(raw_names, spath, info.header_line, info.notes)
+    if len(info.columns) == 1 and not hints.delimiter:
+        info.notes.append("one column found; set source.delimiter if the file has several")
+    if first is None:
+        raise SourceError(f"no data rows: only a header ({', '.join(info.columns)})", path=spath,
+                          line=info.header_line, hint="the file must hold at least one contact")
+    # trailing blank header cells were dropped; their fields must stay blank (checked per row)
+    width = len(info.columns)
+    keep = kept_positions(info.columns, wanted)
+    names = [info.columns[i] for i in keep]
+    return _chunks(path, enc, info, width, keep, names, chunk_rows), info
