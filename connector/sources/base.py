@@ -5,7 +5,7 @@ from __future__ import annotations
 import codecs
 import hashlib
 import io
-from collections.abc import Collection, Iterable
+from collections.abc import Collection, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TextIO
@@ -205,3 +205,22 @@ def make_frame(records: list[list[str]], lines: list[int], names: list[str],
     frame[LINE_COLUMN] = pd.Series(lines, dtype="int64")
     frame.index = pd.RangeIndex(start, start + len(lines))
     return frame
+
+
+def batch_frames(numbered: Iterable[tuple[int, list[str]]], names: list[str], info: SourceInfo,
+                 chunk_rows: int) -> Iterator[pd.DataFrame]:
+    """Group (line, values) records into frames of at most `chunk_rows` rows, counting
+    them into `info.rows` as they are yielded."""
+    records: list[list[str]] = []
+    lines: list[int] = []
+    for number, values in numbered:
+        records.append(values)
+        lines.append(number)
+        if len(lines) >= chunk_rows:
+            yield make_frame(records, lines, names, info.rows)
+            info.rows += len(lines)
+            records, lines = [], []
+    if lines:
+        frame = make_frame(records, lines, names, info.rows)
+        info.rows += len(lines)
+        yield frame

@@ -13,7 +13,8 @@ import pandas as pd
 
 from connector.errors import SourceError
 
-from .base import SourceHints, SourceInfo, clean_header, file_sha256, kept_positions, make_frame
+from .base import (SourceHints, SourceInfo, batch_frames, clean_header, file_sha256,
+                   kept_positions)
 
 SCAN_ROWS = 30          # rows searched for the header when title rows sit above it
 REPAIR_FROM = 1_000_000  # a number of 7+ digits held in a numeric cell: a phone number or id
@@ -131,33 +132,27 @@ def _chunks(path: Path, info: SourceInfo, keep: list[int], names: list[str],
         width = len(info.columns)
         repaired = info.repaired
         ignored_at: int | None = None
-        records: list[list[str]] = []
-        lines: list[int] = []
-        for number, row in enumerate(ws.iter_rows(min_row=info.header_line + 1,
-                                                  values_only=True), info.header_line + 1):
-            texts = []
-            for i in keep:
-                if i < len(row):
-                    text, fixed = cell_text(row[i])
-                    if fixed:
-                        repaired.add((number, info.columns[i]))
-                else:
-                    text = ""
-                texts.append(text)
-            if not any(texts) and all(cell_text(v)[0] == "" for v in row):
-                continue
-            if ignored_at is None and any(v is not None and v != "" for v in row[width:]):
-                ignored_at = number
-            records.append(texts)
-            lines.append(number)
-            if len(lines) >= chunk_rows:
-                yield make_frame(records, lines, names, info.rows)
-                info.rows += len(lines)
-                records, lines = [], []
-        if lines:
-            frame = make_frame(records, lines, names, info.rows)
-            info.rows += len(lines)
-            yield frame
+
+        def numbered() -> Iterator[tuple[int, list[str]]]:
+            nonlocal ignored_at
+            rows = ws.iter_rows(min_row=info.header_line + 1, values_only=True)
+            for number, row in enumerate(rows, info.header_line + 1):
+                texts = []
+                for i in keep:
+                    if i < len(row):
+                        text, fixed = cell_text(row[i])
+                        if fixed:
+                            repaired.add((number, info.columns[i]))
+                    else:
+                        text = ""
+                    texts.append(text)
+                if not any(texts) and all(cell_text(v)[0] == "" for v in row):
+                    continue
+                if ignored_at is None and any(v is not None and v != "" for v in row[width:]):
+                    ignored_at = number
+                yield number, texts
+
+        yield from batch_frames(numbered(), names, info, chunk_rows)
         if ignored_at is not None:
             info.notes.append(f"cells right of the header's last column were ignored "
                               f"(first at row {ignored_at})")

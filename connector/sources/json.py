@@ -15,8 +15,8 @@ import pandas as pd
 
 from connector.errors import SourceError
 
-from .base import (SourceHints, SourceInfo, clean_header, detect_text, kept_positions,
-                   make_frame, open_text)
+from .base import (SourceHints, SourceInfo, batch_frames, clean_header, detect_text,
+                   kept_positions, open_text)
 
 NESTED_HINT = ("flatten the data so that each field is a plain value (one key per field), "
                "or export it as CSV")
@@ -129,19 +129,6 @@ def open_json(path: Path, hints: SourceHints, wanted: Collection[str] | None, ch
     keep = kept_positions(info.columns, wanted)
     names = [info.columns[i] for i in keep]
 
-    def chunks() -> Iterator[pd.DataFrame]:
-        rows: list[list[str]] = []
-        lines: list[int] = []
-        for number, record in records():
-            rows.append([record.get(name, "") for name in names])
-            lines.append(number)
-            if len(lines) >= chunk_rows:
-                yield make_frame(rows, lines, names, info.rows)
-                info.rows += len(lines)
-                rows, lines = [], []
-        if lines:
-            frame = make_frame(rows, lines, names, info.rows)
-            info.rows += len(lines)
-            yield frame
-
-    return chunks(), info
+    numbered = ((number, [record.get(name, "") for name in names])
+                for number, record in records())
+    return batch_frames(numbered, names, info, chunk_rows), info
