@@ -36,7 +36,34 @@ def validate_source(path: str | Path, mapping: Mapping | str | Path) -> Validate
     check_columns(mapping, list(getattr(info, "columns", None) or df.columns))
     mapped = apply_mapping(mapping, df)
     result = normalize_contacts(mapped, region=mapping.region, required=mapping.required)
+    _note_repairs(result, info, mapping, df)
     return Validated(info=info, source=df, mapping=mapping, result=result)
+
+
+REPAIRED_NOTE = "repaired from a number: the cell held a number, read back as its digits"
+
+
+def _note_repairs(result: ValidationResult, info: Any, mapping: Mapping,
+                  source: pd.DataFrame) -> None:
+    """Excel numeric cells the reader turned back into digits become notes on the
+    fields built from them (valid rows only: a rejected row's problem says enough)."""
+    repaired = getattr(info, "repaired", None)
+    if not repaired:
+        return
+    valid_lines = set(result.valid[LINE_COLUMN].tolist())
+    by_line = source.set_index(LINE_COLUMN) if LINE_COLUMN in source.columns else None
+    rows = []
+    for line, column in sorted(repaired):
+        if line not in valid_lines:
+            continue
+        for fld, spec in mapping.columns.items():
+            if column in spec.columns:
+                value = "" if by_line is None else str(by_line.at[line, column])
+                rows.append({"line": int(line), "field": fld, "value": value,
+                             "note": REPAIRED_NOTE})
+    if rows:
+        notes = pd.concat([result.notes, pd.DataFrame(rows)], ignore_index=True)
+        result.notes = notes.sort_values(["line", "field"], kind="stable").reset_index(drop=True)
 
 
 def write_valid(result: ValidationResult, output: str | Path) -> int:
@@ -55,18 +82,45 @@ def write_valid(result: ValidationResult, output: str | Path) -> int:
     return write_csv(target, list(API_FIELDS), rows.itertuples(index=False, name=None))
 
 
+def rejected_source_rows(validated: Validated) -> tuple[list[str], dict[int, list[str]]]:
+    """Every column of the source's rejected rows, by line: the file is read again in
+    chunks (the validation pass kept only the mapped columns), so memory stays bounded."""
+    from .sources import SourceHints, iter_source
+
+    wanted = set(validated.result.rejected_lines)
+    columns = list(getattr(validated.info, "columns", None) or
+                   [c for c in validated.source.columns if c != LINE_COLUMN])
+    rows: dict[int, list[str]] = {}
+    if not wanted:
+        return columns, rows
+    hints = SourceHints(**validated.mapping.source) if validated.mapping.source else None
+    chunks, _ = iter_source(validated.info.path, hints,
+                            wanted_columns=validated.mapping.source_columns(), all_columns=True)
+    for chunk in chunks:
+        hit = chunk[chunk[LINE_COLUMN].isin(wanted)]
+        for rec in hit.itertuples(index=False, name=None):
+            values = dict(zip(hit.columns, rec))
+            rows[int(values[LINE_COLUMN])] = ["" if pd.isna(values.get(c)) else
+                                              str(values.get(c, "")) for c in columns]
+    return columns, rows
+
+
 def write_rejects(validated: Validated, output: str | Path) -> int:
-    """rejects.csv: each rejected problem with the original row's columns, its line,
-    field, reason and hint; UTF-8 with BOM, formula-like cells neutralized."""
-    src = validated.source
-    columns = [c for c in src.columns if c != LINE_COLUMN]
-    by_line = src.set_index(LINE_COLUMN) if LINE_COLUMN in src.columns else src
+    """rejects.csv: one line per rejected row, in file order: the original row's
+    columns (all of them), then its line and, joined by " | " when the row has several
+    problems, the fields, values, reasons and hints. UTF-8 with BOM, formula-like cells
+    neutralized, so it can be fixed in a spreadsheet and fed back as a source.
+    Returns the number of rows written."""
+    columns, originals = rejected_source_rows(validated)
+    blank = [""] * len(columns)
     rej = validated.result.rejects
-    rows = []
-    for line, fld, reason, hint in rej[["line", "field", "reason", "hint"]].itertuples(
-            index=False, name=None):
-        original = by_line.loc[line] if line in by_line.index else None
-        cells = ["" if original is None or pd.isna(original[c]) else original[c]
-                 for c in columns]
-        rows.append([*cells, int(line), fld, reason, hint])
-    return write_csv(output, [*columns, "line", "field", "reason", "hint"], rows)
+
+    def rows():
+        for line, group in rej.groupby("line", sort=True):
+            yield [*originals.get(int(line), blank), int(line),
+                   *(" | ".join(str(v) for v in group[col]) for col in
+                     ("field", "value", "reason", "hint"))]
+
+    ours = [name if name not in columns else f"reject_{name}"  # the source may have a "line"
+            for name in ("line", "field", "value", "reason", "hint")]
+    return write_csv(output, [*columns, *ours], rows())

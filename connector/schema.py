@@ -485,9 +485,9 @@ def normalize_contacts(mapped: pd.DataFrame, *, region: str | None,
         if reason == "duplicate_phone":
             phone = work["phone_number"].iat[row]
             keeper = keepers[phone]
-            hints[i] = (f"{phone} is also on line {int(lines.iat[keeper])} "
-                        f"(key {work['external_unique_id'].iat[keeper]!r}), which is kept; "
-                        + hints[i])
+            hints[i] = (f"line {int(lines.iat[keeper])} (key "
+                        f"{work['external_unique_id'].iat[keeper]!r}) has the same phone "
+                        f"{phone} and is kept; " + hints[i])
     rejects = pd.DataFrame({
         "line": lines.to_numpy()[idx] if len(idx) else pd.Series([], dtype="int64"),
         "field": pd.Series(fields, dtype=str), "value": pd.Series(values, dtype=str),

@@ -68,21 +68,24 @@ def _check_path(path: str | os.PathLike[str]) -> Path:
 
 def iter_source(path: str | os.PathLike[str], hints: SourceHints | None = None, *,
                 wanted_columns: Collection[str] | None = None,
-                chunk_rows: int = 100_000) -> tuple[Iterator[pd.DataFrame], SourceInfo]:
+                chunk_rows: int = 100_000,
+                all_columns: bool = False) -> tuple[Iterator[pd.DataFrame], SourceInfo]:
     """Open a source and check it (format, encoding, header, at least one row) now;
     the iterator yields frames of at most `chunk_rows` rows, so memory stays bounded.
     SourceInfo.rows (and, for Excel, `repaired`) fill in as the iterator is consumed.
-    Raises SourceError for an unreadable source."""
+    With `all_columns`, `wanted_columns` only guides the choice of sheet and header
+    and every column is kept. Raises SourceError for an unreadable source."""
     if chunk_rows < 1:
         raise ValueError("chunk_rows must be at least 1")
     p = _check_path(path)
     hints = hints or SourceHints()
     fmt = detect_format(p)
     if fmt == "csv":
-        return open_csv(p, hints, wanted_columns, chunk_rows)
+        return open_csv(p, hints, None if all_columns else wanted_columns, chunk_rows)
     if fmt == "excel":
-        return open_excel(p, hints, wanted_columns, chunk_rows)
-    return open_json(p, hints, wanted_columns, chunk_rows, lines_format=fmt == "jsonl")
+        return open_excel(p, hints, wanted_columns, chunk_rows, trim=not all_columns)
+    return open_json(p, hints, None if all_columns else wanted_columns, chunk_rows,
+                     lines_format=fmt == "jsonl")
 
 
 def read_source(path: str | os.PathLike[str], hints: SourceHints | None = None, *,

@@ -84,15 +84,18 @@ def _choose(wb: Any, hints: SourceHints, wanted: Collection[str] | None,
     """The sheet, its header row number and the raw header cells."""
     names = list(wb.sheetnames)
     listing = ", ".join(repr(n) for n in names)
-    if hints.sheet is not None:
-        if isinstance(hints.sheet, int) and not isinstance(hints.sheet, bool):
-            if not 0 <= hints.sheet < len(names):
-                raise SourceError(f"no sheet at index {hints.sheet} (0-based); the workbook has "
+    sheet = hints.sheet
+    if isinstance(sheet, str) and sheet not in names and sheet.strip().isdigit():
+        sheet = int(sheet)  # the mapping's `sheet: 0` arrives as text
+    if sheet is not None:
+        if str(sheet) in names:
+            chosen = [str(sheet)]
+        elif isinstance(sheet, int) and not isinstance(sheet, bool):
+            if not 0 <= sheet < len(names):
+                raise SourceError(f"no sheet at index {sheet} (0-based); the workbook has "
                                   f"{len(names)}: {listing}", path=spath,
                                   hint="set source.sheet to one of these names or indexes")
-            chosen = [names[hints.sheet]]
-        elif str(hints.sheet) in names:
-            chosen = [str(hints.sheet)]
+            chosen = [names[sheet]]
         else:
             raise SourceError(f"no sheet named {hints.sheet!r}; sheets found: {listing}",
                               path=spath, hint="set source.sheet to one of these names")
@@ -161,8 +164,10 @@ def _chunks(path: Path, info: SourceInfo, keep: list[int], names: list[str],
 
 
 def open_excel(path: Path, hints: SourceHints, wanted: Collection[str] | None,
-               chunk_rows: int) -> tuple[Iterator[pd.DataFrame], SourceInfo]:
-    """Choose the sheet and header row now; the returned iterator reads the rows."""
+               chunk_rows: int, *, trim: bool = True
+               ) -> tuple[Iterator[pd.DataFrame], SourceInfo]:
+    """Choose the sheet and header row now; the returned iterator reads the rows
+    (only the wanted columns when `trim`, else all of them)."""
     spath = str(path)
     wb = _load(path)
     try:
@@ -180,6 +185,6 @@ def open_excel(path: Path, hints: SourceHints, wanted: Collection[str] | None,
         raise SourceError(f"no data rows in sheet {sheet!r}: only a header "
                           f"({', '.join(info.columns)})", path=spath, line=header_line,
                           hint="the sheet must hold at least one contact below its header")
-    keep = kept_positions(info.columns, wanted)
+    keep = kept_positions(info.columns, wanted if trim else None)
     names = [info.columns[i] for i in keep]
     return _chunks(path, info, keep, names, chunk_rows), info
