@@ -214,6 +214,9 @@ def parse_mapping(text: str, *, path: str = "<mapping>") -> Mapping:
                        hint="the fields are: " + ", ".join(API_FIELDS))
         specs[str(fld)] = _parse_spec(where, str(fld), raw)
 
+    if "external_unique_id" not in specs:
+        raise _err(where, "columns.external_unique_id",
+                   "the sync key must be mapped", hint="map it to the export's record ID column")
     required_raw = doc.get("required", list(DEFAULT_REQUIRED))
     if not isinstance(required_raw, list) or any(not isinstance(x, str) for x in required_raw):
         raise _err(where, "required", "expected a list of contact fields")
@@ -223,9 +226,6 @@ def parse_mapping(text: str, *, path: str = "<mapping>") -> Mapping:
                        hint="the fields are: " + ", ".join(API_FIELDS))
         if fld not in specs:
             raise _err(where, "required", f"{fld!r} is required but not mapped under columns")
-    if "external_unique_id" not in specs:
-        raise _err(where, "columns.external_unique_id",
-                   "the sync key must be mapped", hint="map it to the export's record ID column")
 
     source_raw = doc.get("source") or {}
     if not isinstance(source_raw, dict):
