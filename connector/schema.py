@@ -297,7 +297,8 @@ class ValidationResult:
     """What `normalize_contacts` found.
 
     valid: the five normalized fields + ``__line__``, one row per accepted contact.
-    rejects: one row per problem: line, field, value (as in the source), reason, hint.
+    rejects: one row per problem: line, key (trimmed, "" when missing), field, value
+        (as in the source), reason, hint.
     rejected_lines: the source lines of the rejected rows (each once).
     notes: changes worth telling: line, field, value, note (e.g. extension dropped).
     reason_counts: problems per reason code.
@@ -490,6 +491,8 @@ def normalize_contacts(mapped: pd.DataFrame, *, region: str | None,
                         f"{phone} and is kept; " + hints[i])
     rejects = pd.DataFrame({
         "line": lines.to_numpy()[idx] if len(idx) else pd.Series([], dtype="int64"),
+        "key": pd.Series(work["external_unique_id"].to_numpy()[idx] if len(idx) else [],
+                         dtype=str),
         "field": pd.Series(fields, dtype=str), "value": pd.Series(values, dtype=str),
         "reason": pd.Series(reasons, dtype=str), "hint": pd.Series(hints, dtype=str)})
     rejects = rejects.sort_values(["line", "field"], kind="stable").reset_index(drop=True)

@@ -1,0 +1,498 @@
+"""The plan: what a sync must add, patch and delete, worked out from the validated
+source and the campaign's live contacts. Pure: no I/O, no clock.
+
+`build_plan(valid, rejects, remote, mode, options)` returns a `Plan`, a value that
+can be printed (`summary_lines`), saved (`to_json`), loaded back (`Plan.from_json`)
+and tested. Its two tables account for everything:
+
+* ``rows``: one line per source row, ``action`` one of add, update, unchanged,
+  deferred, rejected, with ``reason``; the new values and, when the key matched a
+  remote contact, that contact's values before (``before_*``); ``changed`` lists the
+  fields an update patches.
+* ``remote``: one line per remote contact, ``action`` one of kept, updated, deleted,
+  deferred, unmanaged, with ``reason`` and the contact's values as listed.
+
+The rules are product.md's "Sync modes" and "Rules that protect data"; the
+comparisons normalize both sides, so the same data never yields an update.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from typing import Any, Iterable, Iterator, Mapping
+
+import pandas as pd
+
+from .schema import LINE_COLUMN, _collapse, _map_unique, normalize_email, normalize_phone
+
+MODES = ("add-only", "upsert", "mirror")
+SOURCE_ACTIONS = ("add", "update", "unchanged", "deferred", "rejected")
+REMOTE_ACTIONS = ("kept", "updated", "deleted", "deferred", "unmanaged")
+ACTIVE_STATUSES = frozenset({"Dialing", "Queued", "Connected", "Transferred"})
+KNOWN_STATUSES = frozenset({
+    "Upcoming", "Dialing", "Queued", "Connected", "Finished", "Transferred",
+    "Transferred and Finished", "Not Picked Up", "Not Reached to Contact",
+    "Abandoned by Contact", "Skipped", "Skipped & Closed", "Invalid Number", "Carrier Error",
+    "Abandoned by Dialer", "Voicemail Hung Up", "Dialer General Error", "Redial Scheduled",
+    "Do Not Call", "Invalid outbound number", "Blocked phone number",
+})
+FIELDS = ("external_unique_id", "name", "email", "phone_number", "outbound_number")
+#: the fields a PATCH can change; outbound_number differences are only reported
+COMPARED = ("name", "email", "phone_number")
+REMOTE_COLUMNS = ("remote_id", "external_unique_id", "name", "email", "phone_number",
+                  "outbound_number", "status")
+PLAN_VERSION = 1
+
+#: reason code -> what it means, for the summary and the report
+REASONS: dict[str, str] = {
+    "new": "not in the campaign: added",
+    "changed": "differs from the campaign: patched",
+    "same": "equal to the campaign after normalization",
+    "add_only": "differs from the campaign, but add-only mode does not update",
+    "active_status": "the contact is being dialed or on a call; the next run picks it up",
+    "no_remote_id": "the campaign lists this contact without an id, so it cannot be "
+                    "patched or deleted",
+    "remote_conflict": "two or more campaign contacts have this external_unique_id; fix "
+                       "them in the platform",
+    "phone_in_use": "another campaign contact, which this run keeps, has this phone "
+                    "number; the platform would fail the import",
+    "not_in_source": "not in the source: deleted (mirror)",
+    "kept_not_in_source": "not in the source; only mirror mode deletes",
+    "source_rejected": "its source row was rejected, so it is left as it is",
+    "no_key": "no external_unique_id: added by hand in the platform, never touched",
+}
+
+
+@dataclass(frozen=True)
+class PlanOptions:
+    """The choices that change a plan."""
+
+    mode: str = "upsert"
+    max_delete_fraction: float = 0.10
+    force: bool = False
+    region: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.mode not in MODES:
+            raise ValueError(f"mode must be one of {', '.join(MODES)}, not {self.mode!r}")
+        if not 0 <= self.max_delete_fraction <= 1:
+            raise ValueError("max_delete_fraction must be between 0 and 1")
+
+
+def _empty(columns: Iterable[str]) -> pd.DataFrame:
+    return pd.DataFrame({c: pd.Series([], dtype=object) for c in columns})
+
+
+ROW_COLUMNS = ("line", "external_unique_id", "action", "reason", "remote_id", "changed",
+               "name", "email", "phone_number", "outbound_number",
+               "before_name", "before_email", "before_phone_number", "before_outbound_number",
+               "detail")
+REJECT_COLUMNS = ("line", "key", "field", "value", "reason", "hint")
+REMOTE_PLAN_COLUMNS = ("remote_id", "external_unique_id", "action", "reason", "status",
+                       "name", "email", "phone_number", "outbound_number")
+
+
+def remote_frame(contacts: Iterable[Any]) -> pd.DataFrame:
+    """The campaign's contacts as a frame of REMOTE_COLUMNS (text, "" when absent;
+    remote_id as a nullable integer). Takes RemoteContact objects or API dicts already
+    read with RemoteContact.from_api; builds column lists, so a million contacts do
+    not stay around as objects."""
+    cols: dict[str, list[Any]] = {c: [] for c in REMOTE_COLUMNS}
+    for c in contacts:
+        get = c.get if isinstance(c, Mapping) else lambda k, _c=c: getattr(_c, k, None)
+        rid = get("id") if get("remote_id") is None else get("remote_id")
+        cols["remote_id"].append(rid)
+        for name in REMOTE_COLUMNS[1:]:
+            value = get(name)
+            cols[name].append("" if value is None else str(value))
+    frame = pd.DataFrame({k: v for k, v in cols.items() if k != "remote_id"},
+                         columns=list(REMOTE_COLUMNS[1:]), dtype=object)
+    frame.insert(0, "remote_id", pd.array(cols["remote_id"], dtype="Int64"))
+    return frame
+
+
+@dataclass
+class Plan:
+    """A worked-out sync. `refused` holds the safety rule's message when the plan must
+    not be carried out without --force."""
+
+    options: PlanOptions
+    rows: pd.DataFrame
+    remote: pd.DataFrame
+    conflicts: pd.DataFrame
+    rejects: pd.DataFrame = field(default_factory=lambda: _empty(REJECT_COLUMNS))
+    unknown_statuses: dict[str, int] = field(default_factory=dict)
+    outbound_differences: int = 0
+    refused: str | None = None
+    meta: dict[str, Any] = field(default_factory=dict)
+
+    # ------------------------------------------------------------ counts
+    @property
+    def mode(self) -> str:
+        return self.options.mode
+
+    def counts(self) -> dict[str, Any]:
+        src = self.rows["action"].value_counts()
+        rem = self.remote["action"].value_counts()
+        reasons = self.rows.loc[self.rows["action"].eq("rejected"), "reason"]
+        per_reason: dict[str, int] = {}
+        for text, n in reasons.value_counts().items():
+            for reason in str(text).split(";"):
+                per_reason[reason] = per_reason.get(reason, 0) + int(n)
+        return {
+            "source_rows": int(len(self.rows)),
+            "remote_contacts": int(len(self.remote)),
+            "source": {a: int(src.get(a, 0)) for a in SOURCE_ACTIONS},
+            "remote": {a: int(rem.get(a, 0)) for a in REMOTE_ACTIONS},
+            "reject_reasons": dict(sorted(per_reason.items(), key=lambda kv: (-kv[1], kv[0]))),
+            "deferred_reasons": _reason_counts(self.rows, "deferred"),
+            "conflicts": int(self.conflicts["external_unique_id"].nunique())
+            if len(self.conflicts) else 0,
+            "unknown_statuses": dict(self.unknown_statuses),
+            "outbound_differences": int(self.outbound_differences),
+        }
+
+    @property
+    def adds(self) -> pd.DataFrame:
+        return self.rows[self.rows["action"].eq("add")]
+
+    @property
+    def updates(self) -> pd.DataFrame:
+        return self.rows[self.rows["action"].eq("update")]
+
+    @property
+    def deletes(self) -> pd.DataFrame:
+        return self.remote[self.remote["action"].eq("deleted")]
+
+    def has_writes(self) -> bool:
+        return bool(len(self.adds) or len(self.updates) or len(self.deletes))
+
+    def operations(self) -> Iterator[tuple[str, dict[str, Any]]]:
+        """Writes in the order they must go out: deletes, then updates, then adds."""
+        for rec in self.deletes.to_dict("records"):
+            yield "delete", rec
+        for rec in self.updates.to_dict("records"):
+            yield "update", rec
+        for rec in self.adds.to_dict("records"):
+            yield "add", rec
+
+    # ------------------------------------------------------------ text
+    def summary_lines(self) -> list[str]:
+        c = self.counts()
+        out = [f"mode {self.mode}: {c['source_rows']:,} source rows, "
+               f"{c['remote_contacts']:,} campaign contacts"]
+        out.append(f"{'source rows':<22}" + "  ".join(
+            f"{a} {c['source'][a]:,}" for a in SOURCE_ACTIONS))
+        out.append(f"{'campaign contacts':<22}" + "  ".join(
+            f"{a} {c['remote'][a]:,}" for a in REMOTE_ACTIONS))
+        for title, key in (("rejected", "reject_reasons"), ("deferred", "deferred_reasons")):
+            for reason, n in c[key].items():
+                out.append(f"  {title:<10}{reason:<26}{n:>9,}")
+        if c["conflicts"]:
+            out.append(f"  conflicts: {c['conflicts']:,} external_unique_id values are on "
+                       "more than one campaign contact; neither is touched")
+        for status, n in c["unknown_statuses"].items():
+            out.append(f"  unknown status {status!r} on {n:,} contacts: treated as not active")
+        if c["outbound_differences"]:
+            out.append(f"  {c['outbound_differences']:,} contacts have another "
+                       "outbound_number in the campaign (not patchable; reported only)")
+        if self.refused:
+            out.append(f"REFUSED: {self.refused}")
+        return out
+
+    # ------------------------------------------------------------ json
+    def to_dict(self) -> dict[str, Any]:
+        return {"version": PLAN_VERSION, "options": asdict(self.options),
+                "meta": self.meta, "counts": self.counts(), "refused": self.refused,
+                "unknown_statuses": self.unknown_statuses,
+                "outbound_differences": self.outbound_differences,
+                "rows": _records(self.rows), "remote": _records(self.remote),
+                "conflicts": _records(self.conflicts), "rejects": _records(self.rejects)}
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), ensure_ascii=False)
+
+    @classmethod
+    def from_dict(cls, doc: Mapping[str, Any]) -> "Plan":
+        if doc.get("version") != PLAN_VERSION:
+            raise ValueError(f"plan version {doc.get('version')!r} is not {PLAN_VERSION}")
+        return cls(options=PlanOptions(**doc["options"]),
+                   rows=_frame(doc["rows"], ROW_COLUMNS),
+                   remote=_frame(doc["remote"], REMOTE_PLAN_COLUMNS),
+                   conflicts=_frame(doc["conflicts"], REMOTE_COLUMNS),
+                   rejects=_frame(doc.get("rejects") or [], REJECT_COLUMNS),
+                   unknown_statuses=dict(doc.get("unknown_statuses") or {}),
+                   outbound_differences=int(doc.get("outbound_differences") or 0),
+                   refused=doc.get("refused"), meta=dict(doc.get("meta") or {}))
+
+    @classmethod
+    def from_json(cls, text: str) -> "Plan":
+        return cls.from_dict(json.loads(text))
+
+
+def _reason_counts(rows: pd.DataFrame, action: str) -> dict[str, int]:
+    counts = rows.loc[rows["action"].eq(action), "reason"].value_counts()
+    return {str(k): int(v) for k, v in counts.items()}
+
+
+def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
+    out = frame.astype(object).where(frame.notna(), None)
+    return out.to_dict("records")
+
+
+def _frame(records: list[dict[str, Any]], columns: Iterable[str]) -> pd.DataFrame:
+    columns = list(columns)
+    if not records:
+        frame = _empty(columns)
+    else:
+        frame = pd.DataFrame.from_records(records, columns=columns)
+    for c in columns:
+        if c in ("line", "remote_id"):  # nullable integers
+            frame[c] = pd.array(frame[c], dtype="Int64")
+        else:
+            frame[c] = frame[c].fillna("").astype(str).astype(object)
+    return frame
+
+
+# ---------------------------------------------------------------- building
+
+
+def _norm_phones(series: pd.Series, region: str | None) -> pd.Series:
+    """E.164 where the value parses, else the value itself stripped ("" stays "")."""
+    value, _, _ = _map_unique(series, lambda u: normalize_phone(u, region))
+    stripped = series.str.strip()
+    return value.where(value.notna(), stripped).fillna("").astype(object)
+
+
+def _norm_emails(series: pd.Series) -> pd.Series:
+    value, _, _ = _map_unique(series, normalize_email)
+    stripped = series.str.strip()
+    return value.where(value.notna(), stripped).fillna("").astype(object)
+
+
+def build_plan(valid: pd.DataFrame, rejects: pd.DataFrame, remote: pd.DataFrame,
+               options: PlanOptions | None = None, *, mode: str | None = None,
+               meta: Mapping[str, Any] | None = None) -> Plan:
+    """Work out the plan.
+
+    valid: normalized contacts (the five fields and ``__line__``), as
+    `schema.normalize_contacts` gives them. rejects: its reject records (line, key,
+    field, value, reason, hint). remote: `remote_frame(...)` of the campaign.
+    """
+    if options is None:
+        options = PlanOptions(mode=mode or "upsert")
+    elif mode is not None and mode != options.mode:
+        options = PlanOptions(mode=mode, max_delete_fraction=options.max_delete_fraction,
+                              force=options.force, region=options.region)
+    region = options.region
+
+    # -- remote side, normalized for comparison
+    rem = remote.reset_index(drop=True).copy()
+    for c in REMOTE_COLUMNS[1:]:
+        rem[c] = rem[c].fillna("").astype(str) if c in rem else ""
+    rem["key"] = rem["external_unique_id"].str.strip()
+    rem["n_name"] = _collapse(rem["name"])
+    rem["n_email"] = _norm_emails(rem["email"])
+    rem["n_phone_number"] = _norm_phones(rem["phone_number"], region)
+    rem["n_outbound_number"] = _norm_phones(rem["outbound_number"], region)
+    rem["action"] = ""
+    rem["reason"] = ""
+    managed = rem["key"].ne("")
+    rem.loc[~managed, ["action", "reason"]] = ("unmanaged", "no_key")
+    dup_remote = managed & rem["key"].duplicated(keep=False)
+    conflict_keys = set(rem.loc[dup_remote, "key"])
+    rem.loc[dup_remote, ["action", "reason"]] = ("kept", "remote_conflict")
+    active = rem["status"].isin(ACTIVE_STATUSES)
+    unknown = rem.loc[rem["status"].ne("") & ~rem["status"].isin(KNOWN_STATUSES), "status"]
+    unknown_statuses = {str(k): int(v) for k, v in unknown.value_counts().items()}
+    single = rem[managed & ~dup_remote]
+    by_key = single.set_index("key")
+
+    # -- source side
+    src = valid.reset_index(drop=True)
+    rows = pd.DataFrame({
+        "line": pd.array(src[LINE_COLUMN].astype("int64"), dtype="Int64"),
+        "external_unique_id": src["external_unique_id"].astype(str).to_numpy(),
+    })
+    for c in FIELDS[1:]:
+        rows[c] = src[c].fillna("").astype(str).to_numpy()
+    rows["action"] = ""
+    rows["reason"] = ""
+    rows["changed"] = ""
+    rows["detail"] = ""
+    rows["remote_id"] = pd.array([None] * len(rows), dtype="Int64")
+    for c in ("name", "email", "phone_number", "outbound_number"):
+        rows[f"before_{c}"] = ""
+
+    keys = rows["external_unique_id"]
+    matched = keys.isin(by_key.index)
+    conflicted = keys.isin(conflict_keys)
+    rows.loc[conflicted, ["action", "reason"]] = ("deferred", "remote_conflict")
+
+    m_idx = rows.index[matched]
+    hit = by_key.loc[keys[matched]]
+    rows.loc[m_idx, "remote_id"] = pd.array(hit["remote_id"].to_numpy(), dtype="Int64")
+    for c in ("name", "email", "phone_number", "outbound_number"):
+        rows.loc[m_idx, f"before_{c}"] = hit[c].to_numpy()
+    # differences, after normalizing both sides; a blank source value changes nothing
+    diff_names: dict[str, pd.Series] = {}
+    for c in COMPARED:
+        mine = rows.loc[m_idx, c].to_numpy()
+        theirs = hit[f"n_{c}"].to_numpy()
+        diff = pd.Series((mine != theirs) & (mine != ""), index=m_idx)
+        diff_names[c] = diff
+    out_mine = rows.loc[m_idx, "outbound_number"].to_numpy()
+    out_diff = (out_mine != hit["n_outbound_number"].to_numpy()) & (out_mine != "")
+    outbound_differences = int(out_diff.sum())
+    changed = pd.Series("", index=m_idx, dtype=object)
+    for c in COMPARED:
+        changed = changed.where(~diff_names[c], changed + "," + c)
+    changed = changed.str.lstrip(",")
+    rows.loc[m_idx, "changed"] = changed.to_numpy()
+    if out_diff.any():
+        rows.loc[m_idx[out_diff], "detail"] = (
+            "campaign outbound_number " + hit["outbound_number"].to_numpy()[out_diff]
+            + " differs (not patchable)")
+
+    hit_active = pd.Series(hit["status"].isin(ACTIVE_STATUSES).to_numpy(), index=m_idx)
+    hit_no_id = pd.Series(hit["remote_id"].isna().to_numpy(), index=m_idx)
+    has_change = changed.ne("")
+    todo = rows.loc[m_idx, "action"].eq("")
+    # order of precedence for matched rows
+    sel = todo & hit_active & has_change
+    rows.loc[sel[sel].index, ["action", "reason"]] = ("deferred", "active_status")
+    rows.loc[sel[sel].index, "detail"] = "status " + hit.loc[
+        keys[sel[sel].index], "status"].to_numpy()
+    todo &= ~sel
+    sel = todo & ~has_change
+    rows.loc[sel[sel].index, ["action", "reason"]] = ("unchanged", "same")
+    todo &= ~sel
+    if options.mode == "add-only":
+        rows.loc[todo[todo].index, ["action", "reason"]] = ("unchanged", "add_only")
+        todo &= False
+    sel = todo & hit_no_id
+    rows.loc[sel[sel].index, ["action", "reason"]] = ("deferred", "no_remote_id")
+    todo &= ~sel
+    rows.loc[todo[todo].index, ["action", "reason"]] = ("update", "changed")
+    new = rows["action"].eq("") & ~matched
+    rows.loc[new, ["action", "reason"]] = ("add", "new")
+    rows.loc[~rows["action"].isin(["update"]), "changed"] = ""
+
+    # -- remote contacts' fate, before phone checks (deletes free phones)
+    src_keys = set(keys)
+    rejected_keys = set(rejects["key"].astype(str).str.strip()) - {""} \
+        if "key" in rejects.columns else set()
+    todo_r = rem["action"].eq("")
+    in_valid = rem["key"].isin(src_keys)
+    in_rejected = rem["key"].isin(rejected_keys) & ~in_valid
+    rem.loc[todo_r & in_rejected, ["action", "reason"]] = ("kept", "source_rejected")
+    todo_r &= ~in_rejected
+    absent = todo_r & ~in_valid
+    if options.mode == "mirror":
+        rem.loc[absent & active, ["action", "reason"]] = ("deferred", "active_status")
+        rem.loc[absent & ~active & rem["remote_id"].isna(),
+                ["action", "reason"]] = ("deferred", "no_remote_id")
+        rem.loc[absent & ~active & rem["remote_id"].notna(),
+                ["action", "reason"]] = ("deleted", "not_in_source")
+    else:
+        rem.loc[absent, ["action", "reason"]] = ("kept", "kept_not_in_source")
+
+    # -- phone conflicts: a phone held by a remote contact this plan keeps
+    deleted = rem["action"].eq("deleted")
+    holders = rem.loc[~deleted & rem["n_phone_number"].ne(""), ["n_phone_number", "key",
+                                                                "remote_id"]]
+    holders = holders.drop_duplicates("n_phone_number")
+    holder_key = pd.Series(holders["key"].to_numpy(), index=holders["n_phone_number"].to_numpy())
+    writes = rows["action"].eq("add") | (rows["action"].eq("update")
+                                         & rows["changed"].str.contains("phone_number"))
+    phone = rows["phone_number"]
+    owner = phone.map(holder_key)
+    clash = writes & owner.notna() & owner.ne(rows["external_unique_id"]) & phone.ne("")
+    if clash.any():
+        rows.loc[clash, ["action", "reason"]] = ("rejected", "phone_in_use")
+        rows.loc[clash, "detail"] = ("the campaign contact with key " + owner[clash].map(
+            lambda k: repr(k) if k else "(none, unmanaged)") + " has " + phone[clash])
+        rows.loc[clash, "changed"] = ""
+
+    # -- remote side of the source rows
+    upd_keys = set(rows.loc[rows["action"].eq("update"), "external_unique_id"])
+    deferred_keys = set(rows.loc[rows["reason"].eq("active_status"), "external_unique_id"])
+    todo_r = rem["action"].eq("")
+    rem.loc[todo_r & rem["key"].isin(upd_keys), ["action", "reason"]] = ("updated", "changed")
+    todo_r = rem["action"].eq("")
+    rem.loc[todo_r & rem["key"].isin(deferred_keys), ["action", "reason"]] = (
+        "deferred", "active_status")
+    todo_r = rem["action"].eq("")
+    no_id_keys = set(rows.loc[rows["reason"].eq("no_remote_id"), "external_unique_id"])
+    rem.loc[todo_r & rem["key"].isin(no_id_keys), ["action", "reason"]] = (
+        "deferred", "no_remote_id")
+    todo_r = rem["action"].eq("")
+    phone_rejected = set(rows.loc[rows["reason"].eq("phone_in_use"), "external_unique_id"])
+    rem.loc[todo_r & rem["key"].isin(phone_rejected), ["action", "reason"]] = (
+        "kept", "source_rejected")
+    rem.loc[rem["action"].eq(""), ["action", "reason"]] = ("kept", "same")
+
+    # -- rejected rows: one line per source row, reasons joined
+    rej_rows = _rejected_rows(rejects)
+    table = pd.concat([rows, rej_rows], ignore_index=True) if len(rej_rows) else rows
+    table = table.sort_values("line", kind="stable").reset_index(drop=True)
+    table = table[list(ROW_COLUMNS)]
+
+    remote_out = rem[list(REMOTE_PLAN_COLUMNS)].copy()
+    remote_out["external_unique_id"] = rem["external_unique_id"]
+    conflicts = rem.loc[dup_remote, list(REMOTE_COLUMNS)].sort_values(
+        ["external_unique_id", "remote_id"], kind="stable").reset_index(drop=True)
+
+    problems = _empty(REJECT_COLUMNS) if rejects is None else rejects.reindex(
+        columns=list(REJECT_COLUMNS), fill_value="")
+    if clash.any():
+        extra = pd.DataFrame({"line": rows.loc[clash, "line"].to_numpy(),
+                              "key": rows.loc[clash, "external_unique_id"].to_numpy(),
+                              "field": "phone_number", "value": phone[clash].to_numpy(),
+                              "reason": "phone_in_use",
+                              "hint": (rows.loc[clash, "detail"] + "; " +
+                                       REASONS["phone_in_use"]).to_numpy()})
+        problems = pd.concat([problems, extra], ignore_index=True) if len(problems) else extra
+    problems = problems.sort_values(["line", "field"], kind="stable").reset_index(drop=True)
+
+    plan = Plan(options=options, rows=table, remote=remote_out.reset_index(drop=True),
+                conflicts=conflicts, rejects=problems, unknown_statuses=unknown_statuses,
+                outbound_differences=outbound_differences, meta=dict(meta or {}))
+    plan.refused = _safety(plan, has_valid=len(src) > 0)
+    return plan
+
+
+def _rejected_rows(rejects: pd.DataFrame) -> pd.DataFrame:
+    if rejects is None or rejects.empty:
+        return _empty(ROW_COLUMNS)
+    grouped = rejects.groupby("line", sort=True)
+    reasons = grouped["reason"].agg(lambda s: ";".join(dict.fromkeys(s)))
+    detail = grouped.apply(lambda g: " | ".join(
+        f"{f}: {h}" for f, h in zip(g["field"], g["hint"])), include_groups=False)
+    key = grouped["key"].first() if "key" in rejects.columns else pd.Series("", index=reasons.index)
+    out = pd.DataFrame({"line": pd.array(reasons.index.astype("int64"), dtype="Int64"),
+                        "external_unique_id": key.to_numpy(), "action": "rejected",
+                        "reason": reasons.to_numpy(), "detail": detail.to_numpy()})
+    for c in ROW_COLUMNS:
+        if c not in out:
+            out[c] = pd.array([None] * len(out), dtype="Int64") if c == "remote_id" else ""
+    return out[list(ROW_COLUMNS)]
+
+
+def _safety(plan: Plan, *, has_valid: bool) -> str | None:
+    """The delete rule: why the plan is refused, or None."""
+    deletes = len(plan.deletes)
+    if not deletes or plan.options.force:
+        return None
+    managed = int(plan.remote["action"].ne("unmanaged").sum())
+    if not has_valid:
+        return (f"the source has no valid rows, and mirror would delete all {deletes:,} "
+                "managed contacts; nothing is sent (fix the source, or add --force)")
+    fraction = deletes / managed if managed else 1.0
+    if fraction > plan.options.max_delete_fraction:
+        return (f"mirror would delete {deletes:,} of {managed:,} managed contacts "
+                f"({fraction:.1%}), more than --max-delete-fraction "
+                f"{plan.options.max_delete_fraction:.0%}; nothing is sent (check the source, "
+                "raise the fraction, or add --force)")
+    return None
