@@ -259,6 +259,115 @@ def validate_cmd(source: str, mapping: str, rejects_file: str | None,
         sys.exit(int(ExitCode.PARTIAL))
 
 
+def _default_report_dir(campaign_id: int) -> str:
+    import datetime as dt
+
+    stamp = dt.datetime.now(dt.timezone.utc).strftime("%Y%m%d-%H%M%S")
+    return f"reports/campaign-{campaign_id}-{stamp}"
+
+
+def plan_options(func: Callable[..., Any]) -> Callable[..., Any]:
+    """Options shared by plan and sync: what the plan may do."""
+    opts = [
+        click.option("--campaign-id", required=True, type=int,
+                     help="The campaign to keep in step with SOURCE."),
+        click.option("--mapping", "-m", "mapping", required=True, metavar="FILE",
+                     help="Mapping YAML file, or a shipped name (generic, hubspot, "
+                          "salesforce, zoho, ...)."),
+        click.option("--mode", type=click.Choice(["add-only", "upsert", "mirror"]),
+                     default="upsert", show_default=True,
+                     help="add-only: only add; upsert: add and update; mirror: also delete "
+                          "campaign contacts whose key is not in SOURCE."),
+        click.option("--report", "report_dir", default=None, type=click.Path(file_okay=False),
+                     help="Directory for report.html, plan.json, actions.csv, rejects.csv "
+                          "(default reports/campaign-ID-TIMESTAMP)."),
+        click.option("--mask-pii", is_flag=True,
+                     help="Mask phones and emails (+1******6992, b***@example.com) in the "
+                          "report files."),
+        click.option("--max-delete-fraction", default=0.10, show_default=True,
+                     type=click.FloatRange(0, 1),
+                     help="mirror refuses (exit 4) to delete more than this fraction of the "
+                          "managed campaign contacts."),
+        click.option("--force", is_flag=True,
+                     help="Carry out deletes beyond --max-delete-fraction, or with no valid "
+                          "source row."),
+    ]
+    for opt in reversed(opts):
+        func = opt(func)
+    return func
+
+
+def run_plan(source: str, campaign_id: int, mapping: str, mode: str, report_dir: str | None,
+             mask_pii: bool, max_delete_fraction: float, force: bool, settings: Any,
+             command: str) -> tuple[Any, Any, Any]:
+    """Validate SOURCE, read the campaign (GET only), build the plan, write the report.
+    Returns (validated, plan, report files)."""
+    import datetime as dt
+
+    from .api.client import ApiClient
+    from .pipeline import fetch_remote, make_plan, rejected_source_rows, validate_source
+    from .plan import PlanOptions
+    from .report import write_report
+
+    validated = validate_source(source, mapping)
+    quiet = _State.verbosity < 0
+    if not quiet:
+        click.echo(f"read {validated.result.rows:,} rows from {source}: "
+                   f"{validated.result.valid_count:,} valid, "
+                   f"{validated.result.rejected_count:,} rejected", err=True)
+    with ApiClient(settings) as client:
+        remote = fetch_remote(client, campaign_id, progress=None if quiet else (
+            lambda n: click.echo(f"\rreading campaign {campaign_id}: {n:,} contacts",
+                                 err=True, nl=False)))
+    if not quiet:
+        click.echo("", err=True)
+    options = PlanOptions(mode=mode, max_delete_fraction=max_delete_fraction, force=force)
+    meta = {"campaign_id": campaign_id, "command": command,
+            "created_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")}
+    plan = make_plan(validated, remote, options, meta=meta)
+    lines = plan.rejects["line"].dropna().astype(int).unique().tolist() if len(
+        plan.rejects) else []
+    originals = rejected_source_rows(validated, lines)
+    files = write_report(plan, report_dir or _default_report_dir(campaign_id),
+                         mask_pii=mask_pii, originals=originals)
+    return validated, plan, files
+
+
+def _plan_exit(plan: Any) -> None:
+    if plan.refused:
+        sys.exit(int(ExitCode.REFUSED))
+    if (plan.rows["action"] == "rejected").any():
+        sys.exit(int(ExitCode.PARTIAL))
+
+
+@cli.command("plan")
+@click.argument("source", type=click.Path(dir_okay=False))
+@plan_options
+@connection_options
+@handle_errors
+def plan_cmd(source: str, campaign_id: int, mapping: str, mode: str, report_dir: str | None,
+             mask_pii: bool, max_delete_fraction: float, force: bool, **kwargs: Any) -> None:
+    """Dry run: what a sync of SOURCE would add, update and delete in the campaign.
+
+    Reads the campaign with GET requests only (nothing is written), prints counts
+    per action and reason, and writes the report directory. Exit 0 when every row
+    would be carried out, 3 when some rows are rejected, 4 when the delete safety
+    rule refuses the run, 2 for an unusable file or mapping, 1 for a network or API
+    failure.
+
+    Example: campaign-sync plan contacts.csv --campaign-id 6 --mapping hubspot
+    --mode mirror --report reports/tonight
+    """
+    settings = settings_from(kwargs)
+    _, plan, files = run_plan(source, campaign_id, mapping, mode, report_dir, mask_pii,
+                              max_delete_fraction, force, settings, command="plan")
+    for line in plan.summary_lines():
+        click.echo(line)
+    where = files.report_html or files.plan_json
+    click.echo(f"report: {where.resolve()}")
+    _plan_exit(plan)
+
+
 @cli.command("sandbox")
 @click.option("--host", default="127.0.0.1", show_default=True,
               help="Address to listen on; only loopback addresses unless --allow-remote.")

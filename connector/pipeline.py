@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable, Iterable
 
 import pandas as pd
 
@@ -82,12 +82,14 @@ def write_valid(result: ValidationResult, output: str | Path) -> int:
     return write_csv(target, list(API_FIELDS), rows.itertuples(index=False, name=None))
 
 
-def rejected_source_rows(validated: Validated) -> tuple[list[str], dict[int, list[str]]]:
-    """Every column of the source's rejected rows, by line: the file is read again in
-    chunks (the validation pass kept only the mapped columns), so memory stays bounded."""
+def rejected_source_rows(validated: Validated, lines: Iterable[int] | None = None
+                         ) -> tuple[list[str], dict[int, list[str]]]:
+    """Every column of the source's rejected rows (or of `lines`), by line: the file is
+    read again in chunks (the validation pass kept only the mapped columns), so memory
+    stays bounded."""
     from .sources import SourceHints, iter_source
 
-    wanted = set(validated.result.rejected_lines)
+    wanted = set(validated.result.rejected_lines if lines is None else (int(x) for x in lines))
     columns = list(getattr(validated.info, "columns", None) or
                    [c for c in validated.source.columns if c != LINE_COLUMN])
     rows: dict[int, list[str]] = {}
@@ -111,16 +113,41 @@ def write_rejects(validated: Validated, output: str | Path) -> int:
     problems, the fields, values, reasons and hints. UTF-8 with BOM, formula-like cells
     neutralized, so it can be fixed in a spreadsheet and fed back as a source.
     Returns the number of rows written."""
-    columns, originals = rejected_source_rows(validated)
-    blank = [""] * len(columns)
-    rej = validated.result.rejects
+    from .report import write_rejects_table
 
-    def rows():
-        for line, group in rej.groupby("line", sort=True):
-            yield [*originals.get(int(line), blank), int(line),
-                   *(" | ".join(str(v) for v in group[col]) for col in
-                     ("field", "value", "reason", "hint"))]
+    return write_rejects_table(validated.result.rejects, output,
+                               originals=rejected_source_rows(validated))
 
-    ours = [name if name not in columns else f"reject_{name}"  # the source may have a "line"
-            for name in ("line", "field", "value", "reason", "hint")]
-    return write_csv(output, [*columns, *ours], rows())
+
+def fetch_remote(client: Any, campaign_id: int, *,
+                 progress: Callable[[int], None] | None = None) -> pd.DataFrame:
+    """Every contact of the campaign as a `plan.remote_frame` (GET requests only)."""
+    from .api.client import RemoteContact
+    from .plan import remote_frame
+
+    def contacts():
+        seen = 0
+        for page in client.contacts.iter_pages(campaign_id):
+            for obj in page:
+                yield RemoteContact.from_api(obj)
+            seen += len(page)
+            if progress is not None:
+                progress(seen)
+
+    return remote_frame(contacts())
+
+
+def make_plan(validated: Validated, remote: pd.DataFrame, options: Any, *,
+              meta: dict[str, Any] | None = None) -> Any:
+    """The plan of a validated source against the campaign's contacts."""
+    from .plan import PlanOptions, build_plan
+
+    if options.region is None and validated.mapping.region:
+        options = PlanOptions(mode=options.mode, max_delete_fraction=options.max_delete_fraction,
+                              force=options.force, region=validated.mapping.region)
+    info = validated.info
+    full_meta = {"source": str(info.path), "source_sha256": getattr(info, "sha256", ""),
+                 "source_format": getattr(info, "format", ""),
+                 "mapping": str(validated.mapping.path), **(meta or {})}
+    return build_plan(validated.result.valid, validated.result.rejects, remote, options,
+                      meta=full_meta)
