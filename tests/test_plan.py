@@ -1,0 +1,289 @@
+"""build_plan: every rule of "Sync modes" and "Rules that protect data", on small
+frames whose outcome is written out row by row."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from connector.plan import (
+    REMOTE_ACTIONS,
+    SOURCE_ACTIONS,
+    Plan,
+    PlanOptions,
+    build_plan,
+    remote_frame,
+)
+from connector.schema import normalize_contacts
+
+FIELDS = ["external_unique_id", "name", "email", "phone_number", "outbound_number"]
+
+
+def source(*rows: tuple) -> pd.DataFrame:
+    """rows of (key, name, email, phone[, outbound]) from line 2 on."""
+    data = {f: [] for f in FIELDS}
+    for r in rows:
+        r = tuple(r) + ("",) * (5 - len(r))
+        for f, v in zip(FIELDS, r):
+            data[f].append(v)
+    data["__line__"] = list(range(2, len(rows) + 2))
+    return pd.DataFrame(data)
+
+
+def remote(*contacts: dict) -> pd.DataFrame:
+    out = []
+    for i, c in enumerate(contacts, start=1):
+        out.append({"id": c.get("id", 100 + i), "status": "Upcoming", **c})
+    return remote_frame(out)
+
+
+def plan_of(src: pd.DataFrame, rem: pd.DataFrame, mode: str = "upsert", **kw) -> Plan:
+    v = normalize_contacts(src, region="US")
+    return build_plan(v.valid, v.rejects, rem, PlanOptions(mode=mode, region="US", **kw))
+
+
+def fate(plan: Plan) -> dict[str, tuple[str, str]]:
+    return {r.external_unique_id or f"line{r.line}": (r.action, r.reason)
+            for r in plan.rows.itertuples()}
+
+
+def remote_fate(plan: Plan) -> dict[int, tuple[str, str]]:
+    return {int(r.remote_id): (r.action, r.reason) for r in plan.remote.itertuples()}
+
+
+def test_same_data_formatted_differently_is_unchanged():
+    src = source(("a", "Ann  Lee", "Ann@Example.COM", "(201) 471-6992"))
+    rem = remote({"id": 1, "external_unique_id": "a", "name": "Ann Lee",
+                  "email": "Ann@example.com", "phone_number": "+1-(201)-471-6992"})
+    plan = plan_of(src, rem)
+    assert fate(plan) == {"a": ("unchanged", "same")}
+    assert remote_fate(plan) == {1: ("kept", "same")}
+    assert not plan.has_writes()
+
+
+def test_update_lists_changed_fields_with_before_and_after():
+    src = source(("a", "Ann Lee", "ann@new.org", "201-471-6993"))
+    rem = remote({"id": 1, "external_unique_id": "a", "name": "Ann Lee",
+                  "email": "ann@old.org", "phone_number": "+12014716992"})
+    plan = plan_of(src, rem)
+    row = plan.updates.iloc[0]
+    assert row["changed"] == "email,phone_number"
+    assert (row["before_email"], row["email"]) == ("ann@old.org", "ann@new.org")
+    assert (row["before_phone_number"], row["phone_number"]) == ("+12014716992", "+12014716993")
+    assert int(row["remote_id"]) == 1
+    assert remote_fate(plan) == {1: ("updated", "changed")}
+
+
+def test_blank_source_value_does_not_clear_the_campaign_value():
+    src = source(("a", "Ann Lee", "", "201-471-6992"))
+    rem = remote({"id": 1, "external_unique_id": "a", "name": "Ann Lee",
+                  "email": "ann@old.org", "phone_number": "+12014716992"})
+    assert fate(plan_of(src, rem)) == {"a": ("unchanged", "same")}
+
+
+@pytest.mark.parametrize("mode, expected_rows, expected_remote", [
+    ("add-only", {"a": ("unchanged", "add_only"), "new": ("add", "new")},
+     {1: ("kept", "same"), 2: ("kept", "kept_not_in_source")}),
+    ("upsert", {"a": ("update", "changed"), "new": ("add", "new")},
+     {1: ("updated", "changed"), 2: ("kept", "kept_not_in_source")}),
+    ("mirror", {"a": ("update", "changed"), "new": ("add", "new")},
+     {1: ("updated", "changed"), 2: ("deleted", "not_in_source")}),
+])
+def test_modes(mode, expected_rows, expected_remote):
+    src = source(("a", "Ann Changed", "", "201-471-6992"), ("new", "Neo", "", "201-471-6993"))
+    rem = remote({"id": 1, "external_unique_id": "a", "name": "Ann",
+                  "phone_number": "+12014716992"},
+                 {"id": 2, "external_unique_id": "gone", "name": "Gone",
+                  "phone_number": "+12014716994"})
+    plan = plan_of(src, rem, mode, force=True)
+    assert fate(plan) == expected_rows
+    assert remote_fate(plan) == expected_remote
+
+
+def test_unmanaged_contacts_are_never_touched():
+    src = source(("a", "Ann", "", "201-471-6992"))
+    rem = remote({"id": 1, "external_unique_id": "", "name": "By hand",
+                  "phone_number": "+12014716999"},
+                 {"id": 2, "external_unique_id": "a", "name": "Ann",
+                  "phone_number": "+12014716992"})
+    plan = plan_of(src, rem, "mirror")
+    assert remote_fate(plan) == {1: ("unmanaged", "no_key"), 2: ("kept", "same")}
+
+
+def test_rejected_row_protects_its_remote_contact_in_mirror():
+    src = source(("a", "Ann New", "", "not a phone"), ("b", "Bob", "", "201-471-6993"))
+    rem = remote({"id": 1, "external_unique_id": "a", "name": "Ann",
+                  "phone_number": "+12014716992"},
+                 {"id": 2, "external_unique_id": "b", "name": "Bob",
+                  "phone_number": "+12014716993"})
+    plan = plan_of(src, rem, "mirror")
+    assert fate(plan)["a"] == ("rejected", "invalid_phone")
+    assert remote_fate(plan) == {1: ("kept", "source_rejected"), 2: ("kept", "same")}
+    assert plan.refused is None
+
+
+@pytest.mark.parametrize("status", ["Dialing", "Queued", "Connected", "Transferred"])
+def test_active_contacts_are_deferred(status):
+    src = source(("a", "Ann New", "", "201-471-6992"))
+    rem = remote({"id": 1, "external_unique_id": "a", "name": "Ann",
+                  "phone_number": "+12014716992", "status": status},
+                 {"id": 2, "external_unique_id": "gone", "name": "Gone",
+                  "phone_number": "+12014716994", "status": status})
+    plan = plan_of(src, rem, "mirror", force=True)
+    assert fate(plan) == {"a": ("deferred", "active_status")}
+    assert remote_fate(plan) == {1: ("deferred", "active_status"),
+                                 2: ("deferred", "active_status")}
+    assert not plan.has_writes()
+
+
+def test_unknown_status_is_not_active_and_listed():
+    src = source(("a", "Ann New", "", "201-471-6992"))
+    rem = remote({"id": 1, "external_unique_id": "a", "name": "Ann",
+                  "phone_number": "+12014716992", "status": "Ringing Somewhere"})
+    plan = plan_of(src, rem)
+    assert fate(plan) == {"a": ("update", "changed")}
+    assert plan.unknown_statuses == {"Ringing Somewhere": 1}
+    assert any("Ringing Somewhere" in line for line in plan.summary_lines())
+
+
+def test_deletes_before_updates_before_adds():
+    src = source(("u", "U New", "", "201-471-6992"), ("n", "New", "", "201-471-6993"))
+    rem = remote({"id": 1, "external_unique_id": "u", "name": "U",
+                  "phone_number": "+12014716992"},
+                 {"id": 2, "external_unique_id": "d", "name": "D",
+                  "phone_number": "+12014716993"})
+    plan = plan_of(src, rem, "mirror", force=True)
+    assert [kind for kind, _ in plan.operations()] == ["delete", "update", "add"]
+    # the add reuses the deleted contact's phone: fine, the delete goes first
+    assert fate(plan)["n"] == ("add", "new")
+
+
+def test_delete_fraction_refuses_unless_forced():
+    src = source(*[(f"k{i}", f"N{i}", "", f"201-471-{6900 + i}") for i in range(8)])
+    rem = remote(*[{"id": i, "external_unique_id": f"k{i}", "name": f"N{i}",
+                    "phone_number": f"+1201471{6900 + i}"} for i in range(10)])
+    plan = plan_of(src, rem, "mirror")             # 2 of 10 = 20% > 10%
+    assert plan.refused and "2 of 10" in plan.refused
+    assert plan_of(src, rem, "mirror", max_delete_fraction=0.2).refused is None
+    assert plan_of(src, rem, "mirror", force=True).refused is None
+    assert plan_of(src, rem, "upsert").refused is None
+
+
+def test_all_rejected_source_deletes_nothing():
+    src = source(("", "No key", "", "201-471-6992"))
+    rem = remote({"id": 1, "external_unique_id": "x", "name": "X",
+                  "phone_number": "+12014716999"})
+    plan = plan_of(src, rem, "mirror", max_delete_fraction=1.0)
+    assert plan.refused and "no valid rows" in plan.refused
+
+
+def test_phone_in_use_by_a_kept_contact_rejects_the_add_and_the_update():
+    rem = remote({"id": 1, "external_unique_id": "", "name": "By hand",
+                  "phone_number": "+1 201 471 6993"},
+                 {"id": 2, "external_unique_id": "b", "name": "Bob",
+                  "phone_number": "+12014716994"},
+                 {"id": 3, "external_unique_id": "keeper", "name": "K",
+                  "phone_number": "+12014716995"})
+    # "new" wants keeper's phone (keeper is not in the source: upsert keeps it);
+    # "b" wants the unmanaged contact's phone
+    src = source(("new", "New", "", "201-471-6995"), ("b", "Bob", "", "201-471-6993"))
+    plan = plan_of(src, rem)
+    assert fate(plan) == {"new": ("rejected", "phone_in_use"), "b": ("rejected", "phone_in_use")}
+    assert set(plan.rejects["reason"]) == {"phone_in_use"}
+    assert "'keeper'" in plan.rejects.set_index("key").loc["new", "hint"]
+    assert remote_fate(plan) == {1: ("unmanaged", "no_key"), 2: ("kept", "source_rejected"),
+                                 3: ("kept", "kept_not_in_source")}
+    assert not plan.has_writes()
+
+
+def test_phone_freed_by_a_delete_is_not_in_use():
+    src = source(("new", "New", "", "201-471-6995"), *[
+        (f"k{i}", "K", "", f"201-471-{6900 + i}") for i in range(20)])
+    rem = remote({"id": 1, "external_unique_id": "old", "name": "Old",
+                  "phone_number": "+12014716995"}, *[
+        {"id": 10 + i, "external_unique_id": f"k{i}", "name": "K",
+         "phone_number": f"+1201471{6900 + i}"} for i in range(20)])
+    plan = plan_of(src, rem, "mirror")
+    assert fate(plan)["new"] == ("add", "new")
+    assert remote_fate(plan)[1] == ("deleted", "not_in_source")
+
+
+def test_duplicate_remote_keys_are_a_conflict_and_neither_is_touched():
+    src = source(("dup", "New name", "", "201-471-6992"))
+    rem = remote({"id": 1, "external_unique_id": "dup", "name": "One",
+                  "phone_number": "+12014716992"},
+                 {"id": 2, "external_unique_id": "dup", "name": "Two",
+                  "phone_number": "+12014716993"})
+    plan = plan_of(src, rem, "mirror", force=True)
+    assert fate(plan) == {"dup": ("deferred", "remote_conflict")}
+    assert remote_fate(plan) == {1: ("kept", "remote_conflict"), 2: ("kept", "remote_conflict")}
+    assert plan.counts()["conflicts"] == 1
+    assert len(plan.conflicts) == 2
+
+
+def test_remote_contact_without_id_is_not_patched():
+    src = source(("a", "Ann New", "", "201-471-6992"))
+    rem = remote_frame([{"id": None, "external_unique_id": "a", "name": "Ann",
+                         "phone_number": "+12014716992", "status": "Upcoming"}])
+    plan = plan_of(src, rem)
+    assert fate(plan) == {"a": ("deferred", "no_remote_id")}
+    assert plan.remote["action"].tolist() == ["deferred"]
+
+
+def test_outbound_difference_is_reported_not_patched():
+    src = source(("a", "Ann", "", "201-471-6992", "+1 760-867-5309"))
+    rem = remote({"id": 1, "external_unique_id": "a", "name": "Ann",
+                  "phone_number": "+12014716992", "outbound_number": "+17608675300"})
+    plan = plan_of(src, rem)
+    assert fate(plan) == {"a": ("unchanged", "same")}
+    assert plan.outbound_differences == 1
+    assert "outbound_number" in plan.rows.iloc[0]["detail"]
+
+
+def test_plan_json_round_trip(tmp_path):
+    src = source(("a", "Ann New", "", "201-471-6992"), ("", "x", "", "1"),
+                 ("n", "New", "n@x.org", "201-471-6993"))
+    rem = remote({"id": 1, "external_unique_id": "a", "name": "Ann",
+                  "phone_number": "+12014716992"},
+                 {"id": 2, "external_unique_id": "", "name": "Hand",
+                  "phone_number": "+12014716999", "status": "Weird"})
+    plan = plan_of(src, rem, "mirror")
+    again = Plan.from_json(plan.to_json())
+    assert again.counts() == plan.counts()
+    assert again.options == plan.options
+    assert list(again.operations()) == list(plan.operations())
+    pd.testing.assert_frame_equal(again.rows.astype(str), plan.rows.astype(str))
+    pd.testing.assert_frame_equal(again.remote.astype(str), plan.remote.astype(str))
+
+
+keys = st.sampled_from([f"k{i}" for i in range(8)] + [""])
+phones = st.sampled_from([f"201-471-{6990 + i}" for i in range(6)] + ["bad"])
+names = st.sampled_from(["Ann", "Bob", "Cy"])
+statuses = st.sampled_from(["Upcoming", "Dialing", "Finished", "Odd"])
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(st.tuples(keys, names, phones), max_size=10),
+       st.lists(st.tuples(keys, names, phones, statuses), max_size=10),
+       st.sampled_from(["add-only", "upsert", "mirror"]))
+def test_every_row_and_every_contact_has_exactly_one_fate(src_rows, rem_rows, mode):
+    src = source(*[(k, n, "", p) for k, n, p in src_rows])
+    rem = remote(*[{"id": i, "external_unique_id": k, "name": n,
+                    "phone_number": p.replace("bad", "+12014710000"), "status": s}
+                   for i, (k, n, p, s) in enumerate(rem_rows)])
+    plan = plan_of(src, rem, mode, force=True)
+    assert sorted(plan.rows["line"].tolist()) == list(range(2, len(src_rows) + 2))
+    assert set(plan.rows["action"]) <= set(SOURCE_ACTIONS)
+    assert sorted(plan.remote["remote_id"].tolist()) == list(range(len(rem_rows)))
+    assert set(plan.remote["action"]) <= set(REMOTE_ACTIONS)
+    assert plan.rows["reason"].ne("").all() and plan.remote["reason"].ne("").all()
+    if mode != "mirror":
+        assert not plan.remote["action"].eq("deleted").any()
+    # an updated contact is updated once and by the row with its key
+    updated = set(plan.remote.loc[plan.remote["action"].eq("updated"), "external_unique_id"])
+    assert updated == set(plan.updates["external_unique_id"])
+    # no write touches an active contact
+    active = plan.remote["status"].isin(["Dialing"])
+    assert not plan.remote.loc[active, "action"].isin(["updated", "deleted"]).any()
