@@ -36,7 +36,7 @@ def validate_source(path: str | Path, mapping: Mapping | str | Path) -> Validate
     check_columns(mapping, list(getattr(info, "columns", None) or df.columns))
     mapped = apply_mapping(mapping, df)
     result = normalize_contacts(mapped, region=mapping.region, required=mapping.required)
-    _note_repairs(result, info, mapping, df)
+    _note_repairs(result, info, mapping, df, mapped)
     return Validated(info=info, source=df, mapping=mapping, result=result)
 
 
@@ -44,7 +44,7 @@ REPAIRED_NOTE = "repaired from a number: the cell held a number, read back as it
 
 
 def _note_repairs(result: ValidationResult, info: Any, mapping: Mapping,
-                  source: pd.DataFrame) -> None:
+                  source: pd.DataFrame, mapped: pd.DataFrame) -> None:
     """Excel numeric cells the reader turned back into digits become notes on the
     fields built from them (valid rows only: a rejected row's problem says enough)."""
     repaired = getattr(info, "repaired", None)
@@ -53,12 +53,16 @@ def _note_repairs(result: ValidationResult, info: Any, mapping: Mapping,
     valid_lines = set(result.valid[LINE_COLUMN].tolist())
     by_line = source.set_index(LINE_COLUMN) if LINE_COLUMN in source.columns else None
     rows = []
+    fields_by_line = mapped.set_index(LINE_COLUMN) if LINE_COLUMN in mapped.columns else None
     for line, column in sorted(repaired):
         if line not in valid_lines:
             continue
         for fld, spec in mapping.columns.items():
             if column in spec.columns:
                 value = "" if by_line is None else str(by_line.at[line, column])
+                used = "" if fields_by_line is None else str(fields_by_line.at[line, fld])
+                if value and value not in used:
+                    continue  # e.g. the other column of a coalesce was used
                 rows.append({"line": int(line), "field": fld, "value": value,
                              "note": REPAIRED_NOTE})
     if rows:

@@ -84,7 +84,7 @@ def _empty(columns: Iterable[str]) -> pd.DataFrame:
     return pd.DataFrame({c: pd.Series([], dtype=object) for c in columns})
 
 
-ROW_COLUMNS = ("line", "external_unique_id", "action", "reason", "remote_id", "changed",
+ROW_COLUMNS = ("line", "external_unique_id", "action", "reason", "remote_id", "changed", "wave",
                "name", "email", "phone_number", "outbound_number",
                "before_name", "before_email", "before_phone_number", "before_outbound_number",
                "detail")
@@ -169,10 +169,12 @@ class Plan:
         return bool(len(self.adds) or len(self.updates) or len(self.deletes))
 
     def operations(self) -> Iterator[tuple[str, dict[str, Any]]]:
-        """Writes in the order they must go out: deletes, then updates, then adds."""
+        """Writes in the order they must go out: deletes, then updates (wave by wave: an
+    update of wave n takes a phone that one of wave n-1 frees), then adds."""
         for rec in self.deletes.to_dict("records"):
             yield "delete", rec
-        for rec in self.updates.to_dict("records"):
+        updates = self.updates.sort_values(["wave", "line"], kind="stable")
+        for rec in updates.to_dict("records"):
             yield "update", rec
         for rec in self.adds.to_dict("records"):
             yield "add", rec
@@ -248,7 +250,7 @@ def _frame(records: list[dict[str, Any]], columns: Iterable[str]) -> pd.DataFram
     else:
         frame = pd.DataFrame.from_records(records, columns=columns)
     for c in columns:
-        if c in ("line", "remote_id"):  # nullable integers
+        if c in ("line", "remote_id", "wave"):  # nullable integers
             frame[c] = pd.array(frame[c], dtype="Int64")
         else:
             frame[c] = frame[c].fillna("").astype(str).astype(object)
@@ -398,22 +400,13 @@ def build_plan(valid: pd.DataFrame, rejects: pd.DataFrame, remote: pd.DataFrame,
     else:
         rem.loc[absent, ["action", "reason"]] = ("kept", "kept_not_in_source")
 
-    # -- phone conflicts: a phone held by a remote contact this plan keeps
-    deleted = rem["action"].eq("deleted")
-    holders = rem.loc[~deleted & rem["n_phone_number"].ne(""), ["n_phone_number", "key",
-                                                                "remote_id"]]
-    holders = holders.drop_duplicates("n_phone_number")
-    holder_key = pd.Series(holders["key"].to_numpy(), index=holders["n_phone_number"].to_numpy())
-    writes = rows["action"].eq("add") | (rows["action"].eq("update")
-                                         & rows["changed"].str.contains("phone_number"))
+    # -- phone conflicts: a phone held by another campaign contact that keeps it
+    clash, waves = _phone_conflicts(rows, rem)
     phone = rows["phone_number"]
-    owner = phone.map(holder_key)
-    clash = writes & owner.notna() & owner.ne(rows["external_unique_id"]) & phone.ne("")
-    if clash.any():
-        rows.loc[clash, ["action", "reason"]] = ("rejected", "phone_in_use")
-        rows.loc[clash, "detail"] = ("the campaign contact with key " + owner[clash].map(
-            lambda k: repr(k) if k else "(none, unmanaged)") + " has " + phone[clash])
-        rows.loc[clash, "changed"] = ""
+    rows["wave"] = pd.array([None] * len(rows), dtype="Int64")
+    if waves:
+        rows.loc[list(waves), "wave"] = list(waves.values())
+    rows.loc[rows["action"].eq("update") & rows["wave"].isna(), "wave"] = 0
 
     # -- remote side of the source rows
     upd_keys = set(rows.loc[rows["action"].eq("update"), "external_unique_id"])
@@ -463,6 +456,67 @@ def build_plan(valid: pd.DataFrame, rejects: pd.DataFrame, remote: pd.DataFrame,
     return plan
 
 
+def _phone_conflicts(rows: pd.DataFrame, rem: pd.DataFrame) -> tuple[pd.Series, dict[int, int]]:
+    """Reject (phone_in_use) each add or update whose phone another campaign contact
+    keeps after this plan. A phone is free when its holder is deleted (deletes go
+    first) or, for adds, updated to another phone (updates go before adds). An
+    update may take a phone that another update frees: it then goes in a later
+    wave, after that one; updates that would swap phones (a cycle) are rejected.
+    Returns the rejected rows' mask and the wave of every update taking a freed phone.
+    """
+    holders = rem.loc[~rem["action"].eq("deleted") & rem["n_phone_number"].ne(""),
+                      ["n_phone_number", "key"]].drop_duplicates("n_phone_number")
+    holder_key = pd.Series(holders["key"].to_numpy(), index=holders["n_phone_number"].to_numpy())
+    keys = rows["external_unique_id"]
+    phone = rows["phone_number"]
+    owner = phone.map(holder_key)
+    foreign = owner.notna() & owner.ne(keys) & phone.ne("")
+    clash = pd.Series(False, index=rows.index)
+    waves: dict[int, int] = {}
+    if not foreign.any():
+        return clash, waves
+    while True:
+        is_add = rows["action"].eq("add")
+        is_move = rows["action"].eq("update") & rows["changed"].str.contains("phone_number")
+        movers = dict(zip(keys[is_move], rows.index[is_move]))  # key -> row moving away
+        candidates = foreign & (is_add | is_move)
+        freed = owner.isin(movers.keys())
+        bad = candidates & ~freed
+        # updates that take a phone another update frees: order them, refuse cycles
+        deps = {i: movers[owner.at[i]] for i in rows.index[candidates & freed & is_move]}
+        waves = {}
+        for start in deps:
+            chain, node = [], start
+            on_chain: set[int] = set()
+            while node in deps and node not in waves and node not in on_chain:
+                chain.append(node)
+                on_chain.add(node)
+                node = deps[node]
+            if node in on_chain:  # a cycle: every update on it is refused
+                cycle = chain[chain.index(node):]
+                bad.loc[cycle] = True
+                for i in cycle:
+                    waves[i] = -1
+                chain = chain[:chain.index(node)]
+                base = -1
+            else:
+                base = waves.get(node, 0)
+            for i in reversed(chain):
+                base = -1 if base < 0 else base + 1
+                waves[i] = base
+        bad |= pd.Series({i: True for i, w in waves.items() if w < 0}, dtype=bool).reindex(
+            rows.index, fill_value=False)
+        if not bad.any():
+            break
+        rows.loc[bad, ["action", "reason"]] = ("rejected", "phone_in_use")
+        rows.loc[bad, "detail"] = ("the campaign contact with key " + owner[bad].map(
+            lambda k: repr(k) if k else "(none, unmanaged)") + " has " + phone[bad])
+        rows.loc[bad, "changed"] = ""
+        clash |= bad
+        foreign &= ~bad
+    return clash, {i: w for i, w in waves.items() if w >= 0}
+
+
 def _rejected_rows(rejects: pd.DataFrame) -> pd.DataFrame:
     if rejects is None or rejects.empty:
         return _empty(ROW_COLUMNS)
@@ -476,7 +530,8 @@ def _rejected_rows(rejects: pd.DataFrame) -> pd.DataFrame:
                         "reason": reasons.to_numpy(), "detail": detail.to_numpy()})
     for c in ROW_COLUMNS:
         if c not in out:
-            out[c] = pd.array([None] * len(out), dtype="Int64") if c == "remote_id" else ""
+            out[c] = pd.array([None] * len(out), dtype="Int64") if c in ("remote_id",
+                                                                          "wave") else ""
     return out[list(ROW_COLUMNS)]
 
 

@@ -462,6 +462,12 @@ def normalize_contacts(mapped: pd.DataFrame, *, region: str | None,
     order[pd.Index(first["index"].unique())] += n
     reordered = work.loc[order.sort_values(kind="stable").index, ["phone_number"]]
     dup = _failures(build_row_schema(), reordered)
+    if len(dup):
+        # a phone only counts as taken by a row that is otherwise clean: rows that are
+        # all rejected (e.g. one key written twice) do not claim it from each other
+        clean_phones = set(work.loc[~work.index.isin(first["index"]), "phone_number"])
+        dup_phones = work["phone_number"].to_numpy()[dup["index"].to_numpy()]
+        dup = dup[[p in clean_phones for p in dup_phones]].reset_index(drop=True)
     fails = pd.concat([first, dup], ignore_index=True) if len(dup) else first
     keepers: dict[str, int] = {}
     if len(dup):

@@ -44,8 +44,7 @@ SAMPLES: dict[str, tuple[str, int, int, set[tuple[int, str, str]]]] = {
         (8, "email", "invalid_email"),
         (9, "external_unique_id", "duplicate_key"),
         (10, "external_unique_id", "duplicate_key"),
-        # line 10 repeats line 9 whole; the row rule also flags its phone
-        (10, "phone_number", "duplicate_phone"),
+        # line 10 repeats line 9 whole: both are duplicate_key, neither claims the phone
         (11, "phone_number", "duplicate_phone"),
     }),
     "zoho-contacts.csv": ("zoho", 16, 10, {
@@ -309,13 +308,9 @@ def test_make_xlsx_builds_the_committed_workbook(tmp_path):
     assert cells(built) == cells(SAMPLES_DIR / "contacts.xlsx")
 
 
-# ------------------------------------------------------------------ known bugs
+# ------------------------------------------------------------------ regressions
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "duplicate_phone on a row that repeats another row's key and phone: its hint says "
-    "the other line 'is kept' although that line is rejected too (duplicate_key); the "
-    "row rule is about two keys with one phone"))
 def test_repeated_row_is_not_told_that_a_rejected_line_is_kept():
     r = _validate("salesforce-contacts.csv").result
     rejected = set(r.rejected_lines)
