@@ -287,3 +287,74 @@ def test_every_row_and_every_contact_has_exactly_one_fate(src_rows, rem_rows, mo
     # no write touches an active contact
     active = plan.remote["status"].isin(["Dialing"])
     assert not plan.remote.loc[active, "action"].isin(["updated", "deleted"]).any()
+
+
+def test_update_taking_a_phone_another_update_frees_goes_in_a_later_wave():
+    src = source(("a", "A", "", "201-471-6992"), ("b", "B", "", "201-471-6993"))
+    rem = remote({"id": 1, "external_unique_id": "a", "name": "A",
+                  "phone_number": "+12014716991"},
+                 {"id": 2, "external_unique_id": "b", "name": "B",
+                  "phone_number": "+12014716992"})
+    plan = plan_of(src, rem)
+    # a takes b's old phone, so b's update (wave 0) goes before a's (wave 1)
+    assert fate(plan) == {"a": ("update", "changed"), "b": ("update", "changed")}
+    order = [(r["external_unique_id"], int(r["wave"])) for k, r in plan.operations()]
+    assert order == [("b", 0), ("a", 1)]
+
+
+def test_phone_swap_is_refused():
+    src = source(("a", "A", "", "201-471-6992"), ("b", "B", "", "201-471-6991"))
+    rem = remote({"id": 1, "external_unique_id": "a", "name": "A",
+                  "phone_number": "+12014716991"},
+                 {"id": 2, "external_unique_id": "b", "name": "B",
+                  "phone_number": "+12014716992"})
+    plan = plan_of(src, rem)
+    assert fate(plan) == {"a": ("rejected", "phone_in_use"), "b": ("rejected", "phone_in_use")}
+
+
+def test_add_may_take_a_phone_an_update_frees():
+    src = source(("a", "A", "", "201-471-6995"), ("new", "N", "", "201-471-6991"))
+    rem = remote({"id": 1, "external_unique_id": "a", "name": "A",
+                  "phone_number": "+12014716991"})
+    assert fate(plan_of(src, rem)) == {"a": ("update", "changed"), "new": ("add", "new")}
+
+
+def apply(plan: Plan, rem: pd.DataFrame) -> pd.DataFrame:
+    """What the campaign holds after the plan's writes, in the order they go out;
+    the platform's own rule (one phone per campaign) is enforced as it would be."""
+    contacts = {int(r["remote_id"]): dict(r) for r in rem.to_dict("records")}
+    next_id = max(contacts, default=0) + 1
+
+    def phone_taken(phone, me=None):
+        return any(c["phone_number"] == phone and i != me for i, c in contacts.items())
+
+    for kind, op in plan.operations():
+        if kind == "delete":
+            del contacts[int(op["remote_id"])]
+        elif kind == "update":
+            rid = int(op["remote_id"])
+            for f in op["changed"].split(","):
+                if f == "phone_number":
+                    assert not phone_taken(op[f], rid), op
+                contacts[rid][f] = op[f]
+        else:
+            assert not phone_taken(op["phone_number"]), op
+            contacts[next_id] = {"remote_id": next_id, "status": "Upcoming",
+                                 **{f: op[f] for f in FIELDS}}
+            next_id += 1
+    return remote_frame(list(contacts.values()))
+
+
+@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(st.tuples(keys, names, phones), max_size=10),
+       st.lists(st.tuples(keys, names, phones, statuses), max_size=10, unique_by=lambda t: t[2]),
+       st.sampled_from(["add-only", "upsert", "mirror"]))
+def test_applying_a_plan_then_planning_again_gives_an_empty_plan(src_rows, rem_rows, mode):
+    src = source(*[(k, n, "", p) for k, n, p in src_rows])
+    rem = remote(*[{"id": i + 1, "external_unique_id": k, "name": n,
+                    "phone_number": p.replace("bad", "+12014710000"), "status": s}
+                   for i, (k, n, p, s) in enumerate(rem_rows)])
+    first = plan_of(src, rem, mode, force=True)
+    after = apply(first, rem)
+    second = plan_of(src, after, mode, force=True)
+    assert not second.has_writes(), second.rows[["external_unique_id", "action", "reason"]]
