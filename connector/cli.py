@@ -4,6 +4,7 @@ and maps errors to exit codes (see connector.errors.ExitCode)."""
 from __future__ import annotations
 
 import functools
+from pathlib import Path
 import logging
 import sys
 from typing import Any, Callable
@@ -366,6 +367,102 @@ def plan_cmd(source: str, campaign_id: int, mapping: str, mode: str, report_dir:
     where = files.report_html or files.plan_json
     click.echo(f"report: {where.resolve()}")
     _plan_exit(plan)
+
+
+class _Bars:
+    """Progress bars on a terminal (records per phase, with rate and ETA); nothing
+    when stderr is not a terminal or with -q."""
+
+    def __init__(self) -> None:
+        self.bar: Any = None
+        self.enabled = _State.verbosity >= 0 and sys.stderr.isatty()
+
+    def start(self, phase: str, total: int) -> None:
+        log.info("%s %d contacts", phase, total)
+        if self.enabled:
+            self.bar = click.progressbar(length=total, label=f"{phase:<9}", file=sys.stderr,
+                                         show_pos=True, show_eta=True, width=30)
+            self.bar.__enter__()
+
+    def advance(self, n: int = 1) -> None:
+        if self.bar is not None:
+            self.bar.update(n)
+
+    def finish(self) -> None:
+        if self.bar is not None:
+            self.bar.__exit__(None, None, None)
+            self.bar = None
+
+
+@cli.command("sync")
+@click.argument("source", type=click.Path(dir_okay=False))
+@plan_options
+@click.option("--dry-run", is_flag=True, help="Plan and report only, like `plan`: no write.")
+@click.option("--chunk-size", default=1000, show_default=True, type=click.IntRange(1, 10_000),
+              help="Contacts per import file (one job each); halved on a 413.")
+@click.option("--concurrency", default=4, show_default=True, type=click.IntRange(1, 32),
+              help="Parallel PATCH and DELETE requests (all under --rate-limit).")
+@click.option("--state", "state_path", default=None, type=click.Path(dir_okay=False),
+              help="State store file (default .campaign-sync/state.db).")
+@click.option("--job-timeout", default=600.0, show_default=True, type=click.FloatRange(1),
+              help="Seconds to wait for an import job; one still running is left pending "
+                   "(the next run waits for it).")
+@connection_options
+@handle_errors
+def sync_cmd(source: str, campaign_id: int, mapping: str, mode: str, report_dir: str | None,
+             mask_pii: bool, max_delete_fraction: float, force: bool, dry_run: bool,
+             chunk_size: int, concurrency: int, state_path: str | None, job_timeout: float,
+             **kwargs: Any) -> None:
+    """Make the campaign match SOURCE: deletes, then updates, then adds, each write
+    recorded in the state store first; then re-read the campaign to confirm every
+    operation, and write the report.
+
+    A run that was killed is finished by the next one (it waits for the jobs left
+    running, then plans against the campaign as it is). A second sync of the same
+    campaign while one runs exits 1. Exit codes: 0 all done and confirmed; 3 some rows
+    rejected or operations failed/unconfirmed; 4 refused by the delete rule; 2 bad
+    input; 1 network/API failure or locked (safe to run again).
+
+    Example: campaign-sync sync contacts.csv --campaign-id 6 --mapping hubspot
+    --mode mirror --report reports/tonight
+    """
+    settings = settings_from(kwargs)
+    if dry_run:
+        _, plan, files = run_plan(source, campaign_id, mapping, mode, report_dir, mask_pii,
+                                  max_delete_fraction, force, settings, command="sync --dry-run")
+        for line in plan.summary_lines():
+            click.echo(line)
+        click.echo(f"report: {(files.report_html or files.plan_json).resolve()}")
+        _plan_exit(plan)
+        return
+    from .load import LoadOptions
+    from .plan import PlanOptions
+    from .sync import run_sync
+
+    quiet = _State.verbosity < 0
+    outcome = run_sync(
+        source=source, campaign_id=campaign_id, mapping=mapping,
+        plan_options=PlanOptions(mode=mode, max_delete_fraction=max_delete_fraction,
+                                 force=force),
+        load_options=LoadOptions(chunk_size=chunk_size, concurrency=concurrency,
+                                 job_timeout=job_timeout),
+        settings=settings, state_path=state_path,
+        report_dir=report_dir or _default_report_dir(campaign_id), mask_pii=mask_pii,
+        progress=_Bars(), echo=(lambda s: None) if quiet else (lambda s: click.echo(s, err=True)))
+    if outcome.plan is not None:
+        for line in outcome.plan.summary_lines():
+            click.echo(line)
+    load = outcome.counts.get("load", {})
+    if load:
+        click.echo(f"sent: deleted {load['deleted']:,}  updated {load['updated']:,}  added "
+                   f"{load['added']:,}  failed {load['failed']:,}  pending {load['pending']:,}  "
+                   f"({load['jobs']:,} import jobs)")
+        click.echo(f"verified against the campaign: {outcome.counts['confirmed']:,} confirmed, "
+                   f"{outcome.counts['unconfirmed']:,} not confirmed")
+    click.echo(f"run {outcome.run_id}; report: "
+               f"{(outcome.report_html or outcome.report_dir or Path('.')).resolve()}")
+    if outcome.exit_code:
+        sys.exit(outcome.exit_code)
 
 
 @cli.command("sandbox")

@@ -1,0 +1,410 @@
+"""Carrying out a plan: deletes, then updates (wave by wave), then adds through import
+jobs, with every step recorded in the state store before it is sent.
+
+* DELETE and PATCH go out with `concurrency` workers under the client's shared rate
+  limit. A delete that failed ambiguously (the request may have reached the
+  platform) is checked against a fresh read of the campaign before it is sent again.
+* Adds go in import files of `chunk_size` contacts, one job per file, each job
+  waited for. A 413 halves the file. A failed job never counts as all or nothing:
+  the campaign is re-read to see what arrived; what did not is split in halves and
+  sent again, level by level, until the rows at fault stand alone; those become
+  rejects with the platform's error_details, and every other row arrives. A job
+  still running at `job_timeout` is recorded as pending. An import answered without
+  a job id, or that failed ambiguously, is confirmed by re-reading the campaign.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any, Callable, Iterable, Sequence
+
+from .errors import AmbiguousWriteError, ApiError, AuthError, PayloadTooLargeError
+from .plan import Plan
+from .state import StateStore
+
+log = logging.getLogger("campaign_sync.load")
+
+ADD_FIELDS = ("external_unique_id", "name", "email", "phone_number", "outbound_number")
+
+
+@dataclass(frozen=True)
+class LoadOptions:
+    chunk_size: int = 1000
+    concurrency: int = 4
+    job_timeout: float = 600.0
+    first_poll: float = 0.5
+    max_poll: float = 10.0
+    settle_reads: int = 6  # re-reads while waiting for imports that named no job
+
+
+@dataclass
+class LoadResult:
+    deleted: int = 0
+    updated: int = 0
+    added: int = 0
+    failed: int = 0
+    pending: int = 0
+    rejected: list[dict[str, Any]] = field(default_factory=list)  # adds the platform refused
+    jobs: int = 0
+    reads: int = 0
+
+    def counts(self) -> dict[str, int]:
+        return {"deleted": self.deleted, "updated": self.updated, "added": self.added,
+                "failed": self.failed, "pending": self.pending,
+                "rejected_by_platform": len(self.rejected), "jobs": self.jobs,
+                "campaign_reads": self.reads}
+
+
+class Progress:
+    """What the loader tells about its progress; the CLI draws bars from it."""
+
+    def start(self, phase: str, total: int) -> None:  # noqa: D401 - hooks
+        pass
+
+    def advance(self, n: int = 1) -> None:
+        pass
+
+    def finish(self) -> None:
+        pass
+
+
+def _text(value: Any) -> str:
+    if value is None:
+        return ""
+    try:
+        import pandas as pd
+
+        if pd.isna(value):
+            return ""
+    except (TypeError, ValueError):
+        pass
+    return str(value)
+
+
+def _int(value: Any) -> int | None:
+    text = _text(value)
+    return int(text) if text.strip() else None
+
+
+def record_plan(store: StateStore, run_id: int, plan: Plan) -> None:
+    """Every write of the plan, as planned operations, with the remote contact before."""
+    ops = []
+    for kind, rec in plan.operations():
+        key = _text(rec.get("external_unique_id"))
+        if kind == "delete":
+            before = {f: _text(rec.get(f)) for f in ADD_FIELDS}
+            before["status"] = _text(rec.get("status"))
+            ops.append((kind, key, _int(rec["remote_id"]), None, None,
+                        {"contact_id": _int(rec["remote_id"])}, before))
+        elif kind == "update":
+            changed = [f for f in _text(rec.get("changed")).split(",") if f]
+            payload = {f: _text(rec.get(f)) for f in changed}
+            before = {f: _text(rec.get(f"before_{f}")) for f in
+                      ("name", "email", "phone_number", "outbound_number")}
+            before["external_unique_id"] = key
+            ops.append((kind, key, _int(rec["remote_id"]), _int(rec.get("line")),
+                        _int(rec.get("wave")) or 0, payload, before))
+        else:
+            payload = {f: _text(rec.get(f)) for f in ADD_FIELDS if _text(rec.get(f))}
+            ops.append((kind, key, None, _int(rec.get("line")), None, payload, None))
+    store.add_operations(run_id, ops)
+
+
+class Loader:
+    """Carries out the planned operations of one run."""
+
+    def __init__(self, client: Any, store: StateStore, run_id: int, campaign_id: int,
+                 options: LoadOptions | None = None, *, progress: Progress | None = None,
+                 read_campaign: Callable[[], Any] | None = None,
+                 sleep: Callable[[float], None] = time.sleep) -> None:
+        self.client = client
+        self.store = store
+        self.run_id = run_id
+        self.campaign_id = campaign_id
+        self.options = options or LoadOptions()
+        self.progress = progress or Progress()
+        self.result = LoadResult()
+        self._sleep = sleep
+        self._read_campaign = read_campaign
+
+    # ------------------------------------------------------------ helpers
+    def _remote_keys(self) -> tuple[set[int], dict[str, int | None]]:
+        """A fresh read of the campaign: ids present, and key -> id."""
+        from .pipeline import fetch_remote
+
+        self.result.reads += 1
+        frame = (self._read_campaign() if self._read_campaign is not None
+                 else fetch_remote(self.client, self.campaign_id))
+        ids = {int(x) for x in frame["remote_id"].dropna().tolist()}
+        keys: dict[str, int | None] = {}
+        for key, rid in zip(frame["external_unique_id"].tolist(),
+                            frame["remote_id"].tolist()):
+            key = str(key).strip()
+            if key:
+                keys[key] = None if rid is None or str(rid) == "<NA>" else int(rid)
+        return ids, keys
+
+    def _parallel(self, ops: Sequence[dict[str, Any]], send: Callable[[dict[str, Any]], Any]
+                  ) -> list[tuple[dict[str, Any], Any, BaseException | None]]:
+        """Send `ops` with the workers, in windows: each window is marked sent (and
+        committed) before any of its requests goes out."""
+        out: list[tuple[dict[str, Any], Any, BaseException | None]] = []
+        window = max(1, self.options.concurrency * 4)
+
+        def call(op: dict[str, Any]) -> tuple[dict[str, Any], Any, BaseException | None]:
+            try:
+                return op, send(op), None
+            except AuthError:
+                raise
+            except ApiError as exc:
+                return op, None, exc
+
+        with ThreadPoolExecutor(max_workers=max(1, self.options.concurrency)) as pool:
+            for start in range(0, len(ops), window):
+                part = list(ops[start:start + window])
+                self.store.mark([op["id"] for op in part], "sent")
+                results = list(pool.map(call, part))
+                self._record(results)
+                out.extend(results)
+                self.progress.advance(len(part))
+        return out
+
+    def _record(self, results: Iterable[tuple[dict[str, Any], Any, BaseException | None]]
+                ) -> None:
+        marks = []
+        for op, _value, exc in results:
+            if exc is None:
+                marks.append((op["id"], "done", None))
+            elif isinstance(exc, AmbiguousWriteError):
+                marks.append((op["id"], "sent", f"ambiguous: {exc}"))
+            else:
+                marks.append((op["id"], "failed", str(exc)))
+        self.store.mark_each(marks)
+
+    # ------------------------------------------------------------ phases
+    def run(self) -> LoadResult:
+        self.deletes()
+        self.updates()
+        self.adds()
+        return self.result
+
+    def deletes(self) -> None:
+        ops = self.store.operations(self.run_id, "delete", ["planned"])
+        if not ops:
+            return
+        self.progress.start("deleting", len(ops))
+        results = self._parallel(ops, lambda op: self.client.contacts.delete(
+            self.campaign_id, contact_id=op["remote_id"]))
+        ambiguous = [op for op, _v, exc in results if isinstance(exc, AmbiguousWriteError)]
+        self.result.deleted += sum(1 for _op, _v, exc in results if exc is None)
+        self.result.failed += sum(1 for _op, _v, exc in results
+                                  if exc is not None and not isinstance(exc, AmbiguousWriteError))
+        for attempt in range(3):
+            if not ambiguous:
+                break
+            ids, _ = self._remote_keys()
+            gone = [op for op in ambiguous if op["remote_id"] not in ids]
+            self.store.mark_each((op["id"], "done", None) for op in gone)
+            self.result.deleted += len(gone)
+            again = [op for op in ambiguous if op["remote_id"] in ids]
+            if not again:
+                ambiguous = []
+                break
+            log.info("re-sending %d deletes the campaign still holds", len(again))
+            results = self._parallel(again, lambda op: self.client.contacts.delete(
+                self.campaign_id, contact_id=op["remote_id"]))
+            self.result.deleted += sum(1 for _op, _v, exc in results if exc is None)
+            self.result.failed += sum(1 for _op, _v, exc in results if exc is not None
+                                      and not isinstance(exc, AmbiguousWriteError))
+            ambiguous = [op for op, _v, exc in results if isinstance(exc, AmbiguousWriteError)]
+        if ambiguous:
+            self.store.mark_each((op["id"], "failed", "no answer after 3 attempts")
+                                 for op in ambiguous)
+            self.result.failed += len(ambiguous)
+        self.progress.finish()
+
+    def updates(self) -> None:
+        ops = self.store.operations(self.run_id, "update", ["planned"])
+        if not ops:
+            return
+        self.progress.start("updating", len(ops))
+        waves: dict[int, list[dict[str, Any]]] = {}
+        for op in ops:
+            waves.setdefault(int(op["wave"] or 0), []).append(op)
+        for wave in sorted(waves):
+            results = self._parallel(waves[wave], lambda op: self.client.contacts.patch(
+                self.campaign_id, op["remote_id"], op["payload"]))
+            # PATCH is idempotent and retried by the client; an ambiguous one is not
+            # raised, so every outcome here is final
+            self.result.updated += sum(1 for _op, _v, exc in results if exc is None)
+            self.result.failed += sum(1 for _op, _v, exc in results if exc is not None)
+        self.progress.finish()
+
+    # ------------------------------------------------------------ adds
+    def adds(self) -> None:
+        ops = self.store.operations(self.run_id, "add", ["planned"])
+        if not ops:
+            return
+        self.progress.start("adding", len(ops))
+        size = max(1, self.options.chunk_size)
+        queue = [ops[i:i + size] for i in range(0, len(ops), size)]
+        failed: list[tuple[list[dict[str, Any]], str]] = []   # chunk, error details
+        unknown: list[list[dict[str, Any]]] = []
+        while queue:
+            chunk = queue.pop(0)
+            outcome, detail = self._import(chunk)
+            if outcome == "too_large":
+                if len(chunk) == 1:
+                    self._reject(chunk, detail or "the platform refused the file as too large")
+                    continue
+                half = (len(chunk) + 1) // 2
+                self.options = LoadOptions(**{**self.options.__dict__, "chunk_size": half})
+                log.warning("import of %d contacts refused as too large; sending files of %d",
+                            len(chunk), half)
+                rest = [op for c in queue for op in c]
+                queue = [chunk[:half], chunk[half:]] + [
+                    rest[i:i + half] for i in range(0, len(rest), half)]
+                continue
+            if outcome == "failed":
+                failed.append((chunk, detail or "failed"))
+            elif outcome == "unknown":
+                unknown.append(chunk)
+            elif outcome == "done":
+                self.progress.advance(len(chunk))
+        self._settle(failed, unknown)
+        self.progress.finish()
+
+    def _import(self, chunk: list[dict[str, Any]]) -> tuple[str, str | None]:
+        """Send one import file and follow its job: done, failed, pending, unknown or
+        too_large, with the platform's details."""
+        job = self.store.add_job(self.run_id, self.campaign_id, [op["id"] for op in chunk])
+        self.result.jobs += 1
+        try:
+            answer = self.client.contacts.import_file(self.campaign_id,
+                                                      [op["payload"] for op in chunk])
+        except PayloadTooLargeError as exc:
+            self.store.update_job(job, "failed", error="413 too large")
+            self.store.mark([op["id"] for op in chunk], "planned")
+            return "too_large", exc.server_message
+        except AmbiguousWriteError as exc:
+            self.store.update_job(job, "unknown", error=str(exc))
+            return "unknown", None
+        except AuthError:
+            raise
+        except ApiError as exc:
+            self.store.update_job(job, "failed", error=str(exc))
+            self.store.mark_each((op["id"], "failed", str(exc)) for op in chunk)
+            self.result.failed += len(chunk)
+            return "error", str(exc)
+        if answer.job_id is None:
+            self.store.update_job(job, "unknown", error="the answer named no job")
+            return "unknown", None
+        self.store.update_job(job, "in_progress", job_id=answer.job_id)
+        state = self.client.jobs.wait(self.campaign_id, answer.job_id,
+                                      timeout=self.options.job_timeout,
+                                      first_delay=self.options.first_poll,
+                                      max_delay=self.options.max_poll)
+        if state.timed_out:
+            self.store.update_job(job, "pending")
+            self.store.mark([op["id"] for op in chunk], "pending",
+                            error=f"job {answer.job_id} still running at the timeout")
+            self.result.pending += len(chunk)
+            return "pending", None
+        if state.status == "completed":
+            self.store.update_job(job, "completed")
+            self.store.mark([op["id"] for op in chunk], "done")
+            self.result.added += len(chunk)
+            return "done", None
+        details = state.error_details or state.error_message or "job failed"
+        self.store.update_job(job, "failed", error=details)
+        return "failed", details
+
+    def _reject(self, chunk: list[dict[str, Any]], details: str) -> None:
+        self.store.mark_each((op["id"], "failed", details) for op in chunk)
+        for op in chunk:
+            self.result.rejected.append({"line": op["line"], "key": op["key"],
+                                         "payload": op["payload"], "reason": details})
+        self.result.failed += len(chunk)
+        self.progress.advance(len(chunk))
+
+    def _settle(self, failed: list[tuple[list[dict[str, Any]], str]],
+                unknown: list[list[dict[str, Any]]]) -> None:
+        """Find out what failed or unanswered imports left, level by level: one read of
+        the campaign per level, then the missing rows again in halves."""
+        reads_for_unknown = 0
+        delay = self.options.first_poll
+        while failed or unknown:
+            _, keys = self._remote_keys()
+            next_failed: list[tuple[list[dict[str, Any]], str]] = []
+            still_unknown: list[list[dict[str, Any]]] = []
+            for chunk in unknown:
+                arrived = [op for op in chunk if op["key"] in keys]
+                missing = [op for op in chunk if op["key"] not in keys]
+                self._arrived(arrived, keys)
+                if missing:
+                    still_unknown.append(missing)
+            reads_for_unknown += 1 if unknown else 0
+            if still_unknown and reads_for_unknown < self.options.settle_reads:
+                # the import may still be running: wait and look again
+                self._sleep(delay)
+                delay = min(self.options.max_poll, delay * 2)
+            else:
+                for chunk in still_unknown:
+                    next_failed.append((chunk, "not found in the campaign after the import"))
+                still_unknown = []
+            for chunk, details in failed:
+                arrived = [op for op in chunk if op["key"] in keys]
+                missing = [op for op in chunk if op["key"] not in keys]
+                self._arrived(arrived, keys)
+                if not missing:
+                    continue
+                if len(missing) == 1:
+                    self._reject(missing, details)
+                    continue
+                half = (len(missing) + 1) // 2
+                for part in (missing[:half], missing[half:]):
+                    outcome, detail = self._import(part)
+                    if outcome == "done":
+                        self.progress.advance(len(part))
+                    elif outcome == "failed":
+                        next_failed.append((part, detail or details))
+                    elif outcome == "unknown":
+                        still_unknown.append(part)
+                    elif outcome == "too_large":
+                        next_failed.append((part, details))
+            failed = next_failed
+            unknown = still_unknown
+
+    def _arrived(self, ops: list[dict[str, Any]], keys: dict[str, int | None]) -> None:
+        if not ops:
+            return
+        self.store.mark_each((op["id"], "done", None) for op in ops)
+        self.result.added += len(ops)
+        self.progress.advance(len(ops))
+
+
+def wait_for_pending_jobs(client: Any, store: StateStore, campaign_id: int, *,
+                          timeout: float = 600.0, first_poll: float = 0.5,
+                          max_poll: float = 10.0) -> list[dict[str, Any]]:
+    """Before planning again: wait for the import jobs an earlier run left running, so
+    the campaign read next holds what they add. Returns the jobs still unfinished."""
+    left = []
+    for job in store.pending_jobs(campaign_id):
+        if job["job_id"] is None:
+            continue  # never answered: the next plan, read from the campaign, decides
+        try:
+            state = client.jobs.wait(campaign_id, int(job["job_id"]), timeout=timeout,
+                                     first_delay=first_poll, max_delay=max_poll)
+        except ApiError as exc:
+            log.warning("job %s of run %s: %s", job["job_id"], job["run_id"], exc)
+            left.append(job)
+            continue
+        if state.timed_out:
+            left.append(job)
+            continue
+        store.update_job(job["id"], state.status,
+                         error=state.error_details if state.status == "failed" else None)
+    return left

@@ -1,0 +1,393 @@
+"""The state store: an embedded SQLite file (default ``.campaign-sync/state.db``).
+
+It records each run, each planned write with its status (planned, sent, done,
+failed, pending, unconfirmed) and the remote contact as it was before (for
+rollback), each import job, the last applied row of every contact (for the
+incremental nightly run), and one lock per campaign. Every change is committed
+before the network step it describes, so a run killed at any moment leaves a
+state the next run can finish. The API token is never stored here; the file is
+created readable by the user only.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import sqlite3
+import time
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Iterable, Iterator, Sequence
+
+from .errors import ConfigError, LockedError
+
+DEFAULT_STATE = Path(".campaign-sync") / "state.db"
+SCHEMA_VERSION = 1
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT);
+CREATE TABLE IF NOT EXISTS runs (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    campaign_id INTEGER NOT NULL,
+    command TEXT NOT NULL,
+    source TEXT, source_sha256 TEXT, mapping TEXT, mode TEXT,
+    options TEXT,
+    started_at TEXT NOT NULL, ended_at TEXT,
+    status TEXT NOT NULL,              -- running, done, partial, failed, refused, interrupted
+    exit_code INTEGER,
+    counts TEXT,
+    report_dir TEXT,
+    pid INTEGER, host TEXT,
+    message TEXT,
+    rollback_of INTEGER
+);
+CREATE INDEX IF NOT EXISTS runs_campaign ON runs (campaign_id, id);
+CREATE TABLE IF NOT EXISTS operations (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    run_id INTEGER NOT NULL REFERENCES runs (id),
+    kind TEXT NOT NULL,                -- delete, update, add
+    key TEXT, remote_id INTEGER, line INTEGER, wave INTEGER,
+    payload TEXT,                      -- what is sent (JSON)
+    before TEXT,                       -- the remote contact before (JSON), for rollback
+    status TEXT NOT NULL,              -- planned, sent, done, failed, pending, unconfirmed
+    error TEXT,
+    job INTEGER,                       -- jobs.id of the import that carries an add
+    confirmed INTEGER,                 -- 1 confirmed by re-reading the campaign, 0 not
+    updated_at REAL
+);
+CREATE INDEX IF NOT EXISTS operations_run ON operations (run_id, kind, status);
+CREATE TABLE IF NOT EXISTS jobs (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    run_id INTEGER NOT NULL REFERENCES runs (id),
+    campaign_id INTEGER NOT NULL,
+    job_id INTEGER,                    -- the platform's id, when it gave one
+    rows INTEGER NOT NULL,
+    status TEXT NOT NULL,              -- sending, in_progress, completed, failed, pending, unknown
+    error TEXT,
+    created_at REAL, updated_at REAL
+);
+CREATE INDEX IF NOT EXISTS jobs_run ON jobs (run_id, status);
+CREATE TABLE IF NOT EXISTS contacts (
+    campaign_id INTEGER NOT NULL,
+    key TEXT NOT NULL,
+    row_hash TEXT NOT NULL,
+    remote_id INTEGER,
+    run_id INTEGER,
+    PRIMARY KEY (campaign_id, key)
+);
+CREATE TABLE IF NOT EXISTS locks (
+    campaign_id INTEGER PRIMARY KEY,
+    run_id INTEGER, pid INTEGER, host TEXT, started_at TEXT
+);
+"""
+
+OP_STATUSES = ("planned", "sent", "done", "failed", "pending", "unconfirmed")
+
+
+def utcnow() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    # a zombie (killed, not yet reaped by its parent) is dead for our purpose
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii") as handle:
+            return handle.read().split(") ")[-1][:1] != "Z"
+    except OSError:
+        return True
+
+
+@dataclass
+class Run:
+    id: int
+    campaign_id: int
+    command: str
+    status: str
+    started_at: str
+    ended_at: str | None
+    exit_code: int | None
+    mode: str | None
+    source: str | None
+    source_sha256: str | None
+    counts: dict[str, Any]
+    options: dict[str, Any]
+    report_dir: str | None
+    message: str | None
+    rollback_of: int | None
+    pid: int | None
+
+    @classmethod
+    def from_row(cls, row: sqlite3.Row) -> "Run":
+        return cls(id=row["id"], campaign_id=row["campaign_id"], command=row["command"],
+                   status=row["status"], started_at=row["started_at"],
+                   ended_at=row["ended_at"], exit_code=row["exit_code"], mode=row["mode"],
+                   source=row["source"], source_sha256=row["source_sha256"],
+                   counts=json.loads(row["counts"] or "{}"),
+                   options=json.loads(row["options"] or "{}"), report_dir=row["report_dir"],
+                   message=row["message"], rollback_of=row["rollback_of"], pid=row["pid"])
+
+
+class StateStore:
+    """One SQLite file; use as a context manager. Not shared between threads: the
+    loader's workers report back to the thread that owns the store."""
+
+    def __init__(self, path: str | os.PathLike[str] | None = None) -> None:
+        self.path = Path(path) if path else DEFAULT_STATE
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+            if not self.path.exists():
+                fd = os.open(self.path, os.O_CREAT | os.O_WRONLY, 0o600)
+                os.close(fd)
+            os.chmod(self.path, 0o600)
+            self.db = sqlite3.connect(self.path, timeout=30, isolation_level=None)
+        except (OSError, sqlite3.Error) as exc:
+            raise ConfigError(f"state store {self.path}: cannot be opened ({exc})",
+                              hint="check the --state path and its permissions") from exc
+        self.db.row_factory = sqlite3.Row
+        self.db.execute("PRAGMA journal_mode=WAL")
+        self.db.execute("PRAGMA synchronous=NORMAL")
+        self.db.execute("PRAGMA foreign_keys=ON")
+        try:
+            self.db.executescript(SCHEMA)
+        except sqlite3.DatabaseError as exc:
+            raise ConfigError(f"state store {self.path}: not a campaign-sync state file "
+                              f"({exc})", hint="point --state at another file") from exc
+        self.db.execute("INSERT OR IGNORE INTO meta VALUES ('schema_version', ?)",
+                        (str(SCHEMA_VERSION),))
+        for extra in (self.path.with_name(self.path.name + "-wal"),
+                      self.path.with_name(self.path.name + "-shm")):
+            if extra.exists():
+                os.chmod(extra, 0o600)
+
+    def close(self) -> None:
+        self.db.close()
+
+    def __enter__(self) -> "StateStore":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        self.db.execute("BEGIN IMMEDIATE")
+        try:
+            yield self.db
+        except BaseException:
+            self.db.execute("ROLLBACK")
+            raise
+        self.db.execute("COMMIT")
+
+    # ------------------------------------------------------------ runs
+    def start_run(self, campaign_id: int, command: str, *, source: str | None = None,
+                  source_sha256: str | None = None, mapping: str | None = None,
+                  mode: str | None = None, options: dict[str, Any] | None = None,
+                  report_dir: str | None = None, rollback_of: int | None = None) -> int:
+        with self.transaction() as db:
+            cur = db.execute(
+                "INSERT INTO runs (campaign_id, command, source, source_sha256, mapping, mode,"
+                " options, started_at, status, report_dir, pid, host, rollback_of)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'running', ?, ?, ?, ?)",
+                (campaign_id, command, source, source_sha256, mapping, mode,
+                 json.dumps(options or {}), utcnow(), report_dir, os.getpid(),
+                 socket.gethostname(), rollback_of))
+            return int(cur.lastrowid)
+
+    def finish_run(self, run_id: int, status: str, exit_code: int, *,
+                   counts: dict[str, Any] | None = None, message: str | None = None) -> None:
+        with self.transaction() as db:
+            db.execute("UPDATE runs SET status=?, exit_code=?, ended_at=?, counts=?, message=?"
+                       " WHERE id=?", (status, int(exit_code), utcnow(),
+                                       json.dumps(counts or {}), message, run_id))
+
+    def set_run_counts(self, run_id: int, counts: dict[str, Any]) -> None:
+        with self.transaction() as db:
+            db.execute("UPDATE runs SET counts=? WHERE id=?", (json.dumps(counts), run_id))
+
+    def run(self, run_id: int) -> Run | None:
+        row = self.db.execute("SELECT * FROM runs WHERE id=?", (run_id,)).fetchone()
+        return Run.from_row(row) if row else None
+
+    def runs(self, campaign_id: int | None = None, limit: int = 50) -> list[Run]:
+        if campaign_id is None:
+            rows = self.db.execute("SELECT * FROM runs ORDER BY id DESC LIMIT ?", (limit,))
+        else:
+            rows = self.db.execute("SELECT * FROM runs WHERE campaign_id=? ORDER BY id DESC"
+                                   " LIMIT ?", (campaign_id, limit))
+        return [Run.from_row(r) for r in rows]
+
+    def unfinished_runs(self, campaign_id: int) -> list[Run]:
+        rows = self.db.execute("SELECT * FROM runs WHERE campaign_id=? AND status='running'"
+                               " ORDER BY id", (campaign_id,))
+        return [Run.from_row(r) for r in rows]
+
+    def last_successful_run(self, campaign_id: int) -> Run | None:
+        row = self.db.execute("SELECT * FROM runs WHERE campaign_id=? AND command='sync'"
+                              " AND status='done' ORDER BY id DESC LIMIT 1",
+                              (campaign_id,)).fetchone()
+        return Run.from_row(row) if row else None
+
+    # ------------------------------------------------------------ lock
+    def acquire_lock(self, campaign_id: int, run_id: int | None = None) -> None:
+        """Take the campaign's lock, or LockedError naming the run that holds it. A lock
+        left by a process that is gone (same host) is taken over."""
+        host = socket.gethostname()
+        with self.transaction() as db:
+            row = db.execute("SELECT * FROM locks WHERE campaign_id=?", (campaign_id,)
+                             ).fetchone()
+            if row is not None and row["pid"] != os.getpid():
+                same_host = row["host"] == host
+                if not same_host or _pid_alive(int(row["pid"])):
+                    raise LockedError(
+                        f"campaign {campaign_id} is being synced by run {row['run_id']} "
+                        f"(pid {row['pid']} on {row['host']}, started {row['started_at']})",
+                        hint="wait for it to finish; if that process is gone on another "
+                             f"host, remove its lock with: campaign-sync runs --unlock "
+                             f"{campaign_id}")
+            db.execute("INSERT OR REPLACE INTO locks VALUES (?, ?, ?, ?, ?)",
+                       (campaign_id, run_id, os.getpid(), host, utcnow()))
+
+    def set_lock_run(self, campaign_id: int, run_id: int) -> None:
+        with self.transaction() as db:
+            db.execute("UPDATE locks SET run_id=? WHERE campaign_id=? AND pid=?",
+                       (run_id, campaign_id, os.getpid()))
+
+    def release_lock(self, campaign_id: int) -> None:
+        with self.transaction() as db:
+            db.execute("DELETE FROM locks WHERE campaign_id=? AND pid=?",
+                       (campaign_id, os.getpid()))
+
+    def force_unlock(self, campaign_id: int) -> bool:
+        with self.transaction() as db:
+            return db.execute("DELETE FROM locks WHERE campaign_id=?",
+                              (campaign_id,)).rowcount > 0
+
+    # ------------------------------------------------------------ operations
+    def add_operations(self, run_id: int, ops: Iterable[Sequence[Any]]) -> None:
+        """ops: (kind, key, remote_id, line, wave, payload dict, before dict|None)."""
+        now = time.time()
+        with self.transaction() as db:
+            db.executemany(
+                "INSERT INTO operations (run_id, kind, key, remote_id, line, wave, payload,"
+                " before, status, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'planned', ?)",
+                ((run_id, kind, key, remote_id, line, wave, json.dumps(payload),
+                  None if before is None else json.dumps(before), now)
+                 for kind, key, remote_id, line, wave, payload, before in ops))
+
+    def operations(self, run_id: int, kind: str | None = None,
+                   statuses: Sequence[str] | None = None) -> list[dict[str, Any]]:
+        sql = "SELECT * FROM operations WHERE run_id=?"
+        args: list[Any] = [run_id]
+        if kind:
+            sql += " AND kind=?"
+            args.append(kind)
+        if statuses:
+            sql += f" AND status IN ({','.join('?' * len(statuses))})"
+            args.extend(statuses)
+        sql += " ORDER BY id"
+        out = []
+        for row in self.db.execute(sql, args):
+            rec = dict(row)
+            rec["payload"] = json.loads(rec["payload"] or "{}")
+            rec["before"] = json.loads(rec["before"]) if rec["before"] else None
+            out.append(rec)
+        return out
+
+    def mark(self, op_ids: Iterable[int], status: str, *, error: str | None = None,
+             job: int | None = None, remote_id: int | None = None) -> None:
+        ids = list(op_ids)
+        if not ids:
+            return
+        now = time.time()
+        with self.transaction() as db:
+            for start in range(0, len(ids), 500):
+                part = ids[start:start + 500]
+                marks = ",".join("?" * len(part))
+                db.execute(f"UPDATE operations SET status=?, error=COALESCE(?, error),"
+                           f" job=COALESCE(?, job), remote_id=COALESCE(?, remote_id),"
+                           f" updated_at=? WHERE id IN ({marks})",
+                           (status, error, job, remote_id, now, *part))
+
+    def mark_each(self, results: Iterable[tuple[int, str, str | None]]) -> None:
+        """(op id, status, error) for many operations in one transaction."""
+        now = time.time()
+        with self.transaction() as db:
+            db.executemany("UPDATE operations SET status=?, error=?, updated_at=? WHERE id=?",
+                           ((status, error, now, op_id) for op_id, status, error in results))
+
+    def confirm(self, results: Iterable[tuple[int, bool, int | None]]) -> None:
+        """(op id, confirmed, remote id found) after re-reading the campaign."""
+        with self.transaction() as db:
+            db.executemany(
+                "UPDATE operations SET confirmed=?, remote_id=COALESCE(?, remote_id),"
+                " status=CASE WHEN ? THEN 'done' WHEN status='done' THEN 'unconfirmed'"
+                " ELSE status END WHERE id=?",
+                ((1 if ok else 0, rid, 1 if ok else 0, op_id) for op_id, ok, rid in results))
+
+    def op_counts(self, run_id: int) -> dict[str, dict[str, int]]:
+        out: dict[str, dict[str, int]] = {}
+        for row in self.db.execute("SELECT kind, status, COUNT(*) n FROM operations"
+                                   " WHERE run_id=? GROUP BY kind, status", (run_id,)):
+            out.setdefault(row["kind"], {})[row["status"]] = row["n"]
+        return out
+
+    # ------------------------------------------------------------ jobs
+    def add_job(self, run_id: int, campaign_id: int, op_ids: Sequence[int]) -> int:
+        """Record an import before it is sent (status sending) and tie its adds to it."""
+        now = time.time()
+        with self.transaction() as db:
+            cur = db.execute("INSERT INTO jobs (run_id, campaign_id, rows, status, created_at,"
+                             " updated_at) VALUES (?, ?, ?, 'sending', ?, ?)",
+                             (run_id, campaign_id, len(op_ids), now, now))
+            job = int(cur.lastrowid)
+            for start in range(0, len(op_ids), 500):
+                part = list(op_ids[start:start + 500])
+                db.execute(f"UPDATE operations SET status='sent', job=?, updated_at=?"
+                           f" WHERE id IN ({','.join('?' * len(part))})", (job, now, *part))
+            return job
+
+    def update_job(self, job: int, status: str, *, job_id: int | None = None,
+                   error: str | None = None) -> None:
+        with self.transaction() as db:
+            db.execute("UPDATE jobs SET status=?, job_id=COALESCE(?, job_id),"
+                       " error=COALESCE(?, error), updated_at=? WHERE id=?",
+                       (status, job_id, error, time.time(), job))
+
+    def jobs(self, run_id: int, statuses: Sequence[str] | None = None) -> list[dict[str, Any]]:
+        sql = "SELECT * FROM jobs WHERE run_id=?"
+        args: list[Any] = [run_id]
+        if statuses:
+            sql += f" AND status IN ({','.join('?' * len(statuses))})"
+            args.extend(statuses)
+        return [dict(r) for r in self.db.execute(sql + " ORDER BY id", args)]
+
+    def pending_jobs(self, campaign_id: int) -> list[dict[str, Any]]:
+        """Jobs of earlier runs that were not seen to finish."""
+        return [dict(r) for r in self.db.execute(
+            "SELECT * FROM jobs WHERE campaign_id=? AND status IN"
+            " ('sending', 'in_progress', 'pending') ORDER BY id", (campaign_id,))]
+
+    # ------------------------------------------------------------ contacts
+    def applied(self, campaign_id: int) -> dict[str, tuple[str, int | None]]:
+        """key -> (row hash, remote id) of the last applied values."""
+        return {r["key"]: (r["row_hash"], r["remote_id"]) for r in self.db.execute(
+            "SELECT key, row_hash, remote_id FROM contacts WHERE campaign_id=?",
+            (campaign_id,))}
+
+    def record_applied(self, campaign_id: int, run_id: int,
+                       rows: Iterable[tuple[str, str, int | None]],
+                       removed: Iterable[str] = ()) -> None:
+        with self.transaction() as db:
+            db.executemany("INSERT OR REPLACE INTO contacts VALUES (?, ?, ?, ?, ?)",
+                           ((campaign_id, key, h, rid, run_id) for key, h, rid in rows))
+            db.executemany("DELETE FROM contacts WHERE campaign_id=? AND key=?",
+                           ((campaign_id, key) for key in removed))

@@ -1,0 +1,235 @@
+"""The sync: validate, lock, finish what an interrupted run left, plan against the live
+campaign, load, verify, record, report. The one place where the stages run in order
+for a real sync; `plan` is the same thing without the writes."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+import pandas as pd
+
+from .errors import ExitCode
+from .fileio import write_csv
+from .load import Loader, LoadOptions, Progress, record_plan, wait_for_pending_jobs
+from .plan import Plan, PlanOptions, _norm_emails, _norm_phones
+from .schema import _collapse
+from .state import StateStore
+
+log = logging.getLogger("campaign_sync.sync")
+
+HASH_FIELDS = ("external_unique_id", "name", "email", "phone_number", "outbound_number")
+
+
+def row_hash(values: Any) -> str:
+    """A stable hash of a contact's five normalized fields."""
+    text = "\x1f".join("" if v is None else str(v) for v in values)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:32]
+
+
+@dataclass
+class SyncOutcome:
+    exit_code: int
+    plan: Plan | None = None
+    run_id: int | None = None
+    report_dir: Path | None = None
+    report_html: Path | None = None
+    counts: dict[str, Any] = field(default_factory=dict)
+    unconfirmed: int = 0
+    messages: list[str] = field(default_factory=list)
+
+
+def verify(store: StateStore, run_id: int, remote: pd.DataFrame, region: str | None
+           ) -> tuple[int, int]:
+    """Check every operation of the run against a fresh read of the campaign; returns
+    (confirmed, not confirmed). Operations that failed stay failed."""
+    rem = remote.copy()
+    rem["key"] = rem["external_unique_id"].fillna("").astype(str).str.strip()
+    rem["n_name"] = _collapse(rem["name"])
+    rem["n_email"] = _norm_emails(rem["email"].fillna("").astype(str))
+    rem["n_phone_number"] = _norm_phones(rem["phone_number"].fillna("").astype(str), region)
+    ids = set(int(x) for x in rem["remote_id"].dropna())
+    by_id = rem.dropna(subset=["remote_id"]).drop_duplicates("remote_id").set_index(
+        rem.dropna(subset=["remote_id"]).drop_duplicates("remote_id")["remote_id"].astype(int))
+    by_key = rem[rem["key"].ne("")].drop_duplicates("key", keep=False).set_index("key")
+
+    def same(row: pd.Series, payload: dict[str, Any]) -> bool:
+        for f, v in payload.items():
+            if f == "external_unique_id" or f == "outbound_number" or not v:
+                continue
+            if row[f"n_{f}"] != v:
+                return False
+        return True
+
+    results = []
+    for op in store.operations(run_id):
+        if op["status"] == "failed":
+            continue
+        if op["kind"] == "delete":
+            results.append((op["id"], op["remote_id"] not in ids, None))
+        elif op["kind"] == "update":
+            ok = op["remote_id"] in ids and same(by_id.loc[op["remote_id"]], op["payload"])
+            results.append((op["id"], bool(ok), None))
+        else:
+            if op["key"] in by_key.index:
+                row = by_key.loc[op["key"]]
+                rid = row["remote_id"]
+                results.append((op["id"], same(row, op["payload"]),
+                                None if pd.isna(rid) else int(rid)))
+            else:
+                results.append((op["id"], False, None))
+    store.confirm(results)
+    confirmed = sum(1 for _i, ok, _r in results if ok)
+    return confirmed, len(results) - confirmed
+
+
+def write_operations(store: StateStore, run_id: int, path: Path, *, mask_pii: bool) -> int:
+    """operations.csv: the outcome of every write: kind, key, remote id, line, status,
+    confirmed, error."""
+    from .privacy import mask_text
+
+    def lines():
+        for op in store.operations(run_id):
+            error = op["error"] or ""
+            yield [op["kind"], op["key"] or "", op["remote_id"] or "", op["line"] or "",
+                   op["status"], {1: "yes", 0: "no"}.get(op["confirmed"], ""),
+                   mask_text(error) if mask_pii else error]
+
+    return write_csv(path, ["kind", "external_unique_id", "remote_id", "line", "status",
+                            "confirmed", "error"], lines())
+
+
+def run_sync(*, source: str, campaign_id: int, mapping: str, plan_options: PlanOptions,
+             load_options: LoadOptions, settings: Any, state_path: str | None,
+             report_dir: str, mask_pii: bool = False, progress: Progress | None = None,
+             echo: Callable[[str], None] = lambda s: None, client: Any = None) -> SyncOutcome:
+    """A real sync. Raises CampaignSyncError subclasses for unusable input (before any
+    request), a held lock, and network failures (after recording the run as failed)."""
+    from .api.client import ApiClient
+    from .pipeline import fetch_remote, make_plan, rejected_source_rows, validate_source
+    from .report import write_report
+    from .state import utcnow
+
+    validated = validate_source(source, mapping)
+    echo(f"read {validated.result.rows:,} rows from {source}: "
+         f"{validated.result.valid_count:,} valid, {validated.result.rejected_count:,} rejected")
+    region = validated.mapping.region
+    own_client = client is None
+    client = client or ApiClient(settings)
+    store = StateStore(state_path)
+    run_id: int | None = None
+    try:
+        store.acquire_lock(campaign_id)
+        for old in store.unfinished_runs(campaign_id):
+            store.finish_run(old.id, "interrupted", int(ExitCode.FAILED), counts=old.counts,
+                             message="the process stopped before the end; finished by a "
+                                     "later run")
+            echo(f"run {old.id} was interrupted; waiting for its import jobs, then planning "
+                 "against the campaign as it is now")
+        left = wait_for_pending_jobs(client, store, campaign_id,
+                                     timeout=load_options.job_timeout,
+                                     first_poll=load_options.first_poll,
+                                     max_poll=load_options.max_poll)
+        for job in left:
+            echo(f"warning: job {job['job_id']} of run {job['run_id']} is still running")
+        run_id = store.start_run(
+            campaign_id, "sync", source=str(source), source_sha256=validated.info.sha256,
+            mapping=str(validated.mapping.path), mode=plan_options.mode,
+            options={"max_delete_fraction": plan_options.max_delete_fraction,
+                     "force": plan_options.force, "chunk_size": load_options.chunk_size,
+                     "concurrency": load_options.concurrency,
+                     "job_timeout": load_options.job_timeout},
+            report_dir=str(report_dir))
+        store.set_lock_run(campaign_id, run_id)
+        remote = fetch_remote(client, campaign_id)
+        plan = make_plan(validated, remote, plan_options,
+                         meta={"campaign_id": campaign_id, "command": "sync", "run_id": run_id,
+                               "created_at": utcnow()})
+        lines = plan.rejects["line"].dropna().astype(int).unique().tolist() if len(
+            plan.rejects) else []
+        originals = rejected_source_rows(validated, lines)
+        outcome = SyncOutcome(exit_code=0, plan=plan, run_id=run_id)
+        if plan.refused:
+            files = write_report(plan, report_dir, mask_pii=mask_pii, originals=originals)
+            store.finish_run(run_id, "refused", int(ExitCode.REFUSED), counts=plan.counts(),
+                             message=plan.refused)
+            outcome.exit_code = int(ExitCode.REFUSED)
+            outcome.report_dir, outcome.report_html = files.directory, files.report_html
+            outcome.messages.append(f"REFUSED: {plan.refused}")
+            return outcome
+
+        record_plan(store, run_id, plan)
+        loader = Loader(client, store, run_id, campaign_id, load_options, progress=progress,
+                        read_campaign=lambda: fetch_remote(client, campaign_id))
+        result = loader.run()
+
+        after = fetch_remote(client, campaign_id)
+        confirmed, unconfirmed = verify(store, run_id, after, region)
+        result.reads += 2
+        _record_applied(store, campaign_id, run_id, plan)
+
+        if result.rejected:
+            extra = pd.DataFrame([{
+                "line": r["line"], "key": r["key"], "field": "phone_number",
+                "value": r["payload"].get("phone_number", ""), "reason": "platform_rejected",
+                "hint": f"the platform refused this contact: {r['reason']}"}
+                for r in result.rejected])
+            plan.rejects = pd.concat([plan.rejects, extra], ignore_index=True)
+            lines = sorted(set(lines) | {int(r["line"]) for r in result.rejected if r["line"]})
+            originals = rejected_source_rows(validated, lines)
+        counts = {**plan.counts(), "load": result.counts(), "confirmed": confirmed,
+                  "unconfirmed": unconfirmed, "operations": store.op_counts(run_id)}
+        plan.meta["outcome"] = counts
+        files = write_report(plan, report_dir, mask_pii=mask_pii, originals=originals)
+        write_operations(store, run_id, files.directory / "operations.csv", mask_pii=mask_pii)
+        rejected_rows = int(plan.rows["action"].eq("rejected").sum()) + len(result.rejected)
+        problems = unconfirmed + result.failed + result.pending
+        code = ExitCode.PARTIAL if (rejected_rows or problems) else ExitCode.OK
+        status = "done" if code == ExitCode.OK else "partial"
+        store.finish_run(run_id, status, int(code), counts=counts)
+        outcome.exit_code = int(code)
+        outcome.counts = counts
+        outcome.unconfirmed = unconfirmed
+        outcome.report_dir, outcome.report_html = files.directory, files.report_html
+        return outcome
+    except BaseException as exc:
+        if run_id is not None:
+            try:
+                code = getattr(exc, "exit_code", ExitCode.FAILED)
+                store.finish_run(run_id, "failed", int(code), message=str(exc)[:500])
+            except Exception:  # noqa: BLE001 - the original error matters more
+                log.debug("could not record the failure", exc_info=True)
+        raise
+    finally:
+        try:
+            store.release_lock(campaign_id)
+        finally:
+            store.close()
+            if own_client:
+                client.close()
+
+
+def _record_applied(store: StateStore, campaign_id: int, run_id: int, plan: Plan) -> None:
+    """The last applied values of every contact this run added, updated or found equal
+    (confirmed only), and forget the ones it deleted."""
+    done = {(op["kind"], op["key"]): op for op in store.operations(run_id)
+            if op["status"] == "done"}
+    rows = plan.rows
+    keep = rows["action"].isin(["add", "update", "unchanged"])
+    applied = []
+    for rec in rows.loc[keep].to_dict("records"):
+        key = rec["external_unique_id"]
+        action = rec["action"]
+        rid = rec["remote_id"]
+        if action in ("add", "update"):
+            op = done.get((action, key))
+            if op is None:
+                continue
+            rid = op["remote_id"] if op["remote_id"] is not None else rid
+        h = row_hash(rec[f] for f in HASH_FIELDS)
+        applied.append((key, h, None if rid is None or pd.isna(rid) else int(rid)))
+    removed = [op["key"] for (kind, _k), op in done.items() if kind == "delete" and op["key"]]
+    store.record_applied(campaign_id, run_id, applied, removed)
