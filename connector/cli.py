@@ -465,6 +465,121 @@ def sync_cmd(source: str, campaign_id: int, mapping: str, mode: str, report_dir:
         sys.exit(outcome.exit_code)
 
 
+@cli.command("runs")
+@click.option("--campaign-id", default=None, type=int, help="Only the runs of this campaign.")
+@click.option("--show", "show", default=None, type=int, metavar="RUN_ID",
+              help="Details of one run: options, counts, operations by status, jobs.")
+@click.option("--limit", default=30, show_default=True, type=click.IntRange(1),
+              help="How many runs to list, newest first.")
+@click.option("--unlock", default=None, type=int, metavar="CAMPAIGN_ID",
+              help="Remove a campaign's lock left by a process on another host that is gone.")
+@click.option("--state", "state_path", default=None, type=click.Path(dir_okay=False),
+              help="State store file (default .campaign-sync/state.db).")
+@handle_errors
+def runs_cmd(campaign_id: int | None, show: int | None, limit: int, unlock: int | None,
+             state_path: str | None) -> None:
+    """History of sync and rollback runs, with their counts and outcome.
+
+    Example: campaign-sync runs --campaign-id 6; campaign-sync runs --show 12
+    """
+    import json as _json
+
+    from .errors import UsageError
+    from .state import DEFAULT_STATE, StateStore
+
+    path = Path(state_path) if state_path else DEFAULT_STATE
+    if not path.exists():
+        raise UsageError(f"no state store at {path}", hint="run a sync first, or pass --state")
+    with StateStore(path) as store:
+        if unlock is not None:
+            removed = store.force_unlock(unlock)
+            click.echo(f"campaign {unlock}: " + ("lock removed" if removed else "no lock"))
+            return
+        if show is not None:
+            run = store.run(show)
+            if run is None:
+                raise UsageError(f"no run {show} in {path}")
+            click.echo(f"run {run.id}: {run.command} of campaign {run.campaign_id}, "
+                       f"{run.status} (exit {run.exit_code})")
+            click.echo(f"  started {run.started_at}, ended {run.ended_at or '-'}")
+            if run.source:
+                click.echo(f"  source {run.source} (sha256 {run.source_sha256})")
+            if run.mode:
+                click.echo(f"  mode {run.mode}; options {_json.dumps(run.options)}")
+            if run.rollback_of:
+                click.echo(f"  undoes run {run.rollback_of}")
+            if run.report_dir:
+                click.echo(f"  report {run.report_dir}")
+            if run.message:
+                click.echo(f"  {run.message}")
+            for kind, statuses in sorted(store.op_counts(run.id).items()):
+                click.echo(f"  {kind:<7} " + "  ".join(f"{k} {v:,}" for k, v in
+                                                      sorted(statuses.items())))
+            jobs = store.jobs(run.id)
+            if jobs:
+                by = {}
+                for job in jobs:
+                    by[job["status"]] = by.get(job["status"], 0) + 1
+                click.echo("  jobs    " + "  ".join(f"{k} {v}" for k, v in sorted(by.items())))
+            if run.counts:
+                click.echo("  counts  " + _json.dumps(run.counts, sort_keys=True))
+            return
+        runs = store.runs(campaign_id, limit=limit)
+        if not runs:
+            click.echo("no runs")
+            return
+        click.echo(f"{'run':>5}  {'campaign':>8}  {'command':<9} {'mode':<8} {'status':<11} "
+                   f"{'exit':>4}  {'started':<25} adds/updates/deletes")
+        for run in runs:
+            load = (run.counts or {}).get("load", {})
+            writes = (f"{load.get('added', 0)}/{load.get('updated', 0)}/"
+                      f"{load.get('deleted', 0)}" if load else "-")
+            click.echo(f"{run.id:>5}  {run.campaign_id:>8}  {run.command:<9} "
+                       f"{(run.mode or '-'):<8} {run.status:<11} "
+                       f"{'' if run.exit_code is None else run.exit_code:>4}  "
+                       f"{run.started_at:<25} {writes}")
+
+
+@cli.command("rollback")
+@click.argument("run_id", type=int)
+@click.option("--dry-run", is_flag=True, help="Only list what would be undone; no write.")
+@click.option("--report", "report_dir", default=None, type=click.Path(file_okay=False),
+              help="Write rollback-actions.csv and rollback-refused.csv here.")
+@click.option("--state", "state_path", default=None, type=click.Path(dir_okay=False),
+              help="State store file (default .campaign-sync/state.db).")
+@connection_options
+@handle_errors
+def rollback_cmd(run_id: int, dry_run: bool, report_dir: str | None, state_path: str | None,
+                 **kwargs: Any) -> None:
+    """Put the campaign back as it was before sync run RUN_ID: add back what it
+    deleted, patch back what it changed, delete what it added. A contact that has
+    changed since is refused and listed (exit 3).
+
+    Example: campaign-sync rollback 12 --dry-run
+    """
+    from .rollback import run_rollback
+
+    settings = settings_from(kwargs)
+    result = run_rollback(run_id=run_id, settings=settings, state_path=state_path,
+                          dry_run=dry_run, report_dir=report_dir, progress=_Bars())
+    by: dict[str, int] = {}
+    for action in result.actions:
+        by[action["action"]] = by.get(action["action"], 0) + 1
+    verb = "would undo" if dry_run else "undid"
+    click.echo(f"run {run_id}: {verb} " + (", ".join(
+        f"{n} {'re-adds' if a == 'add' else a + 's'}" for a, n in sorted(by.items()))
+        or "nothing"))
+    for r in result.refused:
+        click.echo(f"  refused {r['kind']} of {r['key'] or r['remote_id']}: {r['reason']}")
+    if not dry_run and result.run_id:
+        click.echo(f"rollback run {result.run_id}: {result.confirmed} confirmed, "
+                   f"{result.unconfirmed} not confirmed")
+    if result.report_dir:
+        click.echo(f"report: {result.report_dir.resolve()}")
+    if result.exit_code:
+        sys.exit(result.exit_code)
+
+
 @cli.command("sandbox")
 @click.option("--host", default="127.0.0.1", show_default=True,
               help="Address to listen on; only loopback addresses unless --allow-remote.")

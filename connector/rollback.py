@@ -1,0 +1,230 @@
+"""Undo a sync run: put the campaign back as it was before it, from the remote state
+the run saved before each patch and delete.
+
+What the run deleted is added back, what it changed is patched back, what it added
+is deleted: each only when the contact is still as the run left it. A contact that
+has changed since (or a phone now taken by another contact) is refused and listed.
+The rollback is itself a run in the state store, carried out by the same loader
+(recorded before sending, verified after).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+import pandas as pd
+
+from .errors import ExitCode, UsageError
+from .fileio import write_csv
+from .load import Loader, LoadOptions, Progress
+from .plan import _norm_emails, _norm_phones
+from .schema import _collapse
+from .state import StateStore
+
+FIELDS = ("external_unique_id", "name", "email", "phone_number", "outbound_number")
+
+
+@dataclass
+class RollbackResult:
+    run_id: int | None
+    of_run: int
+    exit_code: int
+    actions: list[dict[str, Any]] = field(default_factory=list)   # what it does / would do
+    refused: list[dict[str, Any]] = field(default_factory=list)   # contacts changed since
+    confirmed: int = 0
+    unconfirmed: int = 0
+    report_dir: Path | None = None
+
+
+def _live(remote: pd.DataFrame, region: str | None) -> pd.DataFrame:
+    rem = remote.copy()
+    rem["key"] = rem["external_unique_id"].fillna("").astype(str).str.strip()
+    rem["n_name"] = _collapse(rem["name"])
+    rem["n_email"] = _norm_emails(rem["email"].fillna("").astype(str))
+    rem["n_phone_number"] = _norm_phones(rem["phone_number"].fillna("").astype(str), region)
+    return rem
+
+
+def _matches(row: pd.Series, values: dict[str, Any], region: str | None) -> bool:
+    """The live contact still holds `values` (compared normalized; blanks ignored)."""
+    for f, v in values.items():
+        if f in ("external_unique_id", "outbound_number", "status") or not v:
+            continue
+        want = v
+        if f == "phone_number":
+            want = _norm_phones(pd.Series([str(v)]), region).iat[0]
+        elif f == "email":
+            want = _norm_emails(pd.Series([str(v)])).iat[0]
+        elif f == "name":
+            want = _collapse(pd.Series([str(v)])).iat[0]
+        if row[f"n_{f}"] != want:
+            return False
+    return True
+
+
+def plan_rollback(store: StateStore, run_id: int, remote: pd.DataFrame,
+                  region: str | None = None) -> tuple[list[tuple], list[dict[str, Any]],
+                                                     list[dict[str, Any]]]:
+    """(operations to record, actions for the report, refused contacts)."""
+    run = store.run(run_id)
+    if run is None:
+        raise UsageError(f"no run {run_id} in the state store",
+                         hint="list the runs with: campaign-sync runs")
+    if run.command != "sync":
+        raise UsageError(f"run {run_id} is a {run.command}, not a sync; only syncs are undone")
+    live = _live(remote, region)
+    by_id = live.dropna(subset=["remote_id"]).drop_duplicates("remote_id")
+    by_id = by_id.set_index(by_id["remote_id"].astype(int))
+    by_key = live[live["key"].ne("")].drop_duplicates("key", keep=False).set_index("key")
+    phones_in_use = set(live["n_phone_number"]) - {""}
+    ops: list[tuple] = []
+    actions: list[dict[str, Any]] = []
+    refused: list[dict[str, Any]] = []
+    freed: set[str] = set()
+
+    def refuse(op: dict[str, Any], why: str) -> None:
+        refused.append({"kind": op["kind"], "key": op["key"], "remote_id": op["remote_id"],
+                        "reason": why})
+
+    done = [op for op in store.operations(run_id) if op["status"] in
+            ("done", "sent", "pending", "unconfirmed")]
+    # 1. delete what the run added, if it is still as added
+    for op in (o for o in done if o["kind"] == "add"):
+        if op["key"] not in by_key.index:
+            if op["status"] == "done":
+                refuse(op, "not in the campaign any more")
+            continue
+        row = by_key.loc[op["key"]]
+        if not _matches(row, op["payload"], region):
+            refuse(op, "changed since the run")
+            continue
+        rid = int(row["remote_id"])
+        freed.add(row["n_phone_number"])
+        ops.append(("delete", op["key"], rid, op["line"], None, {"contact_id": rid},
+                    {f: str(row[f]) for f in FIELDS}))
+        actions.append({"action": "delete", "key": op["key"], "remote_id": rid,
+                        "undoes": "add"})
+    # 2. patch back what the run changed
+    for op in (o for o in done if o["kind"] == "update"):
+        rid = op["remote_id"]
+        if rid not in by_id.index:
+            refuse(op, "not in the campaign any more")
+            continue
+        row = by_id.loc[rid]
+        if not _matches(row, op["payload"], region):
+            refuse(op, "changed since the run")
+            continue
+        back = {f: (op["before"] or {}).get(f, "") for f in op["payload"]}
+        if "phone_number" in back and back["phone_number"]:
+            old = _norm_phones(pd.Series([back["phone_number"]]), region).iat[0]
+            if old in phones_in_use and old not in freed and old != row["n_phone_number"]:
+                refuse(op, f"its old phone {old} is now used by another contact")
+                continue
+            back["phone_number"] = old
+        ops.append(("update", op["key"], rid, op["line"], 0, back,
+                    {f: str(row[f]) for f in FIELDS}))
+        actions.append({"action": "update", "key": op["key"], "remote_id": rid,
+                        "undoes": "update", "fields": ",".join(back)})
+    # 3. add back what the run deleted
+    for op in (o for o in done if o["kind"] == "delete"):
+        before = op["before"] or {}
+        if op["remote_id"] in by_id.index:
+            if op["status"] == "done":
+                refuse(op, "still in the campaign")
+            continue
+        key = before.get("external_unique_id", "")
+        if key and key in by_key.index:
+            refuse(op, "a contact with this key was added since")
+            continue
+        phone = _norm_phones(pd.Series([before.get("phone_number", "")]), region).iat[0]
+        if phone in phones_in_use and phone not in freed:
+            refuse(op, f"its phone {phone} is now used by another contact")
+            continue
+        payload = {f: before.get(f, "") for f in FIELDS if before.get(f)}
+        payload["phone_number"] = phone
+        ops.append(("add", key, None, None, None, payload, None))
+        actions.append({"action": "add", "key": key, "remote_id": op["remote_id"],
+                        "undoes": "delete"})
+    return ops, actions, refused
+
+
+def _run_region(store: StateStore, run_id: int) -> str | None:
+    """The region of the mapping the run used (for national phone numbers)."""
+    from .mapping import load_mapping
+
+    row = store.db.execute("SELECT mapping FROM runs WHERE id=?", (run_id,)).fetchone()
+    try:
+        return load_mapping(row["mapping"]).region if row and row["mapping"] else None
+    except Exception:  # noqa: BLE001 - the mapping may have moved since; E.164 needs none
+        return None
+
+
+def run_rollback(*, run_id: int, settings: Any, state_path: str | None, dry_run: bool,
+                 report_dir: str | None, load_options: LoadOptions | None = None,
+                 progress: Progress | None = None, client: Any = None,
+                 echo: Callable[[str], None] = lambda s: None) -> RollbackResult:
+    from .api.client import ApiClient
+    from .pipeline import fetch_remote
+    from .sync import verify
+
+    from .state import DEFAULT_STATE
+
+    if not Path(state_path or DEFAULT_STATE).exists():
+        raise UsageError(f"no state store at {state_path or DEFAULT_STATE}",
+                         hint="pass the --state file the sync used")
+    store = StateStore(state_path)
+    own_client = client is None
+    client = client or ApiClient(settings)
+    locked: int | None = None
+    try:
+        run = store.run(run_id)
+        if run is None:
+            raise UsageError(f"no run {run_id} in {store.path}",
+                             hint="list the runs with: campaign-sync runs")
+        campaign_id = run.campaign_id
+        if not dry_run:
+            store.acquire_lock(campaign_id)
+            locked = campaign_id
+        region = _run_region(store, run_id)
+        remote = fetch_remote(client, campaign_id)
+        ops, actions, refused = plan_rollback(store, run_id, remote, region)
+        result = RollbackResult(run_id=None, of_run=run_id, exit_code=0, actions=actions,
+                                refused=refused)
+        if not dry_run and ops:
+            new_run = store.start_run(campaign_id, "rollback", mode="rollback",
+                                      rollback_of=run_id, report_dir=report_dir)
+            store.set_lock_run(campaign_id, new_run)
+            result.run_id = new_run
+            store.add_operations(new_run, ops)
+            loaded = Loader(client, store, new_run, campaign_id, load_options,
+                            progress=progress,
+                            read_campaign=lambda: fetch_remote(client, campaign_id)).run()
+            confirmed, unconfirmed = verify(store, new_run, fetch_remote(client, campaign_id),
+                                            region)
+            result.confirmed, result.unconfirmed = confirmed, unconfirmed
+            code = ExitCode.PARTIAL if (refused or unconfirmed or loaded.failed) else ExitCode.OK
+            store.finish_run(new_run, "done" if code == ExitCode.OK else "partial", int(code),
+                             counts={"load": loaded.counts(), "confirmed": confirmed,
+                                     "unconfirmed": unconfirmed, "refused": len(refused)})
+            result.exit_code = int(code)
+        elif refused:
+            result.exit_code = int(ExitCode.PARTIAL)
+        if report_dir:
+            target = Path(report_dir)
+            target.mkdir(parents=True, exist_ok=True, mode=0o700)
+            write_csv(target / "rollback-actions.csv", ["action", "key", "remote_id", "undoes"],
+                      ([a["action"], a["key"], a.get("remote_id") or "", a["undoes"]]
+                       for a in actions))
+            write_csv(target / "rollback-refused.csv", ["kind", "key", "remote_id", "reason"],
+                      ([r["kind"], r["key"], r["remote_id"] or "", r["reason"]]
+                       for r in refused))
+            result.report_dir = target
+        return result
+    finally:
+        if locked is not None:
+            store.release_lock(locked)
+        store.close()
+        if own_client:
+            client.close()
