@@ -651,21 +651,21 @@ def sandbox_cmd(host: str, allow_remote: bool, port: int, campaigns: tuple[int, 
               type=click.Path(file_okay=False), help="Where the demo writes its files.")
 @handle_errors
 def demo_cmd(output_dir: str) -> None:
-    """Start a sandbox, seed a campaign, import contacts through a tracked job and
-    export the campaign: the whole client against a local server, no account needed.
+    """Start a sandbox, seed a campaign, then validate, plan (with the report), sync and
+    sync again the HubSpot sample export: the whole tool against a local server, no
+    account needed.
 
     Example: campaign-sync demo --output-dir demo-output
     """
-    from pathlib import Path
-
     from .demo import run_demo
 
     result = run_demo(Path(output_dir), echo=click.echo)
-    click.echo(f"campaign now holds {result.contacts} contacts")
-    click.echo(f"export written to {result.export_csv.resolve()} "
-               f"and {result.export_json.resolve()}")
-    if result.job_status != "completed":
-        sys.exit(int(ExitCode.PARTIAL))
+    click.echo(f"campaign now holds {result.contacts} contacts "
+               f"(exported to {result.export_csv.resolve()})")
+    click.echo(f"plan report: {result.plan_report.resolve()}")
+    click.echo(f"sync report: {result.sync_report.resolve()}")
+    if result.second_sync_writes:
+        sys.exit(int(ExitCode.FAILED))
 
 
 def main() -> None:

@@ -1,5 +1,8 @@
-"""The demo: a sandbox on a free loopback port, a seeded campaign, an import
-through the client tracked to the end, and an export of the result."""
+"""The demo: the whole story against a sandbox on a free loopback port, no account
+needed. A campaign is seeded as a CRM's earlier load would have left it (some
+contacts out of date, one on a call, two added by hand, some no longer in the CRM);
+then the HubSpot sample export in sample_data/ is validated, planned (a dry run
+with its report), synced in mirror mode, and synced again, which sends nothing."""
 
 from __future__ import annotations
 
@@ -11,17 +14,32 @@ from typing import Callable
 from .api.client import ApiClient
 from .config import Settings
 from .export import write_contacts
-from .sandbox import SandboxServer, fake_contacts
+from .load import LoadOptions
+from .mapping import SHIPPED_DIR
+from .pipeline import fetch_remote, make_plan, rejected_source_rows, validate_source
+from .plan import PlanOptions
+from .report import write_report
+from .sandbox import SandboxServer
+from .sync import run_sync
 
 DEMO_CAMPAIGN = 6
+SAMPLE = SHIPPED_DIR.parent / "sample_data" / "hubspot-contacts.csv"
+MAPPING = "hubspot"
 
-NEW_CONTACTS = [
-    {"external_unique_id": "crm-1001", "name": "Ada Lovelace", "email": "ada@example.com",
-     "phone_number": "+12014716992", "outbound_number": "+17608675309"},
-    {"external_unique_id": "crm-1002", "name": "Alan Turing", "email": "alan@example.org",
-     "phone_number": "+442079460958"},
-    {"external_unique_id": "crm-1003", "name": "Grace Hopper", "email": "grace@example.net",
-     "phone_number": "+13125550100"},
+# the campaign as an earlier load left it: keys of the sample, some values outdated
+SEEDED = [
+    {"external_unique_id": "51234567801", "name": "Maria Gonzalez",
+     "email": "maria.gonzalez@northwind-traders.com", "phone_number": "+12014716992"},
+    {"external_unique_id": "51234567802", "name": "James OBrien",          # name changed
+     "email": "jobrien@example.com", "phone_number": "+12014716993"},
+    {"external_unique_id": "51234567803", "name": "Priya Natarajan",       # email changed
+     "email": "priya@old-example.com", "phone_number": "+12014716994"},
+    {"external_unique_id": "51234567804", "name": "Oliver Bennett",        # on a call
+     "email": "oliver@example.co.uk", "phone_number": "+442079460958", "status": "Connected"},
+    {"external_unique_id": "50000000001", "name": "Former Customer",       # not in the CRM
+     "email": "former@example.com", "phone_number": "+12014716900"},
+    {"name": "Walk-in Caller", "phone_number": "+12014716901"},            # added by hand
+    {"name": "Front Desk", "phone_number": "+12014716902"},                # added by hand
 ]
 
 
@@ -30,38 +48,73 @@ class DemoResult:
     """What the demo did and where it wrote."""
 
     url: str
-    job_id: int | None
-    job_status: str
+    plan_report: Path
+    sync_report: Path
+    second_sync_writes: int
     contacts: int
     export_csv: Path
-    export_json: Path
+    exit_code: int
 
 
 def run_demo(out_dir: Path, echo: Callable[[str], None] = print) -> DemoResult:
     """Run the demo story against a sandbox that lives for the call."""
     token = secrets.token_urlsafe(16)
+    out_dir.mkdir(parents=True, exist_ok=True)
     with SandboxServer(user="demo", token=token, campaigns=[DEMO_CAMPAIGN],
-                       job_seconds=0.5) as sandbox:
-        sandbox.seed(DEMO_CAMPAIGN, fake_contacts(20), check=False)
-        echo(f"sandbox running at {sandbox.url}, campaign {DEMO_CAMPAIGN} seeded "
-             "with 20 contacts")
+                       job_seconds=0.3) as sandbox:
+        seeded = sandbox.seed(DEMO_CAMPAIGN, [{k: v for k, v in c.items() if k != "status"}
+                                              for c in SEEDED])
+        for row, contact in zip(SEEDED, seeded):
+            if "status" in row:
+                sandbox.set_status(DEMO_CAMPAIGN, contact["id"], row["status"])
+        echo(f"sandbox at {sandbox.url}: campaign {DEMO_CAMPAIGN} holds {len(SEEDED)} contacts "
+             "(2 added by hand, 1 on a call, some out of date)")
         settings = Settings(base_url=sandbox.url, api_user="demo", api_token=token)
+
+        # 1. validate + plan: a dry run with the steward's report
+        validated = validate_source(SAMPLE, MAPPING)
+        r = validated.result
+        echo(f"validated {SAMPLE.name}: {r.rows} rows, {r.valid_count} valid, "
+             f"{r.rejected_count} rejected")
+        options = PlanOptions(mode="mirror", max_delete_fraction=0.5)
         with ApiClient(settings) as client:
-            before = client.contacts.list(DEMO_CAMPAIGN)
-            echo(f"read {len(before)} contacts in pages")
-            result = client.contacts.import_file(DEMO_CAMPAIGN, NEW_CONTACTS)
-            echo(f"imported {len(NEW_CONTACTS)} contacts: job {result.job_id} "
-                 f"(id found in {result.found_in})")
-            status = "unknown"
-            if result.job_id is not None:
-                job = client.jobs.wait(DEMO_CAMPAIGN, result.job_id, timeout=60,
-                                       first_delay=0.25)
-                status = job.status
-                echo(f"job {job.id}: {job.status}")
+            remote = fetch_remote(client, DEMO_CAMPAIGN)
+        plan = make_plan(validated, remote, options,
+                         meta={"campaign_id": DEMO_CAMPAIGN, "command": "plan (demo)"})
+        lines = plan.rejects["line"].dropna().astype(int).unique().tolist()
+        files = write_report(plan, out_dir / "plan-report",
+                             originals=rejected_source_rows(validated, lines))
+        for line in plan.summary_lines():
+            echo("  " + line)
+        plan_report = files.report_html or files.plan_json
+        echo(f"plan report: {plan_report.resolve()}")
+
+        # 2. the sync, then the same sync again
+        state = out_dir / "state.db"
+        load = LoadOptions(chunk_size=1000, concurrency=4, job_timeout=60, first_poll=0.2)
+        first = run_sync(source=str(SAMPLE), campaign_id=DEMO_CAMPAIGN, mapping=MAPPING,
+                         plan_options=options, load_options=load, settings=settings,
+                         state_path=str(state), report_dir=str(out_dir / "sync-report"),
+                         echo=lambda s: None)
+        loaded = first.counts.get("load", {})
+        echo(f"sync (run {first.run_id}): deleted {loaded.get('deleted', 0)}, updated "
+             f"{loaded.get('updated', 0)}, added {loaded.get('added', 0)} through "
+             f"{loaded.get('jobs', 0)} import job(s); {first.counts.get('confirmed', 0)} "
+             f"operations confirmed by re-reading the campaign")
+        sandbox.reset_counts()
+        second = run_sync(source=str(SAMPLE), campaign_id=DEMO_CAMPAIGN, mapping=MAPPING,
+                          plan_options=options, load_options=load, settings=settings,
+                          state_path=str(state), report_dir=str(out_dir / "second-sync-report"),
+                          echo=lambda s: None)
+        counts = sandbox.counts
+        writes = sum(counts[k] for k in ("add", "import", "patch", "delete"))
+        echo(f"second sync (run {second.run_id}): {writes} write requests, "
+             f"{counts['list']} reads")
+        with ApiClient(settings) as client:
             after = client.contacts.list(DEMO_CAMPAIGN)
-        out_dir.mkdir(parents=True, exist_ok=True)
-        csv_path, json_path = out_dir / "contacts.csv", out_dir / "contacts.json"
-        write_contacts(after, csv_path)
-        write_contacts(after, json_path)
-        return DemoResult(url=sandbox.url, job_id=result.job_id, job_status=status,
-                          contacts=len(after), export_csv=csv_path, export_json=json_path)
+        export_csv = out_dir / "campaign-after.csv"
+        write_contacts(after, export_csv)
+        sync_report = first.report_html or first.report_dir or out_dir
+        return DemoResult(url=sandbox.url, plan_report=plan_report, sync_report=sync_report,
+                          second_sync_writes=writes, contacts=len(after), export_csv=export_csv,
+                          exit_code=max(first.exit_code, second.exit_code))

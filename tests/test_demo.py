@@ -1,4 +1,5 @@
-"""`campaign-sync demo` runs the story against its own sandbox and writes real files."""
+"""`campaign-sync demo` runs the whole story against its own sandbox and writes real
+files: a plan report, a sync, and a second sync that sends nothing."""
 
 from __future__ import annotations
 
@@ -10,18 +11,24 @@ from click.testing import CliRunner
 from connector.cli import cli
 
 
-def test_demo_runs_and_its_exports_read_back(tmp_path):
+def test_demo_runs_the_story_and_its_files_read_back(tmp_path):
     out = tmp_path / "demo"
     result = CliRunner().invoke(cli, ["demo", "--output-dir", str(out)],
                                 catch_exceptions=False)
     assert result.exit_code == 0, result.output
-    assert "job 1: completed" in result.output
-    rows = list(csv.DictReader((out / "contacts.csv").open(encoding="utf-8-sig")))
-    assert len(rows) == 23
+    assert "second sync (run 2): 0 write requests" in result.output
+    assert "deleted 1, updated 2, added 10" in result.output
+    plan = json.loads((out / "plan-report" / "plan.json").read_text(encoding="utf-8"))
+    assert plan["counts"]["source"] == {"add": 10, "update": 2, "unchanged": 1,
+                                        "deferred": 1, "rejected": 7}
+    assert plan["counts"]["remote"]["unmanaged"] == 2
+    rows = list(csv.DictReader((out / "campaign-after.csv").open(encoding="utf-8-sig")))
+    assert len(rows) == 16                       # 14 valid rows + 2 added by hand
     keys = {r["external_unique_id"] for r in rows}
-    assert {"crm-1001", "crm-1002", "crm-1003", "seed-1"} <= keys
-    ada = next(r for r in rows if r["external_unique_id"] == "crm-1001")
-    # a leading + would run as a formula in a spreadsheet, so the cell is neutralized
-    assert ada["phone_number"] == "'+1-(201)-471-6992" and ada["status"] == "Upcoming"
-    assert len(json.loads((out / "contacts.json").read_text())) == 23
-    assert str(out / "contacts.csv") in result.output.replace("\n", "")
+    assert "50000000001" not in keys             # mirror removed the former customer
+    james = next(r for r in rows if r["external_unique_id"] == "51234567802")
+    assert james["name"] == "James O'Brien"
+    oliver = next(r for r in rows if r["external_unique_id"] == "51234567804")
+    assert oliver["status"] == "Connected"       # on a call: deferred, untouched
+    text = result.output.replace("\n", "")
+    assert str(out / "plan-report") in text and "report" in text
