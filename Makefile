@@ -2,7 +2,7 @@ PY ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test lint bench clean
+.PHONY: demo test lint bench clean chromium
 
 $(BIN)/activate:
 	$(PY) -m venv $(VENV)
@@ -19,8 +19,15 @@ $(VENV)/.installed-test: pyproject.toml | $(BIN)/activate
 demo: $(VENV)/.installed
 	$(BIN)/campaign-sync demo
 
-test: $(VENV)/.installed-test
+test: $(VENV)/.installed-test chromium
 	$(BIN)/python -m pytest -q
+
+# headless Chromium for the report page tests (installed with apt when run as root)
+chromium:
+	@if ! command -v chromium >/dev/null 2>&1 && ! command -v chromium-browser >/dev/null 2>&1; then \
+		if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq chromium; \
+		else echo "chromium not found; install it (apt-get install chromium) to run the browser tests"; fi; \
+	fi
 
 lint: $(VENV)/.installed-test
 	$(BIN)/pip install -q ruff

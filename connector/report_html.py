@@ -1,0 +1,586 @@
+"""report.html: one self-contained page for a data steward to review a plan.
+
+Everything is inline (CSS, SVG charts, one small script for sorting and filtering
+tables); the page fetches nothing, and a Content-Security-Policy allows only its own
+script (by hash), so it works offline and a value that slipped through escaping
+still could not run. Every value is escaped with html.escape.
+
+The script honours a URL fragment at load, for links and checks without clicking:
+``report.html#sort=adds.name`` (``-adds.name`` for descending; ``sort=name`` sorts
+every table that has the column) and ``q=text`` (fills every table's filter box).
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import re
+from html import escape
+from typing import Any, Callable, Iterable, Sequence
+
+import pandas as pd
+
+from .plan import REASONS, REMOTE_ACTIONS, SOURCE_ACTIONS, Plan
+from .privacy import mask_email, mask_phone, mask_text
+
+try:  # the schema's reject reasons and their fixes, for tooltips
+    from .schema import REASON_HINTS
+except ImportError:  # pragma: no cover
+    REASON_HINTS = {}
+
+DASH = "\u2014"
+ARROW = "\u2192"
+
+PHONE_COLUMNS = frozenset({"phone_number", "outbound_number", "before_phone_number",
+                           "before_outbound_number"})
+EMAIL_COLUMNS = frozenset({"email", "before_email"})
+#: identifiers: only email addresses in them are masked (record ids stay findable)
+KEY_COLUMNS = frozenset({"external_unique_id", "key"})
+#: codes and numbers: never personal data
+PLAIN_COLUMNS = frozenset({"line", "remote_id", "wave", "action", "reason", "changed",
+                           "status", "field"})
+EDITABLE = ("name", "email", "phone_number", "outbound_number")
+
+#: Okabe-Ito palette (distinguishable with the common colour-vision deficiencies);
+#: every bar and card also carries its label as text
+COLOURS = {
+    "add": "#009E73", "update": "#0072B2", "unchanged": "#8C8C8C", "deferred": "#E69F00",
+    "rejected": "#D55E00", "kept": "#56B4E9", "updated": "#0072B2", "deleted": "#CC79A7",
+    "unmanaged": "#8C8C8C",
+}
+REJECT_COLOUR = "#D55E00"
+
+LABELS = {
+    "add": "will be added", "update": "will be updated", "unchanged": "already equal",
+    "deferred": "left for a later run", "rejected": "rejected (not sent)",
+    "kept": "kept as is", "updated": "will be patched", "deleted": "will be deleted",
+    "unmanaged": "not managed by the sync",
+}
+
+_EMAIL_ONLY = re.compile(r"[^\s@<>\"',;]+@[^\s@<>\"',;]+")
+
+
+# ---------------------------------------------------------------- values
+def _text(value: Any) -> str:
+    """A cell value as text: "" for None/NA/NaN, integers without ".0"."""
+    if value is None:
+        return ""
+    try:
+        if pd.isna(value):
+            return ""
+    except (TypeError, ValueError):
+        pass
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
+
+
+def _phone(value: str) -> str:
+    # the page may be handed an already masked plan: masking twice would drop stars
+    return value if not value or "*" in value else mask_phone(value)
+
+
+def _email(value: str) -> str:
+    return value if not value or "***@" in value else mask_email(value)
+
+
+def _masker(column: str, mask_pii: bool) -> Callable[[str], str]:
+    if not mask_pii or column in PLAIN_COLUMNS:
+        return lambda v: v
+    if column in PHONE_COLUMNS:
+        return _phone
+    if column in EMAIL_COLUMNS:
+        return _email
+    if column in KEY_COLUMNS:
+        return lambda v: _EMAIL_ONLY.sub(lambda m: _email(m.group(0)), v) if v else v
+    return lambda v: mask_text(v) if v else v
+
+
+def _reject_value_masker(mask_pii: bool) -> Callable[[str, str], str]:
+    """Rejected values are masked by the field they were found in."""
+    def mask(value: str, field: str) -> str:
+        if not mask_pii or not value:
+            return value
+        if field in PHONE_COLUMNS:
+            return _phone(value)
+        if field in EMAIL_COLUMNS:
+            return _email(value)
+        return mask_text(value)
+    return mask
+
+
+def _explain(code: str) -> str:
+    return " / ".join(REASONS.get(c) or REASON_HINTS.get(c) or "" for c in code.split(";")
+                      if REASONS.get(c) or REASON_HINTS.get(c))
+
+
+def _reason_cell(code: str) -> str:
+    if not code:
+        return "<td></td>"
+    title = _explain(code)
+    if title:
+        return f'<td><abbr title="{escape(title)}">{escape(code)}</abbr></td>'
+    return f"<td>{escape(code)}</td>"
+
+
+# ---------------------------------------------------------------- tables
+class Column:
+    def __init__(self, key: str, title: str | None = None, *, numeric: bool = False) -> None:
+        self.key = key
+        self.title = title or key.replace("_", " ")
+        self.numeric = numeric
+
+
+def _col(key: str, title: str | None = None) -> Column:
+    return Column(key, title, numeric=key in {"line", "remote_id", "wave"})
+
+
+def _table(table_id: str, title: str, frame: pd.DataFrame, columns: Sequence[Column], *,
+           max_rows: int, csv_name: str, mask_pii: bool, intro: str = "",
+           cell: Callable[[dict[str, Any], Column], str] | None = None) -> str:
+    total = int(len(frame))
+    head = f'<section id="sec-{table_id}"><h2>{escape(title)} <span class="n">' \
+           f'{total:,}</span></h2>'
+    if intro:
+        head += f'<p class="intro">{intro}</p>'
+    if not total:
+        return head + '<p class="empty">None.</p></section>'
+    shown = frame.head(max_rows) if max_rows >= 0 else frame
+    present = [c for c in columns if c.key in shown.columns or cell is not None]
+    maskers = {c.key: _masker(c.key, mask_pii) for c in present}
+    out = [head]
+    if total > len(shown):
+        out.append(f'<p class="truncated" role="status">showing {len(shown):,} of '
+                   f'{total:,}; all are in {escape(csv_name)}</p>')
+    out.append(f'<div class="tools"><label>Filter <input type="search" class="filter" '
+               f'data-table="{table_id}" placeholder="type to filter rows" '
+               f'aria-controls="{table_id}"></label> <span class="count" '
+               f'data-for="{table_id}"></span></div>')
+    out.append(f'<div class="scroll"><table id="{table_id}" class="data"><thead><tr>')
+    for c in present:
+        cls = ' class="num"' if c.numeric else ""
+        out.append(f'<th scope="col" data-key="{c.key}"{cls} tabindex="0" '
+                   f'aria-sort="none" title="click to sort">{escape(c.title)}</th>')
+    out.append("</tr></thead><tbody>")
+    records = shown.to_dict("records")
+    for rec in records:
+        out.append("<tr>")
+        for c in present:
+            if cell is not None:
+                custom = cell(rec, c)
+                if custom is not None:
+                    out.append(custom)
+                    continue
+            value = maskers[c.key](_text(rec.get(c.key)))
+            if c.key == "reason":
+                out.append(_reason_cell(value))
+            elif c.numeric:
+                out.append(f'<td class="num">{escape(value)}</td>')
+            else:
+                out.append(f"<td>{escape(value)}</td>")
+        out.append("</tr>")
+    out.append("</tbody></table></div></section>")
+    return "".join(out)
+
+
+def _update_cell(mask_pii: bool) -> Callable[[dict[str, Any], Column], str | None]:
+    """Editable fields of an update: "before -> after" where the field changes."""
+    def cell(rec: dict[str, Any], c: Column) -> str | None:
+        if c.key not in EDITABLE:
+            return None
+        changed = {f.strip() for f in _text(rec.get("changed")).split(",") if f.strip()}
+        mask = _masker(c.key, mask_pii)
+        after = mask(_text(rec.get(c.key)))
+        if c.key not in changed:
+            return f"<td>{escape(after)}</td>"
+        before = mask(_text(rec.get(f"before_{c.key}")))
+        before_html = (f"<del>{escape(before)}</del>" if before
+                       else '<span class="blank">(empty)</span>')
+        after_html = f"<ins>{escape(after)}</ins>" if after \
+            else '<span class="blank">(empty)</span>'
+        return (f'<td class="chg" title="changed">{before_html} '
+                f'<span class="arrow" aria-label="becomes">{ARROW}</span> {after_html}</td>')
+    return cell
+
+
+def _reject_cell(mask_pii: bool) -> Callable[[dict[str, Any], Column], str | None]:
+    mask_value = _reject_value_masker(mask_pii)
+
+    def cell(rec: dict[str, Any], c: Column) -> str | None:
+        if c.key != "value":
+            return None
+        return f"<td>{escape(mask_value(_text(rec.get('value')), _text(rec.get('field'))))}</td>"
+    return cell
+
+
+# ---------------------------------------------------------------- charts
+def _bar_chart(title: str, groups: Sequence[tuple[str, Sequence[tuple[str, int, str, str]]]],
+               ) -> str:
+    """A horizontal bar chart as inline SVG. groups: (heading, [(label, n, colour,
+    tooltip)])."""
+    rows = sum(len(items) + (1 if heading else 0) for heading, items in groups)
+    if not rows:
+        return ""
+    width, label_w, num_w, bar_h, gap = 640, 190, 80, 20, 6
+    bar_space = width - label_w - num_w
+    peak = max([n for _, items in groups for _, n, _, _ in items] + [1])
+    height = rows * (bar_h + gap) + gap
+    out = [f'<figure class="chart"><svg viewBox="0 0 {width} {height}" role="img" '
+           f'aria-label="{escape(title)}" preserveAspectRatio="xMinYMin meet">'
+           f'<title>{escape(title)}</title>']
+    y = gap
+    for heading, items in groups:
+        if heading:
+            out.append(f'<text x="0" y="{y + bar_h - 5}" class="grp">{escape(heading)}</text>')
+            y += bar_h + gap
+        for label, n, colour, tip in items:
+            w = 0 if n <= 0 else max(2.0, bar_space * n / peak)
+            tip_text = f"{label}: {n:,}" + (f" \u2014 {tip}" if tip else "")
+            out.append(f'<g><title>{escape(tip_text)}</title>'
+                       f'<text x="{label_w - 8}" y="{y + bar_h - 5}" text-anchor="end" '
+                       f'class="lbl">{escape(label)}</text>'
+                       f'<rect x="{label_w}" y="{y}" width="{w:.1f}" height="{bar_h}" '
+                       f'rx="2" fill="{colour}"></rect>'
+                       f'<text x="{label_w + w + 6:.1f}" y="{y + bar_h - 5}" '
+                       f'class="val">{n:,}</text></g>')
+            y += bar_h + gap
+    out.append(f"</svg><figcaption>{escape(title)}</figcaption></figure>")
+    return "".join(out)
+
+
+# ---------------------------------------------------------------- page
+STYLE = """
+:root{--fg:#1b1f24;--muted:#57606a;--bg:#fff;--panel:#f6f8fa;--line:#d0d7de;
+--red:#b3261e;--redbg:#fdecea;--chg:#fff4cc;--acc:#0072B2}
+*{box-sizing:border-box}
+html{-webkit-text-size-adjust:100%}
+body{margin:0;padding:1rem 1.25rem 3rem;font:15px/1.45 system-ui,-apple-system,"Segoe UI",
+Roboto,"Helvetica Neue",Arial,"Noto Sans","Liberation Sans",sans-serif;color:var(--fg);
+background:var(--bg);max-width:1400px;margin-inline:auto}
+h1{font-size:1.5rem;margin:.2rem 0 .6rem}
+h2{font-size:1.15rem;margin:1.8rem 0 .5rem;border-bottom:1px solid var(--line);
+padding-bottom:.25rem}
+h2 .n{font-weight:normal;color:var(--muted);font-size:.95rem}
+code,.mono{font-family:ui-monospace,SFMono-Regular,Menlo,Consolas,"Liberation Mono",monospace;
+font-size:.9em;word-break:break-all}
+dl.meta{display:grid;grid-template-columns:max-content 1fr;gap:.15rem 1rem;margin:0 0 1rem;
+background:var(--panel);border:1px solid var(--line);border-radius:6px;padding:.7rem 1rem}
+dl.meta dt{color:var(--muted)}dl.meta dd{margin:0;min-width:0}
+.refused{background:var(--redbg);color:var(--red);border:2px solid var(--red);
+border-left-width:10px;border-radius:6px;padding:.8rem 1rem;font-size:1.1rem;margin:1rem 0}
+.notes{border-left:4px solid #E69F00;background:#fff8e6;padding:.5rem 1rem;margin:1rem 0}
+.notes li{margin:.15rem 0}
+.cards{display:grid;grid-template-columns:repeat(auto-fill,minmax(150px,1fr));gap:.6rem}
+.card{border:1px solid var(--line);border-left:8px solid var(--c,#8C8C8C);border-radius:6px;
+padding:.5rem .75rem;background:var(--bg);break-inside:avoid}
+.card .v{font-size:1.6rem;font-weight:600;font-variant-numeric:tabular-nums}
+.card .k{font-weight:600}.card .d{color:var(--muted);font-size:.85rem}
+h3{font-size:1rem;margin:1rem 0 .4rem;color:var(--muted)}
+.charts{margin-top:1rem;display:grid;grid-template-columns:repeat(auto-fit,minmax(320px,1fr));gap:1rem}
+figure.chart{margin:0;border:1px solid var(--line);border-radius:6px;padding:.6rem;
+break-inside:avoid}
+figure.chart svg{width:100%;height:auto;display:block}
+figure.chart figcaption{color:var(--muted);font-size:.85rem;margin-top:.3rem}
+svg text{font:13px system-ui,-apple-system,"Segoe UI",Roboto,Arial,sans-serif;fill:#1b1f24}
+svg text.grp{font-weight:600}svg text.val{font-variant-numeric:tabular-nums}
+.tools{margin:.3rem 0;display:flex;gap:1rem;align-items:center;flex-wrap:wrap}
+.tools input{font:inherit;padding:.25rem .45rem;border:1px solid var(--line);border-radius:4px;
+min-width:16rem;max-width:100%}
+.count{color:var(--muted);font-size:.85rem}
+.scroll{overflow-x:auto;border:1px solid var(--line);border-radius:6px}
+table.data{border-collapse:collapse;width:100%;font-size:.9rem}
+table.data th,table.data td{padding:.3rem .55rem;border-bottom:1px solid var(--line);
+text-align:left;vertical-align:top}
+table.data th{background:var(--panel);position:sticky;top:0;cursor:pointer;
+white-space:nowrap;user-select:none}
+table.data th:focus{outline:2px solid var(--acc);outline-offset:-2px}
+table.data th[aria-sort=ascending]::after{content:" \\25B2"}
+table.data th[aria-sort=descending]::after{content:" \\25BC"}
+table.data tbody tr:nth-child(even){background:#fafbfc}
+.num{text-align:right;font-variant-numeric:tabular-nums}
+td.chg{background:var(--chg);box-shadow:inset 4px 0 0 #E69F00}
+td.chg del{color:var(--red);text-decoration:line-through}
+td.chg ins{text-decoration:none;font-weight:600}
+.blank{color:var(--muted);font-style:italic}
+.truncated{background:#fff8e6;border-left:4px solid #E69F00;padding:.35rem .75rem}
+.empty{color:var(--muted)}
+abbr[title]{text-decoration:underline dotted;cursor:help}
+details.legend{margin:1rem 0}details.legend dt{font-family:ui-monospace,Menlo,Consolas,
+monospace;font-weight:600}details.legend dd{margin:0 0 .35rem 1rem}
+nav.toc{font-size:.9rem}nav.toc a{margin-right:.8rem;color:var(--acc)}
+footer{margin-top:2rem;color:var(--muted);font-size:.85rem}
+@media (max-width:600px){body{padding:.6rem}dl.meta{grid-template-columns:1fr}
+dl.meta dt{margin-top:.3rem}}
+@media print{body{max-width:none;padding:0;font-size:11px}.tools,nav.toc{display:none}
+.scroll{overflow:visible;border:0}table.data th{position:static}
+tr[hidden]{display:table-row!important}section{break-inside:auto}
+h2{break-after:avoid}.refused{border-width:3px}
+*{-webkit-print-color-adjust:exact;print-color-adjust:exact}}
+"""
+
+SCRIPT = r"""
+(function(){
+"use strict";
+var collator = new Intl.Collator(undefined, {numeric: true, sensitivity: "base"});
+function cellText(row, i){ var c = row.cells[i]; return c ? c.textContent.trim() : ""; }
+function sortTable(table, key, desc){
+  var ths = table.tHead.rows[0].cells, idx = -1;
+  for (var i = 0; i < ths.length; i++){
+    if (ths[i].getAttribute("data-key") === key){ idx = i; }
+    ths[i].setAttribute("aria-sort", "none");
+  }
+  if (idx < 0){ return false; }
+  var numeric = ths[idx].classList.contains("num");
+  var body = table.tBodies[0], rows = Array.prototype.slice.call(body.rows);
+  rows.forEach(function(r, n){ if (!r.hasAttribute("data-i")){ r.setAttribute("data-i", n); } });
+  rows.sort(function(a, b){
+    var x = cellText(a, idx), y = cellText(b, idx), r;
+    if (x === "" || y === ""){ r = (x === "") - (y === ""); if (r){ return r; } }
+    if (numeric && x !== "" && y !== ""){ r = parseFloat(x) - parseFloat(y); }
+    else { r = collator.compare(x, y); }
+    if (desc){ r = -r; }
+    return r || (a.getAttribute("data-i") - b.getAttribute("data-i"));
+  });
+  rows.forEach(function(r){ body.appendChild(r); });
+  ths[idx].setAttribute("aria-sort", desc ? "descending" : "ascending");
+  table.setAttribute("data-sorted", (desc ? "-" : "") + key);
+  return true;
+}
+function count(table){
+  var out = document.querySelector('.count[data-for="' + table.id + '"]');
+  if (!out){ return; }
+  var rows = table.tBodies[0].rows, shown = 0;
+  for (var i = 0; i < rows.length; i++){ if (!rows[i].hidden){ shown++; } }
+  var unit = rows.length === 1 ? " row" : " rows";
+  out.textContent = shown === rows.length ? rows.length.toLocaleString() + unit
+    : shown.toLocaleString() + " of " + rows.length.toLocaleString() + " rows match";
+}
+function filterTable(table, text){
+  var q = text.trim().toLowerCase(), rows = table.tBodies[0].rows;
+  for (var i = 0; i < rows.length; i++){
+    rows[i].hidden = q !== "" && rows[i].textContent.toLowerCase().indexOf(q) < 0;
+  }
+  table.setAttribute("data-filter", q);
+  count(table);
+}
+var tables = document.querySelectorAll("table.data");
+Array.prototype.forEach.call(tables, function(table){
+  Array.prototype.forEach.call(table.tHead.rows[0].cells, function(th){
+    function go(){
+      sortTable(table, th.getAttribute("data-key"), th.getAttribute("aria-sort") === "ascending");
+    }
+    th.addEventListener("click", go);
+    th.addEventListener("keydown", function(e){
+      if (e.key === "Enter" || e.key === " "){ e.preventDefault(); go(); }
+    });
+  });
+  count(table);
+});
+Array.prototype.forEach.call(document.querySelectorAll("input.filter"), function(input){
+  var table = document.getElementById(input.getAttribute("data-table"));
+  input.addEventListener("input", function(){ filterTable(table, input.value); });
+});
+function fromHash(){
+  var params = new URLSearchParams(location.hash.replace(/^#/, ""));
+  params.getAll("sort").forEach(function(spec){
+    var desc = spec.charAt(0) === "-", name = desc ? spec.slice(1) : spec;
+    var dot = name.indexOf("."), only = dot > 0 ? name.slice(0, dot) : null;
+    var key = dot > 0 ? name.slice(dot + 1) : name;
+    Array.prototype.forEach.call(tables, function(t){
+      if (only === null || t.id === only){ sortTable(t, key, desc); }
+    });
+  });
+  var q = params.get("q");
+  if (q !== null){
+    Array.prototype.forEach.call(document.querySelectorAll("input.filter"), function(input){
+      input.value = q;
+      filterTable(document.getElementById(input.getAttribute("data-table")), q);
+    });
+  }
+}
+if (location.hash){ fromHash(); }
+window.addEventListener("hashchange", fromHash);
+document.documentElement.setAttribute("data-report", "ready");
+})();
+"""
+
+SOURCE_COLUMNS = [_col("line"), _col("external_unique_id", "external id"), _col("name"),
+                  _col("email"), _col("phone_number", "phone"),
+                  _col("outbound_number", "outbound"), _col("reason")]
+REMOTE_TABLE_COLUMNS = [_col("remote_id", "contact id"),
+                        _col("external_unique_id", "external id"), _col("status"),
+                        _col("name"), _col("email"), _col("phone_number", "phone"),
+                        _col("outbound_number", "outbound"), _col("reason")]
+
+
+def _meta_value(meta: dict[str, Any], key: str, *, mono: bool = False,
+                mask: Callable[[str], str] = lambda v: v) -> str:
+    value = _text(meta.get(key)) if isinstance(meta, dict) else ""
+    if value == "":
+        return DASH
+    text = escape(mask(value))
+    return f'<span class="mono">{text}</span>' if mono else text
+
+
+def _cards(counts: dict[str, Any]) -> str:
+    def group(title: str, actions: Iterable[str], numbers: dict[str, int], total: int,
+              what: str) -> str:
+        cells = [f'<h3>{escape(title)}: {total:,} {what}</h3><div class="cards">']
+        for a in actions:
+            cells.append(f'<div class="card" style="--c:{COLOURS[a]}"><div class="k">'
+                         f'{escape(a)}</div><div class="v">{int(numbers.get(a, 0)):,}</div>'
+                         f'<div class="d">{escape(LABELS[a])}</div></div>')
+        cells.append("</div>")
+        return "".join(cells)
+    return (group("Source rows", SOURCE_ACTIONS, counts["source"], counts["source_rows"],
+                  "rows")
+            + group("Campaign contacts", REMOTE_ACTIONS, counts["remote"],
+                    counts["remote_contacts"], "contacts"))
+
+
+def _notes(plan: Plan, counts: dict[str, Any], mask: Callable[[str], str]) -> str:
+    items = []
+    if counts.get("conflicts"):
+        items.append(f"{counts['conflicts']:,} external id values are on more than one "
+                     "campaign contact; none of them is touched (see Conflicts).")
+    for status, n in (counts.get("unknown_statuses") or {}).items():
+        items.append(f"Unknown status {escape(mask(str(status)))} on {int(n):,} contacts: "
+                     "treated as not active.")
+    if counts.get("outbound_differences"):
+        items.append(f"{int(counts['outbound_differences']):,} contacts have another "
+                     "outbound number in the campaign (not patchable; reported only).")
+    for reason, n in (counts.get("deferred_reasons") or {}).items():
+        items.append(f"Deferred: {int(n):,} source rows because "
+                     f"{escape(REASONS.get(reason, reason))} (<code>{escape(reason)}</code>).")
+    if not items:
+        return ""
+    return '<ul class="notes">' + "".join(f"<li>{i}</li>" for i in items) + "</ul>"
+
+
+def _legend() -> str:
+    items = "".join(f"<dt>{escape(k)}</dt><dd>{escape(v)}</dd>" for k, v in REASONS.items())
+    hints = "".join(f"<dt>{escape(k)}</dt><dd>{escape(v)}</dd>"
+                    for k, v in REASON_HINTS.items())
+    return ('<details class="legend"><summary>What the reason codes mean</summary>'
+            f"<h3>Plan reasons</h3><dl>{items}</dl>"
+            + (f"<h3>Reject reasons (how to fix)</h3><dl>{hints}</dl>" if hints else "")
+            + "</details>")
+
+
+def render_html(plan: Plan, *, mask_pii: bool = False, max_rows: int = 2000) -> str:
+    """The report page for `plan` as one self-contained HTML document."""
+    counts = plan.counts()
+    meta = plan.meta if isinstance(plan.meta, dict) else {}
+    text_mask = (lambda v: mask_text(v) if v else v) if mask_pii else (lambda v: v)
+    rows, remote = plan.rows, plan.remote
+
+    campaign = _text(meta.get("campaign_id"))
+    title = f"Sync plan \u2014 campaign {campaign}" if campaign else "Sync plan"
+    script_hash = hashlib.sha256(SCRIPT.encode("utf-8")).digest()
+    csp = ("default-src 'none'; style-src 'unsafe-inline'; img-src data:; "
+           f"script-src 'sha256-{base64.b64encode(script_hash).decode()}'; "
+           "form-action 'none'; base-uri 'none'")
+
+    parts: list[str] = [
+        "<!DOCTYPE html>", '<html lang="en"><head><meta charset="utf-8">',
+        f'<meta http-equiv="Content-Security-Policy" content="{escape(csp, quote=False)}">',
+        '<meta name="viewport" content="width=device-width, initial-scale=1">',
+        '<meta name="referrer" content="no-referrer">',
+        f"<title>{escape(title)}</title><style>{STYLE}</style></head><body>",
+        f"<header><h1>{escape(title)}</h1>",
+    ]
+    if plan.refused is not None:
+        reason = text_mask(str(plan.refused)).rstrip().rstrip(".")
+        parts.append(f'<div class="refused" role="alert"><strong>Refused:</strong> '
+                     f"{escape(reason)}; nothing was sent</div>")
+    parts.append('<dl class="meta">')
+    parts.append(f"<dt>Source file</dt><dd>{_meta_value(meta, 'source', mono=True)}</dd>")
+    parts.append(f"<dt>Source sha256</dt><dd>{_meta_value(meta, 'source_sha256', mono=True)}"
+                 "</dd>")
+    parts.append(f"<dt>Mapping</dt><dd>{_meta_value(meta, 'mapping')}</dd>")
+    parts.append(f"<dt>Campaign id</dt><dd>{_meta_value(meta, 'campaign_id')}</dd>")
+    parts.append(f"<dt>Mode</dt><dd>{escape(_text(plan.mode) or DASH)}</dd>")
+    parts.append(f"<dt>Time of the run</dt><dd>{_meta_value(meta, 'created_at')}</dd>")
+    parts.append(f"<dt>Command</dt><dd>{_meta_value(meta, 'command', mono=True, mask=text_mask)}"
+                 "</dd>")
+    if mask_pii:
+        parts.append("<dt>Personal data</dt><dd>phone numbers and email addresses are "
+                     "masked</dd>")
+    parts.append("</dl></header>")
+
+    parts.append('<nav class="toc" aria-label="Sections">'
+                 + "".join(f'<a href="#sec-{i}">{escape(t)}</a>' for i, t in (
+                     ("adds", "Adds"), ("updates", "Updates"), ("deletes", "Deletes"),
+                     ("deferred-rows", "Deferred"), ("unmanaged", "Unmanaged"),
+                     ("conflicts", "Conflicts"), ("rejects", "Rejects")))
+                 + "</nav>")
+
+    parts.append('<section id="summary"><h2>Summary</h2>')
+    parts.append(_cards(counts))
+    parts.append(_notes(plan, counts, text_mask))
+    parts.append('<div class="charts">')
+    parts.append(_bar_chart("Actions", [
+        ("Source rows", [(a, int(counts["source"].get(a, 0)), COLOURS[a],
+                          LABELS[a]) for a in SOURCE_ACTIONS]),
+        ("Campaign contacts", [(a, int(counts["remote"].get(a, 0)), COLOURS[a],
+                                LABELS[a]) for a in REMOTE_ACTIONS]),
+    ]))
+    reject_reasons = counts.get("reject_reasons") or {}
+    if reject_reasons:
+        parts.append(_bar_chart("Rejected rows per reason", [
+            ("", [(r, int(n), REJECT_COLOUR, REASON_HINTS.get(r, "")) for r, n in
+                  reject_reasons.items()])]))
+    else:
+        parts.append('<figure class="chart"><p class="empty">No rejected rows.</p>'
+                     "<figcaption>Rejected rows per reason</figcaption></figure>")
+    parts.append("</div>")
+    parts.append(_legend())
+    parts.append("</section>")
+
+    common = {"max_rows": max_rows, "mask_pii": mask_pii}
+    action = rows["action"] if "action" in rows.columns else pd.Series([], dtype=object)
+    r_action = remote["action"] if "action" in remote.columns else pd.Series([], dtype=object)
+    parts.append(_table("adds", "Adds", rows[action.eq("add")], SOURCE_COLUMNS,
+                        csv_name="actions.csv", **common,
+                        intro="Source rows that are not in the campaign; they will be "
+                              "added."))
+    parts.append(_table(
+        "updates", "Updates", rows[action.eq("update")],
+        [_col("line"), _col("external_unique_id", "external id"),
+         _col("remote_id", "contact id"), _col("changed", "changed fields"), _col("name"),
+         _col("email"), _col("phone_number", "phone"), _col("outbound_number", "outbound")],
+        csv_name="actions.csv", cell=_update_cell(mask_pii), **common,
+        intro=f"Changed fields are highlighted and shown as before {ARROW} after."))
+    parts.append(_table("deletes", "Deletes", remote[r_action.eq("deleted")],
+                        REMOTE_TABLE_COLUMNS, csv_name="actions.csv", **common,
+                        intro="Campaign contacts that will be deleted."))
+    parts.append(_table("deferred-rows", "Deferred source rows", rows[action.eq("deferred")],
+                        [*SOURCE_COLUMNS, _col("remote_id", "contact id"), _col("detail")],
+                        csv_name="actions.csv", **common,
+                        intro="Left as they are this time; a later run picks them up."))
+    parts.append(_table("deferred-contacts", "Deferred campaign contacts",
+                        remote[r_action.eq("deferred")], REMOTE_TABLE_COLUMNS,
+                        csv_name="actions.csv", **common))
+    parts.append(_table("unmanaged", "Unmanaged campaign contacts",
+                        remote[r_action.eq("unmanaged")], REMOTE_TABLE_COLUMNS,
+                        csv_name="actions.csv", **common,
+                        intro="Contacts the sync never touches (for example added by hand, "
+                              "without an external id)."))
+    parts.append(_table("conflicts", "Conflicts", plan.conflicts,
+                        [_col("external_unique_id", "external id"),
+                         _col("remote_id", "contact id"), _col("status"), _col("name"),
+                         _col("email"), _col("phone_number", "phone"),
+                         _col("outbound_number", "outbound")],
+                        csv_name="actions.csv", **common,
+                        intro="Campaign contacts that share an external id; fix them in "
+                              "the platform."))
+    parts.append(_table("rejects", "Rejects", plan.rejects,
+                        [_col("line"), _col("key", "external id"), _col("field"),
+                         _col("value"), _col("reason"), _col("hint")],
+                        csv_name="rejects.csv", cell=_reject_cell(mask_pii), **common,
+                        intro="Problems found in the source; these rows are not sent."))
+    parts.append(f"<footer>{counts['source_rows']:,} source rows, "
+                 f"{counts['remote_contacts']:,} campaign contacts. This page is "
+                 "self-contained and loads nothing from the network.</footer>")
+    parts.append(f"<script>{SCRIPT}</script></body></html>")
+    return "".join(parts)
