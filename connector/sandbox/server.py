@@ -96,6 +96,9 @@ class _HTTPServer(ThreadingHTTPServer):
 
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    # headers and body go out in separate writes: without TCP_NODELAY, Nagle's
+    # algorithm and the client's delayed ACK hold every answer back ~40 ms
+    disable_nagle_algorithm = True
     server_version = "campaign-sync-sandbox"
     timeout = 60  # idle keep-alive connections are closed after this
     server: _HTTPServer
