@@ -125,20 +125,49 @@ def write_rejects(validated: Validated, output: str | Path) -> int:
 
 def fetch_remote(client: Any, campaign_id: int, *,
                  progress: Callable[[int], None] | None = None) -> pd.DataFrame:
-    """Every contact of the campaign as a `plan.remote_frame` (GET requests only)."""
-    from .api.client import RemoteContact
-    from .plan import remote_frame
+    """Every contact of the campaign as a `plan.remote_frame` (GET requests only).
 
-    def contacts():
-        seen = 0
-        for page in client.contacts.iter_pages(campaign_id):
-            for obj in page:
-                yield RemoteContact.from_api(obj)
-            seen += len(page)
-            if progress is not None:
-                progress(seen)
+    Pages are turned into columns as they arrive (the same reading as
+    `RemoteContact.from_api`: top-level fields first, then the metadata keys), so a
+    million contacts never stay around as objects."""
+    from .api.client import METADATA_KEYS
+    from .plan import REMOTE_COLUMNS
 
-    return remote_frame(contacts())
+    fields = REMOTE_COLUMNS[1:]
+    cols: dict[str, list[Any]] = {c: [] for c in REMOTE_COLUMNS}
+    ids = cols["remote_id"]
+    seen = 0
+    for page in client.contacts.iter_pages(campaign_id):
+        for obj in page:
+            if not isinstance(obj, dict):
+                from .errors import ProtocolError
+
+                raise ProtocolError(f"campaign {campaign_id}: expected contact objects, got "
+                                    f"{type(obj).__name__}")
+            raw_id = obj.get("id")
+            try:
+                ids.append(int(raw_id) if raw_id is not None and str(raw_id).strip()
+                           else None)
+            except (TypeError, ValueError):
+                ids.append(None)
+            meta = obj.get("user_custom_metadata")
+            for name in fields:
+                value = obj.get(name)
+                text = "" if value is None else str(value)
+                if not text.strip():
+                    text = ""
+                    if name in METADATA_KEYS and isinstance(meta, dict):
+                        value = meta.get(METADATA_KEYS[name])
+                        text = "" if value is None else str(value)
+                        if not text.strip():
+                            text = ""
+                cols[name].append(text)
+        seen += len(page)
+        if progress is not None:
+            progress(seen)
+    frame = pd.DataFrame({k: cols[k] for k in fields}, columns=list(fields), dtype=object)
+    frame.insert(0, "remote_id", pd.array(ids, dtype="Int64"))
+    return frame
 
 
 def make_plan(validated: Validated, remote: pd.DataFrame, options: Any, *,
