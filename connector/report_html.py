@@ -438,19 +438,26 @@ def _cards(counts: dict[str, Any]) -> str:
                     counts["remote_contacts"], "contacts"))
 
 
+def _plural(n: int, one: str, many: str) -> str:
+    return f"{n:,} {one if n == 1 else many}"
+
+
 def _notes(plan: Plan, counts: dict[str, Any], mask: Callable[[str], str]) -> str:
     items = []
-    if counts.get("conflicts"):
-        items.append(f"{counts['conflicts']:,} external id values are on more than one "
-                     "campaign contact; none of them is touched (see Conflicts).")
+    conflicts = int(counts.get("conflicts") or 0)
+    if conflicts:
+        items.append(f"{_plural(conflicts, 'external id is', 'external ids are')} on more "
+                     "than one campaign contact; none of those contacts is touched (see "
+                     "Conflicts).")
     for status, n in (counts.get("unknown_statuses") or {}).items():
-        items.append(f"Unknown status {escape(mask(str(status)))} on {int(n):,} contacts: "
-                     "treated as not active.")
-    if counts.get("outbound_differences"):
-        items.append(f"{int(counts['outbound_differences']):,} contacts have another "
-                     "outbound number in the campaign (not patchable; reported only).")
+        items.append(f"Unknown status <code>{escape(mask(str(status)))}</code> on "
+                     f"{_plural(int(n), 'contact', 'contacts')}: treated as not active.")
+    outbound = int(counts.get("outbound_differences") or 0)
+    if outbound:
+        items.append(f"{_plural(outbound, 'contact has', 'contacts have')} another outbound "
+                     "number in the campaign (not patchable; reported only).")
     for reason, n in (counts.get("deferred_reasons") or {}).items():
-        items.append(f"Deferred: {int(n):,} source rows because "
+        items.append(f"Deferred: {_plural(int(n), 'source row', 'source rows')} because "
                      f"{escape(REASONS.get(reason, reason))} (<code>{escape(reason)}</code>).")
     if not items:
         return ""

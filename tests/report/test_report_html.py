@@ -14,7 +14,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from connector.plan import PlanOptions, build_plan, remote_frame
+from connector.plan import Plan, PlanOptions, build_plan, remote_frame
 from connector.report import masked_plan, write_report
 from connector.report_html import render_html
 from connector.schema import normalize_contacts
@@ -170,6 +170,45 @@ def test_mask_pii_masks_free_text_and_rejected_values():
     assert "invalid_email" in page and "a***@example.com" in page
 
 
+def deferred_plan():
+    """A contact being dialed, a key on two campaign contacts, one without an id."""
+    src = pd.DataFrame({"external_unique_id": ["a", "b", "c"], "name": ["Ann2", "Bob", "Cy"],
+                        "email": [""] * 3,
+                        "phone_number": ["2014716992", "2014716993", "2014716994"],
+                        "outbound_number": [""] * 3, "__line__": range(2, 5)})
+    v = normalize_contacts(src, region="US")
+    remote = remote_frame([
+        {"id": 1, "external_unique_id": "a", "name": "Ann", "phone_number": "+12014716992",
+         "status": "Dialing"},
+        {"id": 2, "external_unique_id": "b", "name": "Bob", "phone_number": "+12014716993",
+         "status": "Weird"},
+        {"id": 3, "external_unique_id": "b", "name": "Bob2", "phone_number": "+12014716983",
+         "status": "Upcoming"},
+        {"id": None, "external_unique_id": "q", "name": "NoId",
+         "phone_number": "+12014716981", "status": "Upcoming"}])
+    return build_plan(v.valid, v.rejects, remote, PlanOptions(mode="mirror", region="US"),
+                      meta={"source": "x.csv", "campaign_id": 6})
+
+
+def test_deferred_conflicts_and_notes():
+    page = render_html(deferred_plan())
+    rows = page.split('id="deferred-rows"', 1)[1].split("</table>", 1)[0]
+    assert "active_status" in rows and "status Dialing" in rows and "remote_conflict" in rows
+    contacts = page.split('id="deferred-contacts"', 1)[1].split("</table>", 1)[0]
+    assert "NoId" in contacts and "no_remote_id" in contacts
+    conflicts = page.split('id="conflicts"', 1)[1].split("</table>", 1)[0]
+    assert "Bob2" in conflicts and conflicts.count("<tr>") == 3
+    assert "1 external id is on more than one campaign contact" in page
+    assert "Unknown status <code>Weird</code> on 1 contact: treated as not active." in page
+    assert "Deferred: 1 source row because the contact is being dialed" in page
+    assert '<p class="empty">None.</p>' in page  # no updates, deletes, rejects
+
+
+def test_a_plan_read_back_from_json_gives_the_same_page():
+    for plan in (example_plan(), deferred_plan(), adds_plan(rejected=2)):
+        assert render_html(Plan.from_json(plan.to_json())) == render_html(plan)
+
+
 def test_more_rows_than_max_rows_are_cut_with_a_message():
     plan = adds_plan(rejected=3)
     page = render_html(plan, max_rows=2)
@@ -316,3 +355,18 @@ def test_chromium_sorts_and_filters_from_the_url_fragment(chromium, tmp_path):
     assert visible == sorted([n for n in NAMES if "i" in n.lower()], key=str.lower,
                              reverse=True)
     assert len(dom.column("adds", "name")) == len(NAMES)  # the others are only hidden
+
+
+def test_chromium_runs_no_script_but_the_pages_own_even_if_one_slipped_in(chromium, tmp_path):
+    """Defence in depth: the page's Content-Security-Policy admits its own script by hash,
+    so markup that escaped escaping could still not run."""
+    html = render_html(example_plan())
+    planted = html.replace(
+        "<footer>", '<script>document.documentElement.setAttribute("data-planted", "ran")'
+                    '</script><img src="x" onerror="document.title=\'planted\'"><footer>', 1)
+    page = tmp_path / "report.html"
+    page.write_text(planted, encoding="utf-8")
+    dom, text = dump_dom(chromium, page)
+    assert dom.root_attrs.get("data-report") == "ready"  # the page's own script ran
+    assert "data-planted" not in dom.root_attrs
+    assert "<title>planted</title>" not in text
