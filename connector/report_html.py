@@ -191,14 +191,20 @@ def _update_cell(mask_pii: bool) -> Callable[[dict[str, Any], Column], str | Non
         changed = {f.strip() for f in _text(rec.get("changed")).split(",") if f.strip()}
         mask = _masker(c.key, mask_pii)
         after = mask(_text(rec.get(c.key)))
-        if c.key not in changed:
-            return f"<td>{escape(after)}</td>"
         before = mask(_text(rec.get(f"before_{c.key}")))
+        if c.key not in changed:
+            if c.key == "outbound_number" and before and before != after:
+                # reported only: the platform does not patch the outbound number
+                return (f'<td class="odiff" data-v="{escape(after)}" title="the campaign has '
+                        f'another outbound number; it is not patched">{escape(after)} '
+                        f'<span class="note">(campaign: {escape(before)}, not patched)</span>'
+                        "</td>")
+            return f"<td>{escape(after)}</td>"
         before_html = (f"<del>{escape(before)}</del>" if before
                        else '<span class="blank">(empty)</span>')
         after_html = f"<ins>{escape(after)}</ins>" if after \
             else '<span class="blank">(empty)</span>'
-        return (f'<td class="chg" title="changed">{before_html} '
+        return (f'<td class="chg" data-v="{escape(after)}" title="changed">{before_html} '
                 f'<span class="arrow" aria-label="becomes">{ARROW}</span> {after_html}</td>')
     return cell
 
@@ -301,13 +307,14 @@ table.data tbody tr:nth-child(even){background:#fafbfc}
 td.chg{background:var(--chg);box-shadow:inset 4px 0 0 #E69F00}
 td.chg del{color:var(--red);text-decoration:line-through}
 td.chg ins{text-decoration:none;font-weight:600}
-.blank{color:var(--muted);font-style:italic}
+.blank,.note{color:var(--muted);font-style:italic}
+td.odiff{box-shadow:inset 4px 0 0 #56B4E9}
 .truncated{background:#fff8e6;border-left:4px solid #E69F00;padding:.35rem .75rem}
 .empty{color:var(--muted)}
 abbr[title]{text-decoration:underline dotted;cursor:help}
 details.legend{margin:1rem 0}details.legend dt{font-family:ui-monospace,Menlo,Consolas,
 monospace;font-weight:600}details.legend dd{margin:0 0 .35rem 1rem}
-nav.toc{font-size:.9rem}nav.toc a{margin-right:.8rem;color:var(--acc)}
+nav.toc{font-size:.9rem;display:flex;flex-wrap:wrap;gap:.3rem .9rem}nav.toc a{color:var(--acc)}
 footer{margin-top:2rem;color:var(--muted);font-size:.85rem}
 @media (max-width:600px){body{padding:.6rem}dl.meta{grid-template-columns:1fr}
 dl.meta dt{margin-top:.3rem}}
@@ -322,7 +329,11 @@ SCRIPT = r"""
 (function(){
 "use strict";
 var collator = new Intl.Collator(undefined, {numeric: true, sensitivity: "base"});
-function cellText(row, i){ var c = row.cells[i]; return c ? c.textContent.trim() : ""; }
+function cellText(row, i){
+  var c = row.cells[i];
+  if (!c){ return ""; }
+  return (c.hasAttribute("data-v") ? c.getAttribute("data-v") : c.textContent).trim();
+}
 function sortTable(table, key, desc){
   var ths = table.tHead.rows[0].cells, idx = -1;
   for (var i = 0; i < ths.length; i++){

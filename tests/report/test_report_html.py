@@ -138,6 +138,18 @@ def test_updates_show_before_and_after_of_changed_fields():
     assert "<td>+12014716993</td>" in updates
 
 
+def test_an_outbound_number_that_differs_is_reported_not_patched():
+    plan = example_plan()
+    rows = plan.rows.copy()
+    rows.loc[rows["action"].eq("update"), "outbound_number"] = "+17608675309"
+    rows.loc[rows["action"].eq("update"), "before_outbound_number"] = "+17608675300"
+    page = render_html(dataclasses.replace(plan, rows=rows))
+    updates = page.split('id="updates"', 1)[1].split("</table>", 1)[0]
+    assert '<td class="odiff" data-v="+17608675309"' in updates
+    assert "(campaign: +17608675300, not patched)" in updates
+    assert updates.count('class="chg"') == 2
+
+
 def test_mask_pii_leaves_no_raw_phone_or_email():
     plan = example_plan()
     page = render_html(plan, mask_pii=True)
