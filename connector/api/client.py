@@ -8,7 +8,6 @@ with ``Link`` headers, that page without them, and that ignore paging.
 
 from __future__ import annotations
 
-import io
 import json
 import logging
 import re
@@ -258,7 +257,9 @@ class ContactsResource:
         payload = [{k: v for k, v in c.items() if k in CONTACT_FIELDS and v not in (None, "")}
                    for c in contacts]
         data = json.dumps(payload, ensure_ascii=False).encode("utf-8")
-        files = {"file": ("contacts.json", io.BytesIO(data), "application/json")}
+        # bytes, not a file object: a retried request (after a 429) must send the
+        # whole file again, and a file object would be read to its end already
+        files = {"file": ("contacts.json", data, "application/json")}
         response = self.http.request("POST", url, files=files, idempotent=False)
         body: Any = None
         if response.content and response.content.strip():
