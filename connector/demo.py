@@ -20,6 +20,7 @@ from .pipeline import fetch_remote, make_plan, rejected_source_rows, validate_so
 from .plan import PlanOptions
 from .report import write_report
 from .sandbox import SandboxServer
+from .state import utcnow
 from .sync import run_sync
 
 DEMO_CAMPAIGN = 6
@@ -80,7 +81,8 @@ def run_demo(out_dir: Path, echo: Callable[[str], None] = print) -> DemoResult:
         with ApiClient(settings) as client:
             remote = fetch_remote(client, DEMO_CAMPAIGN)
         plan = make_plan(validated, remote, options,
-                         meta={"campaign_id": DEMO_CAMPAIGN, "command": "plan (demo)"})
+                         meta={"campaign_id": DEMO_CAMPAIGN, "command": "plan (demo)",
+                               "created_at": utcnow()})
         lines = plan.rejects["line"].dropna().astype(int).unique().tolist()
         files = write_report(plan, out_dir / "plan-report",
                              originals=rejected_source_rows(validated, lines))

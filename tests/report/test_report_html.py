@@ -382,3 +382,29 @@ def test_chromium_runs_no_script_but_the_pages_own_even_if_one_slipped_in(chromi
     assert dom.root_attrs.get("data-report") == "ready"  # the page's own script ran
     assert "data-planted" not in dom.root_attrs
     assert "<title>planted</title>" not in text
+
+
+def test_chromium_screenshot_and_rendered_text_hold_the_summary_counts(chromium, tmp_path):
+    """The page as a steward sees it: rendered to a PNG by Chromium, and its rendered
+    text (after the script ran) holds every summary count of the plan."""
+    plan = adds_plan(rejected=3)
+    files = write_report(plan, tmp_path / "report")
+    shot = tmp_path / "report.png"
+    profile = tmp_path / "profile-shot"
+    done = subprocess.run(
+        [chromium, "--headless", "--disable-gpu", "--no-sandbox", "--no-first-run",
+         f"--user-data-dir={profile}", "--hide-scrollbars", "--window-size=1280,1600",
+         f"--screenshot={shot}", files.report_html.resolve().as_uri()],
+        capture_output=True, text=True, timeout=120, check=False)
+    assert done.returncode == 0, done.stderr[-2000:]
+    data = shot.read_bytes()
+    assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 20_000  # a real, non-blank page
+    dom, html = dump_dom(chromium, files.report_html)
+    cards = re.findall(r'<div class="k">([^<]+)</div><div class="v">([0-9,]+)</div>', html)
+    counts = plan.counts()
+    assert counts["source"]["add"] == 11 and counts["source"]["rejected"] == 3
+    expected = [(a, f"{n:,}") for a, n in counts["source"].items()] + [
+        (a, f"{n:,}") for a, n in counts["remote"].items()]
+    assert cards == expected
+    text = re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", html))
+    assert f"Source rows: {counts['source_rows']:,} rows" in text
