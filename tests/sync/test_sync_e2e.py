@@ -75,13 +75,14 @@ def write_source(path: Path, rows: list[tuple[str, str, str, str]]) -> Path:
 def sync(sandbox: SandboxServer, tmp: Path, source: Path, mode: str, report: Path, *,
          client: ApiClient | None = None, chunk_size: int = 1000, concurrency: int = 4,
          rate: float = 1000.0, force: bool = False, max_delete_fraction: float = 0.10,
-         poll: tuple[float, float] = (0.05, 0.25)):
+         poll: tuple[float, float] = (0.05, 0.25), settle_reads: int = 6):
     return run_sync(
         source=str(source), campaign_id=CID, mapping=str(tmp / "m.yaml"),
         plan_options=PlanOptions(mode=mode, max_delete_fraction=max_delete_fraction,
                                  force=force),
         load_options=LoadOptions(chunk_size=chunk_size, concurrency=concurrency,
-                                 job_timeout=60, first_poll=poll[0], max_poll=poll[1]),
+                                 job_timeout=60, first_poll=poll[0], max_poll=poll[1],
+                                 settle_reads=settle_reads),
         settings=settings(sandbox, rate), state_path=str(tmp / "state.db"),
         report_dir=str(report), client=client)
 
@@ -283,7 +284,7 @@ def small_world(sandbox: SandboxServer, tmp: Path, *, n: int = 300, adds: int = 
 def test_faults_errors_rate_limit_failing_jobs_and_a_hidden_duplicate(tmp_path, monkeypatch):
     with SandboxServer(user="acme", token=TOKEN, campaigns=[CID], error_rate=0.1, seed=11,
                        rate_limit=5, job_seconds=1.0, fail_jobs=2) as sandbox:
-        source, final, unmanaged = small_world(sandbox, tmp_path, n=200, adds=60, changed=8,
+        source, final, unmanaged = small_world(sandbox, tmp_path, n=150, adds=60, changed=8,
                                                removed=4)
         dup_key = "a55"                 # in the second import file (of 10)
         dup_phone = final.pop(dup_key)[2]
@@ -297,13 +298,13 @@ def test_faults_errors_rate_limit_failing_jobs_and_a_hidden_duplicate(tmp_path, 
             return real_adds(self)
 
         monkeypatch.setattr(Loader, "adds", adds_after_someone_took_a_phone)
-        # 4 requests/s: under the sandbox's 5, so no import is answered 429 (see
+        # 3 requests/s: well under the sandbox's 5, so no import is answered 429 (see
         # test_an_import_retried_after_429_sends_its_file_again)
-        client = ApiClient(settings(sandbox, rate=4),
+        client = ApiClient(settings(sandbox, rate=3),
                            retry=RetryPolicy(backoff_base=0.01, backoff_cap=0.05), seed=3)
         try:
             out = sync(sandbox, tmp_path, source, "mirror", tmp_path / "r", client=client,
-                       chunk_size=50, poll=(0.5, 0.5))
+                       chunk_size=50, poll=(0.5, 0.5), settle_reads=2)
         finally:
             client.close()
         assert sandbox.counts["error_injected"] > 0
