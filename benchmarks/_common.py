@@ -21,7 +21,6 @@ from __future__ import annotations
 import json
 import os
 import platform
-import resource
 import subprocess
 import sys
 import tempfile
@@ -105,8 +104,8 @@ def run_in_subprocess(path: str | Path, func: str, kwargs: dict[str, Any] | None
     included): its VmHWM from /proc/self/status, read as it ends; where there is none,
     ``ru_maxrss`` from ``os.wait4`` on that child. (On Linux ``ru_maxrss`` is kept
     across exec, so a child of a parent holding 300 MiB reports at least 300 MiB; it
-    is kept in `ru_maxrss_mib` as an upper bound.) A crash or a timeout gives ``ok=False`` with the traceback or the
-    reason in `error`; it does not raise."""
+    is kept in `ru_maxrss_mib` as an upper bound.) A crash or a timeout gives
+    ``ok=False`` with the traceback or the reason in `error`; it does not raise."""
     with tempfile.TemporaryDirectory(prefix="bench-run-") as tmp:
         kwargs_file = Path(tmp, "kwargs.json")
         out_file = Path(tmp, "answer.json")
