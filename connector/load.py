@@ -336,6 +336,7 @@ class Loader:
         the campaign per level, then the missing rows again in halves."""
         reads_for_unknown = 0
         delay = self.options.first_poll
+        resent: set[int] = set()
         while failed or unknown:
             _, keys = self._remote_keys()
             next_failed: list[tuple[list[dict[str, Any]], str]] = []
@@ -352,9 +353,24 @@ class Loader:
                 self._sleep(delay)
                 delay = min(self.options.max_poll, delay * 2)
             else:
+                again: list[list[dict[str, Any]]] = []
                 for chunk in still_unknown:
-                    next_failed.append((chunk, "not found in the campaign after the import"))
+                    if len(chunk) == 1 and chunk[0]["id"] not in resent:
+                        # a lone row whose import went unanswered was never shown to be
+                        # at fault: send it once more before rejecting it
+                        resent.add(chunk[0]["id"])
+                        again.append(chunk)
+                    else:
+                        next_failed.append((chunk, "not found in the campaign after the import"))
                 still_unknown = []
+                for chunk in again:
+                    outcome, detail = self._import(chunk)
+                    if outcome == "done":
+                        self.progress.advance(len(chunk))
+                    elif outcome in ("failed", "too_large"):
+                        next_failed.append((chunk, detail or "failed"))
+                    elif outcome == "unknown":
+                        still_unknown.append(chunk)
             for chunk, details in failed:
                 arrived = [op for op in chunk if op["key"] in keys]
                 missing = [op for op in chunk if op["key"] not in keys]
