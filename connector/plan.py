@@ -19,6 +19,7 @@ comparisons normalize both sides, so the same data never yields an update.
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import asdict, dataclass, field
 from typing import Any, Iterable, Iterator, Mapping
 
@@ -260,17 +261,62 @@ def _frame(records: list[dict[str, Any]], columns: Iterable[str]) -> pd.DataFram
 # ---------------------------------------------------------------- building
 
 
+_NANP_DISPLAY = r"\+1[ .\-]?\(?[2-9][0-9]{2}\)?[ .\-]?[0-9]{3}[ .\-]?[0-9]{4}"
+
+
 def _norm_phones(series: pd.Series, region: str | None) -> pd.Series:
-    """E.164 where the value parses, else the value itself stripped ("" stays "")."""
-    value, _, _ = _map_unique(series, lambda u: normalize_phone(u, region))
-    stripped = series.str.strip()
-    return value.where(value.notna(), stripped).fillna("").astype(object)
+    """The comparison key of each phone: its E.164 form where it parses, else the
+    value stripped ("" stays "").
+
+    The campaign lists phones in a display format (``+1-(201)-471-6992``); those +1
+    shapes are read by removing the separators, without asking phonenumbers whether
+    the number is valid: a valid number gets exactly its E.164 form, and an invalid
+    one a key no valid number has, so comparisons and phone ownership come out as
+    with the per-value path. Every other value goes through `normalize_phone`."""
+    text = series.fillna("").astype(str).str.strip()
+    out = pd.Series("", index=series.index, dtype=object)
+    shaped = text.str.fullmatch(_NANP_DISPLAY)
+    if shaped.any():
+        out[shaped] = ("+" + text[shaped].str.replace(r"[^0-9]", "", regex=True)).to_numpy()
+    rest = ~shaped & text.ne("")
+    if rest.any():
+        value, _, _ = _map_unique(text[rest], lambda u: normalize_phone(u, region))
+        out[rest] = value.where(value.notna(), text[rest]).to_numpy()
+    return out
+
+
+_SIMPLE_EMAIL = r"[A-Za-z0-9_+\-]+(?:\.[A-Za-z0-9_+\-]+)*@(?:[A-Za-z0-9](?:[A-Za-z0-9\-]{0,61}" \
+    r"[A-Za-z0-9])?\.)+[A-Za-z]{2,63}"
 
 
 def _norm_emails(series: pd.Series) -> pd.Series:
-    value, _, _ = _map_unique(series, normalize_email)
-    stripped = series.str.strip()
-    return value.where(value.notna(), stripped).fillna("").astype(object)
+    """Normalized addresses where valid, else the value stripped ("" stays "").
+
+    Plain ASCII addresses (the bulk) get their domain lower-cased in one vectorized
+    pass, exactly as `normalize_email`'s fast path does; the rest go through it."""
+    from email_validator.rfc_constants import CASE_INSENSITIVE_MAILBOX_NAMES
+
+    from .schema import _SPECIAL_DOMAINS
+
+    text = series.fillna("").astype(str).str.strip()
+    out = pd.Series("", index=series.index, dtype=object)
+    simple = text.str.fullmatch(_SIMPLE_EMAIL) & text.str.len().le(254)
+    if simple.any():
+        parts = text[simple].str.rpartition("@")
+        local, domain = parts[0], parts[2].str.lower()
+        special = "|".join(re.escape(d) for d in _SPECIAL_DOMAINS)
+        plain = (~domain.str.contains("--", regex=False)
+                 & ~local.str.lower().isin(CASE_INSENSITIVE_MAILBOX_NAMES)
+                 & domain.str.len().le(253)
+                 & ~domain.str.contains(rf"(?:^|\.)(?:{special})$", regex=True))
+        out[plain[plain].index] = (local[plain] + "@" + domain[plain]).to_numpy()
+        simple = simple.copy()
+        simple[plain[~plain].index] = False
+    rest = ~simple & text.ne("")
+    if rest.any():
+        value, _, _ = _map_unique(text[rest], normalize_email)
+        out[rest[rest].index] = value.where(value.notna(), text[rest]).to_numpy()
+    return out
 
 
 def build_plan(valid: pd.DataFrame, rejects: pd.DataFrame, remote: pd.DataFrame,

@@ -138,3 +138,32 @@ def test_normalizing_a_normalized_contact_changes_nothing(records):
     assert again.rejects.empty
     pd.testing.assert_frame_equal(again.valid, first.valid)
     assert again.notes.empty
+
+
+remote_phone = st.one_of(
+    nanp.map(lambda p: f"+1-({p[0]})-{p[1]}-{p[2]}"), nanp.map(lambda p: f"+1{p[0]}{p[1]}{p[2]}"),
+    nanp.map(lambda p: f"+1 {p[0]} {p[1]} {p[2]}"), st.text(" +-().0123456789", max_size=18),
+    st.just("+44 20 7946 0958"), st.just(""))
+remote_email = st.one_of(st.builds(lambda a, b, c: f"{a}@{b}.{c}", local, label, tld),
+                         st.text(max_size=15), st.just("Postmaster@Example.COM"),
+                         st.just("x@bücher.DE"))
+
+
+@SETTINGS
+@given(st.lists(remote_phone, max_size=30), st.lists(remote_email, max_size=30))
+def test_vectorized_remote_normalization_equals_the_per_value_one(phones, emails):
+    from connector.plan import _norm_emails, _norm_phones
+
+    got = _norm_phones(pd.Series(phones, dtype=object), "US").tolist()
+    for phone, key in zip(phones, got):
+        e164 = normalize_phone(phone, "US").e164
+        if e164 is not None:
+            assert key == e164, phone          # a valid number: exactly its E.164
+        else:                                  # an invalid one: a key no valid number has
+            assert normalize_phone(key, "US").e164 is None, (phone, key)
+    got = _norm_emails(pd.Series(emails, dtype=object)).tolist()
+    want = []
+    for e in emails:
+        r = normalize_email(e)
+        want.append(r.email if r.email is not None else e.strip())
+    assert got == want
