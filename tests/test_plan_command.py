@@ -142,3 +142,53 @@ def test_plan_unknown_campaign_is_a_clear_error(setup):
     assert result.exit_code == 1
     assert "999" in result.output and "Traceback" not in result.output
     assert not (tmp / "r").exists()
+
+
+def test_plan_with_statuses_unmanaged_formatted_phones_and_remote_duplicates(sandbox, tmp_path):
+    """A campaign as real ones are: contacts on a call, unknown statuses, contacts added
+    by hand, two contacts sharing a key; exact counts, and no write request."""
+    seeded = sandbox.seed(6, [
+        {"external_unique_id": "k1", "name": "Ann Lee", "phone_number": "+12014716992"},
+        {"external_unique_id": "k2", "name": "Bob Old", "phone_number": "+12014716993"},
+        {"external_unique_id": "k3", "name": "Cy Old", "phone_number": "+12014716994"},
+        {"external_unique_id": "k4", "name": "Di Old", "phone_number": "+12014716995"},
+        {"external_unique_id": "dup", "name": "Dup One", "phone_number": "+12014716996"},
+        {"external_unique_id": "dup", "name": "Dup Two", "phone_number": "+12014716997"},
+        {"name": "By Hand", "phone_number": "+12014716998"},
+        {"external_unique_id": "gone", "name": "Gone", "phone_number": "+12014716999"},
+    ], check=False)
+    ids = {c["external_unique_id"] if c.get("external_unique_id") else "hand": c["id"]
+           for c in seeded}
+    sandbox.set_status(6, ids["k2"], "Dialing")
+    sandbox.set_status(6, ids["k3"], "Paused By Supervisor")      # unknown: not active
+    sandbox.set_status(6, ids["gone"], "Queued")                  # active: not deleted
+    listed = {c["external_unique_id"]: c["phone_number"] for c in sandbox.contacts(6)
+              if c.get("external_unique_id")}
+    assert listed["k1"] == "+12014716992"
+    (tmp_path / "m.yaml").write_text(MAPPING, encoding="utf-8")
+    (tmp_path / "s.csv").write_text(
+        "Record ID,First Name,Last Name,Email,Phone Number\n"
+        "k1,Ann,Lee,,(201) 471-6992\n"          # unchanged (formatted differently)
+        "k2,Bob,New,,201-471-6993\n"            # deferred: Dialing
+        "k3,Cy,New,,201-471-6994\n"             # update: unknown status is not active
+        "k4,Di,Old,,+1 201 471 6995\n"          # unchanged
+        "dup,Dup,Three,,201-471-6990\n"         # deferred: two campaign contacts have dup
+        "new,New,One,,201-471-6998\n"           # rejected: the hand-added contact's phone
+        "new2,New,Two,,201-471-6980\n",         # add
+        encoding="utf-8")
+    env = {"CAMPAIGN_SYNC_BASE_URL": sandbox.url, "CAMPAIGN_SYNC_API_USER": "acme",
+           "CAMPAIGN_SYNC_API_TOKEN": TOKEN}
+    sandbox.reset_counts()
+    result = run(env, "plan", tmp_path / "s.csv", "--campaign-id", 6, "-m", tmp_path / "m.yaml",
+                 "--mode", "mirror", "--force", "--report", tmp_path / "r")
+    assert result.exit_code == 3, result.output
+    assert sum(sandbox.counts[k] for k in ("add", "import", "patch", "delete")) == 0
+    doc = json.loads((tmp_path / "r" / "plan.json").read_text(encoding="utf-8"))
+    c = doc["counts"]
+    assert c["source"] == {"add": 1, "update": 1, "unchanged": 2, "deferred": 2, "rejected": 1}
+    assert c["remote"] == {"kept": 4, "updated": 1, "deleted": 0, "deferred": 2, "unmanaged": 1}
+    assert c["deferred_reasons"] == {"active_status": 1, "remote_conflict": 1}
+    assert c["reject_reasons"] == {"phone_in_use": 1}
+    assert c["unknown_statuses"] == {"Paused By Supervisor": 1}
+    assert c["conflicts"] == 1
+    assert "unknown status 'Paused By Supervisor'" in result.output
