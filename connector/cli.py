@@ -29,8 +29,25 @@ def _fail(exc: BaseException, code: int) -> None:
     for secret in _State.secrets:
         if secret:
             text = text.replace(secret, "***")
-    click.echo(f"error: {text}", err=True)
+    if _State.log_format == "json":
+        import json as _json
+        import time as _time
+
+        click.echo(_json.dumps({"ts": _time.strftime("%Y-%m-%dT%H:%M:%SZ", _time.gmtime()),
+                                "level": "error", "logger": "campaign_sync", "event": "error",
+                                "message": text, "exit_code": int(code)},
+                               ensure_ascii=False), err=True)
+    else:
+        click.echo(f"error: {text}", err=True)
     sys.exit(int(code))
+
+
+def _note(text: str) -> None:
+    """A line for the person at the terminal (stderr); an INFO event in JSON mode."""
+    if _State.log_format == "json":
+        log.info(text, extra={"event": "note"})
+    elif _State.verbosity >= 0:
+        click.echo(text, err=True)
 
 
 def handle_errors(func: Callable[..., Any]) -> Callable[..., Any]:
@@ -92,7 +109,9 @@ def settings_from(kwargs: dict[str, Any]):
 
 
 def _setup_logging(log_format: str, verbosity: int) -> None:
-    level = logging.WARNING - 10 * verbosity
+    # json is for schedulers and log shippers: every event (INFO) unless -q
+    base = logging.INFO if log_format == "json" else logging.WARNING
+    level = base - 10 * verbosity if verbosity >= 0 else logging.ERROR
     handler = logging.StreamHandler(sys.stderr)
     if log_format == "json":
         from .logs import JsonFormatter
@@ -311,17 +330,17 @@ def run_plan(source: str, campaign_id: int, mapping: str, mode: str, report_dir:
     from .report import write_report
 
     validated = validate_source(source, mapping)
-    quiet = _State.verbosity < 0
-    if not quiet:
-        click.echo(f"read {validated.result.rows:,} rows from {source}: "
-                   f"{validated.result.valid_count:,} valid, "
-                   f"{validated.result.rejected_count:,} rejected", err=True)
+    _note(f"read {validated.result.rows:,} rows from {source}: "
+          f"{validated.result.valid_count:,} valid, {validated.result.rejected_count:,} rejected")
+    counter = (_State.verbosity >= 0 and _State.log_format != "json"
+               and sys.stderr.isatty())
     with ApiClient(settings) as client:
-        remote = fetch_remote(client, campaign_id, progress=None if quiet else (
+        remote = fetch_remote(client, campaign_id, progress=None if not counter else (
             lambda n: click.echo(f"\rreading campaign {campaign_id}: {n:,} contacts",
                                  err=True, nl=False)))
-    if not quiet:
+    if counter:
         click.echo("", err=True)
+    _note(f"campaign {campaign_id}: {len(remote):,} contacts")
     options = PlanOptions(mode=mode, max_delete_fraction=max_delete_fraction, force=force)
     meta = {"campaign_id": campaign_id, "command": command,
             "created_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")}
@@ -375,10 +394,10 @@ class _Bars:
 
     def __init__(self) -> None:
         self.bar: Any = None
-        self.enabled = _State.verbosity >= 0 and sys.stderr.isatty()
+        self.enabled = (_State.verbosity >= 0 and _State.log_format != "json"
+                        and sys.stderr.isatty())
 
     def start(self, phase: str, total: int) -> None:
-        log.info("%s %d contacts", phase, total)
         if self.enabled:
             self.bar = click.progressbar(length=total, label=f"{phase:<9}", file=sys.stderr,
                                          show_pos=True, show_eta=True, width=30)
@@ -439,7 +458,6 @@ def sync_cmd(source: str, campaign_id: int, mapping: str, mode: str, report_dir:
     from .plan import PlanOptions
     from .sync import run_sync
 
-    quiet = _State.verbosity < 0
     outcome = run_sync(
         source=source, campaign_id=campaign_id, mapping=mapping,
         plan_options=PlanOptions(mode=mode, max_delete_fraction=max_delete_fraction,
@@ -448,7 +466,7 @@ def sync_cmd(source: str, campaign_id: int, mapping: str, mode: str, report_dir:
                                  job_timeout=job_timeout),
         settings=settings, state_path=state_path,
         report_dir=report_dir or _default_report_dir(campaign_id), mask_pii=mask_pii,
-        progress=_Bars(), echo=(lambda s: None) if quiet else (lambda s: click.echo(s, err=True)))
+        progress=_Bars(), echo=_note)
     if outcome.plan is not None:
         for line in outcome.plan.summary_lines():
             click.echo(line)

@@ -196,6 +196,9 @@ class Loader:
         if not ops:
             return
         self.progress.start("deleting", len(ops))
+        log.info("%s %d contacts", "deleting", len(ops),
+                 extra={"event": "phase", "phase": "deleting", "run_id": self.run_id,
+                        "operations": len(ops)})
         results = self._parallel(ops, lambda op: self.client.contacts.delete(
             self.campaign_id, contact_id=op["remote_id"]))
         ambiguous = [op for op, _v, exc in results if isinstance(exc, AmbiguousWriteError)]
@@ -231,6 +234,9 @@ class Loader:
         if not ops:
             return
         self.progress.start("updating", len(ops))
+        log.info("%s %d contacts", "updating", len(ops),
+                 extra={"event": "phase", "phase": "updating", "run_id": self.run_id,
+                        "operations": len(ops)})
         waves: dict[int, list[dict[str, Any]]] = {}
         for op in ops:
             waves.setdefault(int(op["wave"] or 0), []).append(op)
@@ -249,6 +255,9 @@ class Loader:
         if not ops:
             return
         self.progress.start("adding", len(ops))
+        log.info("%s %d contacts", "adding", len(ops),
+                 extra={"event": "phase", "phase": "adding", "run_id": self.run_id,
+                        "operations": len(ops)})
         size = max(1, self.options.chunk_size)
         queue = [ops[i:i + size] for i in range(0, len(ops), size)]
         failed: list[tuple[list[dict[str, Any]], str]] = []   # chunk, error details
@@ -303,10 +312,17 @@ class Loader:
             self.store.update_job(job, "unknown", error="the answer named no job")
             return "unknown", None
         self.store.update_job(job, "in_progress", job_id=answer.job_id)
+        log.info("import of %d contacts: job %s", len(chunk), answer.job_id,
+                 extra={"event": "job_started", "run_id": self.run_id, "job_id": answer.job_id,
+                        "contacts": len(chunk)})
         state = self.client.jobs.wait(self.campaign_id, answer.job_id,
                                       timeout=self.options.job_timeout,
                                       first_delay=self.options.first_poll,
                                       max_delay=self.options.max_poll)
+        status = "pending" if state.timed_out else state.status
+        log.info("job %s: %s", answer.job_id, status,
+                 extra={"event": "job_finished", "run_id": self.run_id, "job_id": answer.job_id,
+                        "status": status, "error_details": state.error_details})
         if state.timed_out:
             self.store.update_job(job, "pending")
             self.store.mark([op["id"] for op in chunk], "pending",

@@ -144,7 +144,16 @@ def run_sync(*, source: str, campaign_id: int, mapping: str, plan_options: PlanO
                      "job_timeout": load_options.job_timeout},
             report_dir=str(report_dir))
         store.set_lock_run(campaign_id, run_id)
+        log.info("run %s started: sync of %s into campaign %s (%s)", run_id, source,
+                 campaign_id, plan_options.mode,
+                 extra={"event": "run_started", "run_id": run_id, "campaign_id": campaign_id,
+                        "mode": plan_options.mode, "source_sha256": validated.info.sha256,
+                        "rows": validated.result.rows,
+                        "valid": validated.result.valid_count,
+                        "rejected": validated.result.rejected_count})
         remote = fetch_remote(client, campaign_id)
+        log.info("campaign %s read: %d contacts", campaign_id, len(remote),
+                 extra={"event": "campaign_read", "run_id": run_id, "contacts": len(remote)})
         plan = make_plan(validated, remote, plan_options,
                          meta={"campaign_id": campaign_id, "command": "sync", "run_id": run_id,
                                "created_at": utcnow()})
@@ -152,6 +161,11 @@ def run_sync(*, source: str, campaign_id: int, mapping: str, plan_options: PlanO
             plan.rejects) else []
         originals = rejected_source_rows(validated, lines)
         outcome = SyncOutcome(exit_code=0, plan=plan, run_id=run_id)
+        pc = plan.counts()
+        log.info("plan: %s", ", ".join(f"{k} {v}" for k, v in pc["source"].items()),
+                 extra={"event": "planned", "run_id": run_id, "source": pc["source"],
+                        "remote": pc["remote"], "reject_reasons": pc["reject_reasons"],
+                        "refused": plan.refused})
         if plan.refused:
             files = write_report(plan, report_dir, mask_pii=mask_pii, originals=originals)
             store.finish_run(run_id, "refused", int(ExitCode.REFUSED), counts=plan.counts(),
@@ -169,6 +183,9 @@ def run_sync(*, source: str, campaign_id: int, mapping: str, plan_options: PlanO
         after = fetch_remote(client, campaign_id)
         confirmed, unconfirmed = verify(store, run_id, after, region)
         result.reads += 2
+        log.info("verified: %d confirmed, %d not confirmed", confirmed, unconfirmed,
+                 extra={"event": "verified", "run_id": run_id, "confirmed": confirmed,
+                        "unconfirmed": unconfirmed})
         _record_applied(store, campaign_id, run_id, plan)
 
         if result.rejected:
@@ -190,6 +207,9 @@ def run_sync(*, source: str, campaign_id: int, mapping: str, plan_options: PlanO
         code = ExitCode.PARTIAL if (rejected_rows or problems) else ExitCode.OK
         status = "done" if code == ExitCode.OK else "partial"
         store.finish_run(run_id, status, int(code), counts=counts)
+        log.info("run %s finished: %s, exit %d", run_id, status, int(code),
+                 extra={"event": "run_finished", "run_id": run_id, "status": status,
+                        "exit_code": int(code), "load": result.counts()})
         outcome.exit_code = int(code)
         outcome.counts = counts
         outcome.unconfirmed = unconfirmed
@@ -200,6 +220,9 @@ def run_sync(*, source: str, campaign_id: int, mapping: str, plan_options: PlanO
             try:
                 code = getattr(exc, "exit_code", ExitCode.FAILED)
                 store.finish_run(run_id, "failed", int(code), message=str(exc)[:500])
+                log.error("run %s failed: %s", run_id, type(exc).__name__,
+                          extra={"event": "run_failed", "run_id": run_id,
+                                 "exit_code": int(code)})
             except Exception:  # noqa: BLE001 - the original error matters more
                 log.debug("could not record the failure", exc_info=True)
         raise
