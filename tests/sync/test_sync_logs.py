@@ -44,3 +44,48 @@ def test_json_log_events_of_a_sync(sandbox, tmp_path):
     for path in (tmp_path / "r").iterdir():
         assert TOKEN not in path.read_text(encoding="utf-8", errors="replace")
     assert TOKEN.encode() not in (tmp_path / "state.db").read_bytes()
+
+
+def _sync_on_a_terminal(sandbox, tmp_path, *extra, base=7000):
+    import pty
+    import select
+
+    src = tmp_path / "s.csv"
+    rows = "".join(f"k{base + i},Name {i},,+1201471{base + i}\n" for i in range(120))
+    src.write_text("external_unique_id,name,email,phone_number\n" + rows, encoding="utf-8")
+    env = {**os.environ, "CAMPAIGN_SYNC_BASE_URL": sandbox.url, "CAMPAIGN_SYNC_API_USER": "acme",
+           "CAMPAIGN_SYNC_API_TOKEN": TOKEN, "COLUMNS": "120"}
+    master, slave = pty.openpty()
+    proc = subprocess.Popen(
+        [sys.executable, "-c", "from connector.cli import main; main()", *extra, "sync",
+         str(src), "--campaign-id", "6", "-m", "generic", "--chunk-size", "40",
+         "--state", str(tmp_path / f"state{len(extra)}.db"), "--report", str(tmp_path / "r")],
+        stdout=subprocess.DEVNULL, stderr=slave, env=env, cwd=tmp_path)
+    os.close(slave)
+    out = b""
+    while True:
+        ready, _, _ = select.select([master], [], [], 60)
+        if not ready:
+            break
+        try:
+            chunk = os.read(master, 65536)
+        except OSError:
+            break
+        if not chunk:
+            break
+        out += chunk
+    proc.wait(timeout=60)
+    os.close(master)
+    return proc.returncode, out.decode("utf-8", "replace")
+
+
+def test_progress_bars_on_a_terminal_and_not_with_q(sandbox, tmp_path):
+    code, text = _sync_on_a_terminal(sandbox, tmp_path)
+    assert code == 0, text
+    assert "adding" in text and "120/120" in text     # the bar, with its position
+    assert TOKEN not in text
+    # -q, and new contacts to add again (upsert keeps the first 120): no bar, no text
+    code, quiet = _sync_on_a_terminal(sandbox, tmp_path, "-q", base=8000)
+    assert code == 0, quiet
+    assert len(sandbox.contacts(6)) == 240
+    assert quiet.strip() == ""
