@@ -257,8 +257,10 @@ def evaluate(c1: dict[str, Any], cn: dict[str, Any], lim: dict[str, Any] | None
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--patches", "--rows", dest="patches", type=int, default=400,
-                    help="PATCHes of the concurrency comparison (--rows: the same)")
+    ap.add_argument("--patches", type=int, default=400,
+                    help="PATCHes of the concurrency comparison")
+    ap.add_argument("--rows", type=int, default=None,
+                    help="a scale for run_all.py: --patches is lowered to it when above")
     ap.add_argument("--concurrency", type=int, default=8, help="compared against 1")
     ap.add_argument("--latency-ms", type=float, default=50)
     ap.add_argument("--repeat", type=int, default=1, help="runs of each side (median)")
@@ -267,7 +269,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--no-limited", action="store_true")
     ap.add_argument("--json", type=Path, default=None, help="write the results here")
     args = ap.parse_args(argv)
-    args.patches = min(args.patches, 5000)
+    if args.rows is not None:
+        args.patches = max(1, min(args.patches, args.rows))
 
     mach = machine()
     print(f"machine: {machine_line(mach)}")
