@@ -180,9 +180,13 @@ def run_sync(*, source: str, campaign_id: int, mapping: str, plan_options: PlanO
                         read_campaign=lambda: fetch_remote(client, campaign_id))
         result = loader.run()
 
-        after = fetch_remote(client, campaign_id)
-        confirmed, unconfirmed = verify(store, run_id, after, region)
-        result.reads += 2
+        result.reads += 1
+        if plan.has_writes():
+            after = fetch_remote(client, campaign_id)
+            result.reads += 1
+            confirmed, unconfirmed = verify(store, run_id, after, region)
+        else:  # nothing was sent: nothing to confirm, and no second read of the campaign
+            confirmed = unconfirmed = 0
         log.info("verified: %d confirmed, %d not confirmed", confirmed, unconfirmed,
                  extra={"event": "verified", "run_id": run_id, "confirmed": confirmed,
                         "unconfirmed": unconfirmed})

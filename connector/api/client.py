@@ -334,6 +334,9 @@ class JobsResource:
         """
         deadline = self._clock() + timeout
         delay = first_delay
+        # a job is never done the instant its import is accepted: the first look waits
+        self._sleep(min(first_delay, max(0.0, timeout)))
+        delay = min(max_delay, delay * 2)
         while True:
             job = self.get(campaign_id, job_id)
             if job.finished:

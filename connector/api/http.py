@@ -20,6 +20,7 @@ from __future__ import annotations
 import email.utils
 import json
 import logging
+import collections
 import random
 import threading
 import time
@@ -52,10 +53,16 @@ IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 class RateLimiter:
     """Spaces requests at least ``1/rate`` seconds apart, across all threads.
 
-    With even spacing no one-second window ever holds more than ``rate``
-    requests, so a burst cannot exceed the platform's per-instance limit.
+    Requests are spaced ``1/rate`` apart from their actual release, and the last
+    ``rate`` release times are kept: no one-second window (with a small margin for
+    the network) ever holds more than ``rate`` requests, so a burst cannot exceed the
+    platform's per-instance limit.
     ``pause`` pushes every future slot back (used on 429).
     """
+
+    #: slack on the one-second window: thread wake-ups and the network can bring
+    #: requests released 1.000 s apart closer together by a few milliseconds
+    MARGIN = 0.03
 
     def __init__(self, rate: float, *, clock: Callable[[], float] = time.monotonic,
                  sleep: Callable[[float], None] = time.sleep) -> None:
@@ -66,15 +73,24 @@ class RateLimiter:
         self._sleep = sleep
         self._lock = threading.Lock()
         self._next = 0.0
+        # the actual release times of the last `rate` requests: a new one goes only
+        # when the oldest of them is more than a second (plus MARGIN) old
+        self._window: collections.deque[float] = collections.deque(
+            maxlen=max(1, int(rate)))
 
     def acquire(self) -> None:
         """Block until this caller may send one request."""
-        with self._lock:
-            now = self._clock()
-            slot = max(now, self._next)
-            self._next = slot + self.interval
-        wait = slot - now
-        if wait > 0:
+        while True:
+            with self._lock:
+                now = self._clock()
+                earliest = self._next
+                if len(self._window) == self._window.maxlen:
+                    earliest = max(earliest, self._window[0] + 1.0 + self.MARGIN)
+                if now >= earliest:
+                    self._window.append(now)
+                    self._next = now + self.interval
+                    return
+                wait = earliest - now
             self._sleep(wait)
 
     def pause(self, seconds: float) -> None:
