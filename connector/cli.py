@@ -426,12 +426,17 @@ class _Bars:
 @click.option("--job-timeout", default=600.0, show_default=True, type=click.FloatRange(1),
               help="Seconds to wait for an import job; one still running is left pending "
                    "(the next run waits for it).")
+@click.option("--full-check", is_flag=True,
+              help="Normalize and compare every row, even those the state store knows to "
+                   "be as the last run left them on both sides.")
+@click.option("--full-check-every", default=0, show_default=True, type=click.IntRange(0),
+              metavar="N", help="Make every Nth sync a full check (0: never by itself).")
 @connection_options
 @handle_errors
 def sync_cmd(source: str, campaign_id: int, mapping: str, mode: str, report_dir: str | None,
              mask_pii: bool, max_delete_fraction: float, force: bool, dry_run: bool,
              chunk_size: int, concurrency: int, state_path: str | None, job_timeout: float,
-             **kwargs: Any) -> None:
+             full_check: bool, full_check_every: int, **kwargs: Any) -> None:
     """Make the campaign match SOURCE: deletes, then updates, then adds, each write
     recorded in the state store first; then re-read the campaign to confirm every
     operation, and write the report.
@@ -466,7 +471,8 @@ def sync_cmd(source: str, campaign_id: int, mapping: str, mode: str, report_dir:
                                  job_timeout=job_timeout),
         settings=settings, state_path=state_path,
         report_dir=report_dir or _default_report_dir(campaign_id), mask_pii=mask_pii,
-        progress=_Bars(), echo=_note)
+        progress=_Bars(), echo=_note, full_check=full_check,
+        full_check_every=full_check_every)
     if outcome.plan is not None:
         for line in outcome.plan.summary_lines():
             click.echo(line)

@@ -17,16 +17,24 @@ from .schema import ValidationResult, normalize_contacts
 
 @dataclass
 class Validated:
-    """A validated source: what the reader saw, the source rows and the verdict."""
+    """A validated source: what the reader saw, the source rows and the verdict.
+
+    `carried` lists the rows an incremental run did not normalize again (line, key,
+    row hash): identical to the last applied run, with the campaign contact
+    unchanged since. `mapped` keeps the mapped (raw) fields and the row hashes."""
 
     info: Any
     source: pd.DataFrame
     mapping: Mapping
     result: ValidationResult
+    mapped: pd.DataFrame | None = None
+    carried: pd.DataFrame | None = None
 
 
-def validate_source(path: str | Path, mapping: Mapping | str | Path) -> Validated:
-    """Read `path` with the mapping's reader hints, map it, normalize and validate it."""
+def prepare_source(path: str | Path, mapping: Mapping | str | Path
+                   ) -> tuple[Any, pd.DataFrame, Mapping, pd.DataFrame]:
+    """Read `path` with the mapping's reader hints and map it: (info, source, mapping,
+    mapped). Raises SourceError / MappingError (exit 2) before anything is sent."""
     from .sources import SourceHints, read_source
 
     if not isinstance(mapping, Mapping):
@@ -34,10 +42,90 @@ def validate_source(path: str | Path, mapping: Mapping | str | Path) -> Validate
     hints = SourceHints(**mapping.source) if mapping.source else None
     df, info = read_source(str(path), hints, wanted_columns=mapping.source_columns())
     check_columns(mapping, list(getattr(info, "columns", None) or df.columns))
-    mapped = apply_mapping(mapping, df)
-    result = normalize_contacts(mapped, region=mapping.region, required=mapping.required)
+    return info, df, mapping, apply_mapping(mapping, df)
+
+
+def validate_source(path: str | Path, mapping: Mapping | str | Path) -> Validated:
+    """Read `path` with the mapping's reader hints, map it, normalize and validate it."""
+    info, df, mapping, mapped = prepare_source(path, mapping)
+    return validate_prepared(info, df, mapping, mapped)
+
+
+def validate_prepared(info: Any, df: pd.DataFrame, mapping: Mapping, mapped: pd.DataFrame,
+                      skip: pd.Series | None = None) -> Validated:
+    """Normalize and validate the mapped rows, all of them or those not in `skip` (a
+    boolean mask of rows carried over unchanged from the last run)."""
+    carried = None
+    if skip is not None and skip.any():
+        carried = pd.DataFrame({"line": mapped.loc[skip, LINE_COLUMN].astype("int64"),
+                                "external_unique_id":
+                                    mapped.loc[skip, "external_unique_id"].str.strip()})
+        todo = mapped[~skip]
+    else:
+        todo = mapped
+    result = normalize_contacts(todo, region=mapping.region, required=mapping.required)
+    if carried is not None:
+        result.rows = len(mapped)
     _note_repairs(result, info, mapping, df, mapped)
-    return Validated(info=info, source=df, mapping=mapping, result=result)
+    return Validated(info=info, source=df, mapping=mapping, result=result, mapped=mapped,
+                     carried=carried)
+
+
+HASH_FIELDS = ("external_unique_id", "name", "email", "phone_number", "outbound_number")
+
+
+def _hash_key(mapping: Mapping) -> str:
+    """16 characters that change with the mapping (its columns, region, required), so a
+    changed mapping never matches an earlier run's row hashes."""
+    import hashlib
+
+    text = repr((sorted((k, v.kind, v.parts) for k, v in mapping.columns.items()),
+                 mapping.region, mapping.required))
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
+
+
+def source_hashes(mapped: pd.DataFrame, mapping: Mapping) -> pd.Series:
+    """One int64 per mapped row: a hash of its five raw fields (vectorized)."""
+    frame = mapped[list(HASH_FIELDS)].fillna("").astype(str)
+    hashed = pd.util.hash_pandas_object(frame, index=False, hash_key=_hash_key(mapping))
+    return pd.Series(hashed.to_numpy().view("int64"), index=mapped.index)
+
+
+def remote_hashes(remote: pd.DataFrame) -> pd.Series:
+    """One int64 per campaign contact: a hash of its five fields as listed (not its
+    status, which the dialer changes all day)."""
+    frame = remote[list(HASH_FIELDS)].fillna("").astype(str)
+    hashed = pd.util.hash_pandas_object(frame, index=False)
+    return pd.Series(hashed.to_numpy().view("int64"), index=remote.index)
+
+
+def carried_rows(mapped: pd.DataFrame, mapping: Mapping, remote: pd.DataFrame,
+                 applied: pd.DataFrame) -> pd.Series:
+    """Rows that need no normalization or comparison: the same key and row hash as
+    the last applied run, a campaign contact with that key whose listed fields hash as
+    they did after that run, and a key that appears once in the source and once in
+    the campaign. Everything else goes the full way."""
+    if applied is None or applied.empty or mapped.empty:
+        return pd.Series(False, index=mapped.index)
+    keys = mapped["external_unique_id"].fillna("").astype(str).str.strip()
+    hashes = source_hashes(mapped, mapping)
+    import numpy as np
+
+    last = applied.drop_duplicates("key")
+    at = pd.Index(last["key"].to_numpy()).get_indexer(keys.to_numpy())
+    rkeys = remote["external_unique_id"].fillna("").astype(str).str.strip()
+    once = rkeys.ne("") & ~rkeys.duplicated(keep=False)
+    rat = pd.Index(rkeys[once].to_numpy()).get_indexer(keys.to_numpy())
+    found = (at >= 0) & (rat >= 0)
+    stored_row = last["row_hash"].to_numpy(dtype="int64")
+    stored_remote = last["remote_hash"].fillna(0).to_numpy(dtype="int64")
+    has_remote = last["remote_hash"].notna().to_numpy()
+    now_remote = remote_hashes(remote)[once].to_numpy(dtype="int64")
+    same = np.zeros(len(keys), dtype=bool)
+    i = np.flatnonzero(found)
+    same[i] = ((stored_row[at[i]] == hashes.to_numpy()[i]) & has_remote[at[i]]
+               & (stored_remote[at[i]] == now_remote[rat[i]]))
+    return pd.Series(same, index=mapped.index) & keys.ne("") & ~keys.duplicated(keep=False)
 
 
 REPAIRED_NOTE = "repaired from a number: the cell held a number, read back as its digits"
@@ -183,4 +271,4 @@ def make_plan(validated: Validated, remote: pd.DataFrame, options: Any, *,
                  "source_format": getattr(info, "format", ""),
                  "mapping": str(validated.mapping.path), **(meta or {})}
     return build_plan(validated.result.valid, validated.result.rejects, remote, options,
-                      meta=full_meta)
+                      meta=full_meta, carried=validated.carried)

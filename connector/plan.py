@@ -50,6 +50,8 @@ REASONS: dict[str, str] = {
     "new": "not in the campaign: added",
     "changed": "differs from the campaign: patched",
     "same": "equal to the campaign after normalization",
+    "same_as_last_run": "the source row and the campaign contact are as the last run "
+                        "left them (not compared again)",
     "add_only": "differs from the campaign, but add-only mode does not update",
     "active_status": "the contact is being dialed or on a call; the next run picks it up",
     "no_remote_id": "the campaign lists this contact without an id, so it cannot be "
@@ -321,12 +323,15 @@ def _norm_emails(series: pd.Series) -> pd.Series:
 
 def build_plan(valid: pd.DataFrame, rejects: pd.DataFrame, remote: pd.DataFrame,
                options: PlanOptions | None = None, *, mode: str | None = None,
-               meta: Mapping[str, Any] | None = None) -> Plan:
+               meta: Mapping[str, Any] | None = None,
+               carried: pd.DataFrame | None = None) -> Plan:
     """Work out the plan.
 
     valid: normalized contacts (the five fields and ``__line__``), as
     `schema.normalize_contacts` gives them. rejects: its reject records (line, key,
     field, value, reason, hint). remote: `remote_frame(...)` of the campaign.
+    carried: rows (line, external_unique_id) known to be unchanged since the last
+    applied run, source and campaign side alike: they are not compared again.
     """
     if options is None:
         options = PlanOptions(mode=mode or "upsert")
@@ -427,8 +432,15 @@ def build_plan(valid: pd.DataFrame, rejects: pd.DataFrame, remote: pd.DataFrame,
     rows.loc[new, ["action", "reason"]] = ("add", "new")
     rows.loc[~rows["action"].isin(["update"]), "changed"] = ""
 
+    # -- rows carried over from the last run: unchanged, their contacts kept
+    carried_keys: set[str] = set()
+    if carried is not None and len(carried):
+        carried_keys = set(carried["external_unique_id"])
+        rem.loc[rem["action"].eq("") & rem["key"].isin(carried_keys),
+                ["action", "reason"]] = ("kept", "same_as_last_run")
+
     # -- remote contacts' fate, before phone checks (deletes free phones)
-    src_keys = set(keys)
+    src_keys = set(keys) | carried_keys
     rejected_keys = set(rejects["key"].astype(str).str.strip()) - {""} \
         if "key" in rejects.columns else set()
     todo_r = rem["action"].eq("")
@@ -474,7 +486,17 @@ def build_plan(valid: pd.DataFrame, rejects: pd.DataFrame, remote: pd.DataFrame,
 
     # -- rejected rows: one line per source row, reasons joined
     rej_rows = _rejected_rows(rejects)
-    table = pd.concat([rows, rej_rows], ignore_index=True) if len(rej_rows) else rows
+    parts = [rows] + ([rej_rows] if len(rej_rows) else [])
+    if carried_keys:
+        same = pd.DataFrame({"line": pd.array(carried["line"].to_numpy(), dtype="Int64"),
+                             "external_unique_id": carried["external_unique_id"].to_numpy(),
+                             "action": "unchanged", "reason": "same_as_last_run"})
+        for c in ROW_COLUMNS:
+            if c not in same:
+                same[c] = (pd.array([None] * len(same), dtype="Int64")
+                           if c in ("remote_id", "wave") else "")
+        parts.append(same[list(ROW_COLUMNS)])
+    table = pd.concat(parts, ignore_index=True) if len(parts) > 1 else rows
     table = table.sort_values("line", kind="stable").reset_index(drop=True)
     table = table[list(ROW_COLUMNS)]
 
@@ -498,7 +520,7 @@ def build_plan(valid: pd.DataFrame, rejects: pd.DataFrame, remote: pd.DataFrame,
     plan = Plan(options=options, rows=table, remote=remote_out.reset_index(drop=True),
                 conflicts=conflicts, rejects=problems, unknown_statuses=unknown_statuses,
                 outbound_differences=outbound_differences, meta=dict(meta or {}))
-    plan.refused = _safety(plan, has_valid=len(src) > 0)
+    plan.refused = _safety(plan, has_valid=len(src) > 0 or bool(carried_keys))
     return plan
 
 

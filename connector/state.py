@@ -25,7 +25,7 @@ from typing import Any, Iterable, Iterator, Sequence
 from .errors import ConfigError, LockedError
 
 DEFAULT_STATE = Path(".campaign-sync") / "state.db"
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT);
@@ -73,7 +73,8 @@ CREATE INDEX IF NOT EXISTS jobs_run ON jobs (run_id, status);
 CREATE TABLE IF NOT EXISTS contacts (
     campaign_id INTEGER NOT NULL,
     key TEXT NOT NULL,
-    row_hash TEXT NOT NULL,
+    row_hash INTEGER NOT NULL,         -- hash of the mapped source row last applied
+    remote_hash INTEGER,               -- hash of the campaign contact as read after it
     remote_id INTEGER,
     run_id INTEGER,
     PRIMARY KEY (campaign_id, key)
@@ -208,6 +209,12 @@ class StateStore:
             db.execute("UPDATE runs SET status=?, exit_code=?, ended_at=?, counts=?, message=?"
                        " WHERE id=?", (status, int(exit_code), utcnow(),
                                        json.dumps(counts or {}), message, run_id))
+
+    def update_run_options(self, run_id: int, **changes: Any) -> None:
+        with self.transaction() as db:
+            row = db.execute("SELECT options FROM runs WHERE id=?", (run_id,)).fetchone()
+            options = {**json.loads(row["options"] or "{}"), **changes}
+            db.execute("UPDATE runs SET options=? WHERE id=?", (json.dumps(options), run_id))
 
     def set_run_counts(self, run_id: int, counts: dict[str, Any]) -> None:
         with self.transaction() as db:
@@ -377,17 +384,25 @@ class StateStore:
             " ('sending', 'in_progress', 'pending') ORDER BY id", (campaign_id,))]
 
     # ------------------------------------------------------------ contacts
-    def applied(self, campaign_id: int) -> dict[str, tuple[str, int | None]]:
-        """key -> (row hash, remote id) of the last applied values."""
-        return {r["key"]: (r["row_hash"], r["remote_id"]) for r in self.db.execute(
-            "SELECT key, row_hash, remote_id FROM contacts WHERE campaign_id=?",
-            (campaign_id,))}
+    def applied(self, campaign_id: int) -> "pd.DataFrame":
+        """The last applied state: key, row_hash, remote_hash, remote_id (one row per
+        contact this tool wrote or found equal)."""
+        import pandas as pd
+
+        rows = self.db.execute("SELECT key, row_hash, remote_hash, remote_id FROM contacts"
+                               " WHERE campaign_id=?", (campaign_id,)).fetchall()
+        return pd.DataFrame({
+            "key": pd.Series([r[0] for r in rows], dtype=object),
+            "row_hash": pd.Series([r[1] for r in rows], dtype="int64"),
+            "remote_hash": pd.array([r[2] for r in rows], dtype="Int64"),
+            "remote_id": pd.array([r[3] for r in rows], dtype="Int64")})
 
     def record_applied(self, campaign_id: int, run_id: int,
-                       rows: Iterable[tuple[str, str, int | None]],
+                       rows: Iterable[tuple[str, int, int | None, int | None]],
                        removed: Iterable[str] = ()) -> None:
+        """rows: (key, row hash, remote hash, remote id)."""
         with self.transaction() as db:
-            db.executemany("INSERT OR REPLACE INTO contacts VALUES (?, ?, ?, ?, ?)",
-                           ((campaign_id, key, h, rid, run_id) for key, h, rid in rows))
+            db.executemany("INSERT OR REPLACE INTO contacts VALUES (?, ?, ?, ?, ?, ?)",
+                           ((campaign_id, key, h, rh, rid, run_id) for key, h, rh, rid in rows))
             db.executemany("DELETE FROM contacts WHERE campaign_id=? AND key=?",
                            ((campaign_id, key) for key in removed))

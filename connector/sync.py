@@ -4,7 +4,6 @@ for a real sync; `plan` is the same thing without the writes."""
 
 from __future__ import annotations
 
-import hashlib
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,15 +19,6 @@ from .schema import _collapse
 from .state import StateStore
 
 log = logging.getLogger("campaign_sync.sync")
-
-HASH_FIELDS = ("external_unique_id", "name", "email", "phone_number", "outbound_number")
-
-
-def row_hash(values: Any) -> str:
-    """A stable hash of a contact's five normalized fields."""
-    text = "\x1f".join("" if v is None else str(v) for v in values)
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:32]
-
 
 @dataclass
 class SyncOutcome:
@@ -105,18 +95,19 @@ def write_operations(store: StateStore, run_id: int, path: Path, *, mask_pii: bo
 def run_sync(*, source: str, campaign_id: int, mapping: str, plan_options: PlanOptions,
              load_options: LoadOptions, settings: Any, state_path: str | None,
              report_dir: str, mask_pii: bool = False, progress: Progress | None = None,
-             echo: Callable[[str], None] = lambda s: None, client: Any = None) -> SyncOutcome:
+             echo: Callable[[str], None] = lambda s: None, client: Any = None,
+             full_check: bool = False, full_check_every: int = 0) -> SyncOutcome:
     """A real sync. Raises CampaignSyncError subclasses for unusable input (before any
     request), a held lock, and network failures (after recording the run as failed)."""
     from .api.client import ApiClient
-    from .pipeline import fetch_remote, make_plan, rejected_source_rows, validate_source
+    from .pipeline import (carried_rows, fetch_remote, make_plan, prepare_source,
+                           rejected_source_rows, validate_prepared)
     from .report import write_report
     from .state import utcnow
 
-    validated = validate_source(source, mapping)
-    echo(f"read {validated.result.rows:,} rows from {source}: "
-         f"{validated.result.valid_count:,} valid, {validated.result.rejected_count:,} rejected")
-    region = validated.mapping.region
+    info, source_frame, mapping_obj, mapped = prepare_source(source, mapping)
+    echo(f"read {len(mapped):,} rows from {source}")
+    region = mapping_obj.region
     own_client = client is None
     client = client or ApiClient(settings)
     store = StateStore(state_path)
@@ -135,25 +126,38 @@ def run_sync(*, source: str, campaign_id: int, mapping: str, plan_options: PlanO
                                      max_poll=load_options.max_poll)
         for job in left:
             echo(f"warning: job {job['job_id']} of run {job['run_id']} is still running")
+        if not full_check and full_check_every > 0:
+            full_check = _full_check_due(store, campaign_id, full_check_every)
         run_id = store.start_run(
-            campaign_id, "sync", source=str(source), source_sha256=validated.info.sha256,
-            mapping=str(validated.mapping.path), mode=plan_options.mode,
+            campaign_id, "sync", source=str(source), source_sha256=info.sha256,
+            mapping=str(mapping_obj.path), mode=plan_options.mode,
             options={"max_delete_fraction": plan_options.max_delete_fraction,
                      "force": plan_options.force, "chunk_size": load_options.chunk_size,
                      "concurrency": load_options.concurrency,
-                     "job_timeout": load_options.job_timeout},
+                     "job_timeout": load_options.job_timeout, "full_check": full_check},
             report_dir=str(report_dir))
         store.set_lock_run(campaign_id, run_id)
         log.info("run %s started: sync of %s into campaign %s (%s)", run_id, source,
                  campaign_id, plan_options.mode,
                  extra={"event": "run_started", "run_id": run_id, "campaign_id": campaign_id,
-                        "mode": plan_options.mode, "source_sha256": validated.info.sha256,
-                        "rows": validated.result.rows,
-                        "valid": validated.result.valid_count,
-                        "rejected": validated.result.rejected_count})
+                        "mode": plan_options.mode, "source_sha256": info.sha256,
+                        "rows": len(mapped)})
         remote = fetch_remote(client, campaign_id)
         log.info("campaign %s read: %d contacts", campaign_id, len(remote),
                  extra={"event": "campaign_read", "run_id": run_id, "contacts": len(remote)})
+        validated = _validate_incremental(store, campaign_id, info, source_frame, mapping_obj,
+                                          mapped, remote, full=full_check)
+        carried_n = 0 if validated.carried is None else len(validated.carried)
+        # a run that carried nothing compared every row: it counts as a full check
+        store.update_run_options(run_id, full_check=carried_n == 0)
+        echo(f"{validated.result.valid_count + carried_n:,} valid, "
+             f"{validated.result.rejected_count:,} rejected"
+             + (f" ({carried_n:,} rows as the last run left them: not compared again)"
+                if carried_n else ""))
+        log.info("validated: %d rows, %d carried from the last run", len(mapped), carried_n,
+                 extra={"event": "validated", "run_id": run_id, "rows": len(mapped),
+                        "valid": validated.result.valid_count + carried_n,
+                        "rejected": validated.result.rejected_count, "carried": carried_n})
         plan = make_plan(validated, remote, plan_options,
                          meta={"campaign_id": campaign_id, "command": "sync", "run_id": run_id,
                                "created_at": utcnow()})
@@ -181,6 +185,7 @@ def run_sync(*, source: str, campaign_id: int, mapping: str, plan_options: PlanO
         result = loader.run()
 
         result.reads += 1
+        after = remote
         if plan.has_writes():
             after = fetch_remote(client, campaign_id)
             result.reads += 1
@@ -190,7 +195,7 @@ def run_sync(*, source: str, campaign_id: int, mapping: str, plan_options: PlanO
         log.info("verified: %d confirmed, %d not confirmed", confirmed, unconfirmed,
                  extra={"event": "verified", "run_id": run_id, "confirmed": confirmed,
                         "unconfirmed": unconfirmed})
-        _record_applied(store, campaign_id, run_id, plan)
+        _record_applied(store, campaign_id, run_id, plan, validated, after)
 
         if result.rejected:
             extra = pd.DataFrame([{
@@ -239,24 +244,69 @@ def run_sync(*, source: str, campaign_id: int, mapping: str, plan_options: PlanO
                 client.close()
 
 
-def _record_applied(store: StateStore, campaign_id: int, run_id: int, plan: Plan) -> None:
-    """The last applied values of every contact this run added, updated or found equal
-    (confirmed only), and forget the ones it deleted."""
+def _full_check_due(store: StateStore, campaign_id: int, every: int) -> bool:
+    """True when the last `every - 1` finished syncs were all incremental."""
+    recent = [r for r in store.runs(campaign_id, limit=every * 3)
+              if r.command == "sync" and r.status in ("done", "partial")][:max(0, every - 1)]
+    if len(recent) < every - 1:
+        return not recent and every == 1
+    return not any(r.options.get("full_check") for r in recent)
+
+
+def _validate_incremental(store: StateStore, campaign_id: int, info: Any, source: pd.DataFrame,
+                          mapping: Any, mapped: pd.DataFrame, remote: pd.DataFrame, *,
+                          full: bool) -> Any:
+    """Validate, skipping the rows that are exactly as the last applied run left them
+    on both sides. Falls back to the full path when a re-checked row's phone is one a
+    skipped row holds (duplicate_phone must then be decided over every row)."""
+    from .pipeline import carried_rows, validate_prepared
+
+    skip = None if full else carried_rows(mapped, mapping, remote, store.applied(campaign_id))
+    if skip is None or not skip.any():
+        return validate_prepared(info, source, mapping, mapped)
+    validated = validate_prepared(info, source, mapping, mapped, skip)
+    carried_keys = set(validated.carried["external_unique_id"])
+    rkeys = remote["external_unique_id"].fillna("").astype(str).str.strip()
+    held = set(_norm_phones(remote.loc[rkeys.isin(carried_keys), "phone_number"],
+                            mapping.region)) - {""}
+    fresh = set(validated.result.valid["phone_number"]) | set(
+        _norm_phones(mapped.loc[~skip, "phone_number"], mapping.region))
+    if held & fresh:
+        log.info("a re-checked row's phone is held by a carried one: validating every row")
+        return validate_prepared(info, source, mapping, mapped)
+    return validated
+
+
+def _record_applied(store: StateStore, campaign_id: int, run_id: int, plan: Plan,
+                    validated: Any, after: pd.DataFrame) -> None:
+    """The last applied state of every contact this run added, updated or found equal
+    (confirmed only): the source row's hash and the campaign contact's hash as read
+    after the run; and forget the ones it deleted. Rows carried over are left as
+    they are (their hashes did not change)."""
+    from .pipeline import remote_hashes, source_hashes
+
     done = {(op["kind"], op["key"]): op for op in store.operations(run_id)
             if op["status"] == "done"}
     rows = plan.rows
-    keep = rows["action"].isin(["add", "update", "unchanged"])
+    keep = rows["action"].isin(["add", "update", "unchanged"]) & rows["reason"].ne(
+        "same_as_last_run")
+    mapped = validated.mapped
+    if mapped is None:
+        return
+    mkeys = mapped["external_unique_id"].fillna("").astype(str).str.strip()
+    src_hash = dict(zip(mkeys.to_numpy(), source_hashes(mapped, validated.mapping).to_numpy()))
+    akeys = after["external_unique_id"].fillna("").astype(str).str.strip()
+    single = akeys.ne("") & ~akeys.duplicated(keep=False)
+    rem_hash = dict(zip(akeys[single].to_numpy(), remote_hashes(after)[single].to_numpy()))
+    rem_id = dict(zip(akeys[single].to_numpy(), after.loc[single, "remote_id"].to_numpy()))
     applied = []
-    for rec in rows.loc[keep].to_dict("records"):
-        key = rec["external_unique_id"]
-        action = rec["action"]
-        rid = rec["remote_id"]
-        if action in ("add", "update"):
-            op = done.get((action, key))
-            if op is None:
-                continue
-            rid = op["remote_id"] if op["remote_id"] is not None else rid
-        h = row_hash(rec[f] for f in HASH_FIELDS)
-        applied.append((key, h, None if rid is None or pd.isna(rid) else int(rid)))
+    for key, action in zip(rows.loc[keep, "external_unique_id"], rows.loc[keep, "action"]):
+        if action in ("add", "update") and (action, key) not in done:
+            continue
+        if key not in src_hash or key not in rem_hash:
+            continue
+        rid = rem_id.get(key)
+        applied.append((key, int(src_hash[key]), int(rem_hash[key]),
+                        None if rid is None or pd.isna(rid) else int(rid)))
     removed = [op["key"] for (kind, _k), op in done.items() if kind == "delete" and op["key"]]
     store.record_applied(campaign_id, run_id, applied, removed)

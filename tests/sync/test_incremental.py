@@ -1,0 +1,127 @@
+"""The nightly run costs what changed: rows identical to the last applied run, whose
+campaign contact is unchanged since, are not normalized or compared again; everything
+else goes the full way, and the outcome is the one a full check gives."""
+
+from __future__ import annotations
+
+from connector.api.client import ApiClient
+from connector.api.http import RetryPolicy
+from connector.config import Settings
+from connector.load import LoadOptions
+from connector.plan import PlanOptions
+from connector.sync import run_sync
+
+TOKEN = "s3cret-token-value"
+
+
+def write_source(path, rows):
+    path.write_text("external_unique_id,name,email,phone_number\n"
+                    + "".join(f"{k},{n},{e},{p}\n" for k, n, e, p in rows), encoding="utf-8")
+    return path
+
+
+def base_rows(n=300):
+    return [(f"k{i}", f"Name  {i}", f"n{i}@Example.com", f"(201) 47{i // 1000 + 2}-{i % 1000 + 1000}")
+            for i in range(n)]
+
+
+def sync(sandbox, tmp_path, source, *, mapping="generic", **kw):
+    settings = Settings(base_url=sandbox.url, api_user="acme", api_token=TOKEN, rate_limit=500)
+    with ApiClient(settings, retry=RetryPolicy(backoff_base=0.01, backoff_cap=0.05)) as client:
+        return run_sync(source=str(source), campaign_id=6, mapping=mapping,
+                        plan_options=PlanOptions(mode="mirror", force=True),
+                        load_options=LoadOptions(first_poll=0.05, max_poll=0.2),
+                        settings=settings, state_path=str(tmp_path / "state.db"),
+                        report_dir=str(tmp_path / "report"), client=client, **kw)
+
+
+def reasons(outcome):
+    return outcome.plan.rows["reason"].value_counts().to_dict()
+
+
+def contents(sandbox):
+    return sorted((c["external_unique_id"], c["name"], c.get("email") or "", c["phone_number"])
+                  for c in sandbox.contacts(6))
+
+
+def test_second_night_compares_only_what_changed(sandbox, tmp_path):
+    rows = base_rows()
+    first = sync(sandbox, tmp_path, write_source(tmp_path / "a.csv", rows))
+    assert first.exit_code == 0 and reasons(first) == {"new": 300}
+    # night 2: 3 names changed, 1 row removed, 2 added
+    night = list(rows)
+    night[5] = ("k5", "Renamed Five", "n5@example.com", night[5][3])
+    night[6] = ("k6", "Renamed Six", "n6@example.com", night[6][3])
+    night[7] = ("k7", "Renamed Seven", "n7@example.com", night[7][3])
+    del night[10]
+    night += [("x1", "New One", "", "+1 201 555 0100".replace("555 0100", "480 0001")),
+              ("x2", "New Two", "", "201-480-0002")]
+    second = sync(sandbox, tmp_path, write_source(tmp_path / "b.csv", night))
+    assert second.exit_code == 0, second.counts
+    got = reasons(second)
+    assert got == {"same_as_last_run": 296, "changed": 3, "new": 2}
+    assert second.counts["load"] == {**second.counts["load"], "updated": 3, "added": 2,
+                                     "deleted": 1}
+    # a full check of the same input finds nothing more to do
+    sandbox.reset_counts()
+    full = sync(sandbox, tmp_path, tmp_path / "b.csv", full_check=True)
+    assert reasons(full) == {"same": 301}
+    assert sum(sandbox.counts[k] for k in ("add", "import", "patch", "delete")) == 0
+
+
+def test_a_contact_edited_in_the_platform_is_compared_again(sandbox, tmp_path):
+    source = write_source(tmp_path / "a.csv", base_rows(50))
+    sync(sandbox, tmp_path, source)
+    k3 = next(c for c in sandbox.contacts(6) if c["external_unique_id"] == "k3")
+    with ApiClient(Settings(base_url=sandbox.url, api_user="acme", api_token=TOKEN)) as c:
+        c.contacts.patch(6, k3["id"], {"name": "Edited By Hand"})
+    second = sync(sandbox, tmp_path, source)
+    assert reasons(second) == {"same_as_last_run": 49, "changed": 1}
+    names = {c["external_unique_id"]: c["name"] for c in sandbox.contacts(6)}
+    assert names["k3"] == "Name 3"
+
+
+def test_a_changed_mapping_carries_nothing(sandbox, tmp_path):
+    source = write_source(tmp_path / "a.csv", base_rows(40))
+    sync(sandbox, tmp_path, source)
+    other = tmp_path / "m.yaml"
+    other.write_text("region: CA\ncolumns:\n  external_unique_id: external_unique_id\n"
+                     "  name: name\n  email: email\n  phone_number: phone_number\n",
+                     encoding="utf-8")
+    second = sync(sandbox, tmp_path, source, mapping=str(other))
+    assert reasons(second) == {"same": 40}
+
+
+def test_a_new_row_taking_a_carried_rows_phone_is_decided_as_a_full_check_would(
+        sandbox, tmp_path):
+    rows = base_rows(30)
+    sync(sandbox, tmp_path, write_source(tmp_path / "a.csv", rows))
+    # a new row, earlier in the file, with k20's phone: over all rows, the first keeps it
+    night = [("x0", "Early Bird", "", rows[20][3])] + rows
+    second = sync(sandbox, tmp_path, write_source(tmp_path / "b.csv", night))
+    full_reasons = second.plan.rows.set_index("external_unique_id")["reason"]
+    assert full_reasons["k20"] == "duplicate_phone"
+    assert "same_as_last_run" not in set(full_reasons)     # fell back to the full path
+
+
+def test_full_check_every_n_runs(sandbox, tmp_path):
+    source = write_source(tmp_path / "a.csv", base_rows(20))
+    seen = []
+    for _ in range(5):
+        out = sync(sandbox, tmp_path, source, full_check_every=3)
+        seen.append("same_as_last_run" in set(out.plan.rows["reason"]))
+    # run 1 has no state (a full check by nature); then two incremental runs, a full
+    # one, an incremental one
+    assert seen == [False, True, True, False, True]
+
+
+def test_the_applied_state_is_hashes_not_contact_values(sandbox, tmp_path):
+    import sqlite3
+
+    sync(sandbox, tmp_path, write_source(tmp_path / "a.csv", base_rows(20)))
+    db = sqlite3.connect(tmp_path / "state.db")
+    columns = [r[1] for r in db.execute("PRAGMA table_info(contacts)")]
+    assert columns == ["campaign_id", "key", "row_hash", "remote_hash", "remote_id", "run_id"]
+    rows = db.execute("SELECT key, row_hash, remote_hash FROM contacts").fetchall()
+    assert len(rows) == 20
+    assert all(isinstance(h, int) and isinstance(r, int) for _k, h, r in rows)
