@@ -431,12 +431,18 @@ class _Bars:
                    "be as the last run left them on both sides.")
 @click.option("--full-check-every", default=0, show_default=True, type=click.IntRange(0),
               metavar="N", help="Make every Nth sync a full check (0: never by itself).")
+@click.option("--trust-state", is_flag=True,
+              help="Plan against the state store instead of reading the whole campaign "
+                   "(only for campaigns nothing else writes to): platform-side changes and "
+                   "active calls are not seen and nothing is verified. A warning says so; "
+                   "pair it with --full-check-every N.")
 @connection_options
 @handle_errors
 def sync_cmd(source: str, campaign_id: int, mapping: str, mode: str, report_dir: str | None,
              mask_pii: bool, max_delete_fraction: float, force: bool, dry_run: bool,
              chunk_size: int, concurrency: int, state_path: str | None, job_timeout: float,
-             full_check: bool, full_check_every: int, **kwargs: Any) -> None:
+             full_check: bool, full_check_every: int, trust_state: bool,
+             **kwargs: Any) -> None:
     """Make the campaign match SOURCE: deletes, then updates, then adds, each write
     recorded in the state store first; then re-read the campaign to confirm every
     operation, and write the report.
@@ -472,7 +478,7 @@ def sync_cmd(source: str, campaign_id: int, mapping: str, mode: str, report_dir:
         settings=settings, state_path=state_path,
         report_dir=report_dir or _default_report_dir(campaign_id), mask_pii=mask_pii,
         progress=_Bars(), echo=_note, full_check=full_check,
-        full_check_every=full_check_every)
+        full_check_every=full_check_every, trust_state=trust_state)
     if outcome.plan is not None:
         for line in outcome.plan.summary_lines():
             click.echo(line)

@@ -52,3 +52,28 @@ def write_csv(path: str | os.PathLike[str], header: Sequence[str],
             writer.writerow([neutralize_cell(v) for v in row])
             count += 1
     return count
+
+
+def neutralize_frame(frame: "pd.DataFrame") -> "pd.DataFrame":
+    """`neutralize_cell` over a whole frame, vectorized: text, "" for missing values."""
+    import pandas as pd
+
+    out = pd.DataFrame(index=frame.index)
+    for column in frame.columns:
+        col = frame[column]
+        text = col.astype(object).where(col.notna(), "").astype(str)
+        risky = text.str.startswith(FORMULA_PREFIXES)
+        if risky.any():
+            text = text.where(~risky, "'" + text)
+        out[column] = text
+    return out
+
+
+def write_frame_csv(path: str | os.PathLike[str], frame: "pd.DataFrame") -> int:
+    """`write_csv` for a DataFrame, vectorized (a million rows in seconds): UTF-8 with
+    BOM, formula-like cells neutralized, written atomically. Returns the row count."""
+    safe = neutralize_frame(frame)
+    safe.columns = [neutralize_cell(c) for c in frame.columns]
+    with atomic_write(path, encoding="utf-8-sig", newline="") as handle:
+        safe.to_csv(handle, index=False, lineterminator="\r\n")
+    return len(frame)

@@ -4,7 +4,6 @@ the user only, and CSV cells are neutralized against formula injection."""
 
 from __future__ import annotations
 
-import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -12,7 +11,7 @@ from typing import Any, Iterator, Sequence
 
 import pandas as pd
 
-from .fileio import atomic_write, write_csv
+from .fileio import atomic_write, write_csv, write_frame_csv
 from .plan import Plan
 from .privacy import mask_email, mask_phone, mask_text
 
@@ -66,37 +65,29 @@ def masked_plan(plan: Plan) -> Plan:
                 meta=plan.meta)
 
 
-def _cell(value: Any) -> Any:
-    if value is None or (not isinstance(value, str) and pd.isna(value)):
-        return ""
-    return value
-
-
-def _source_lines(plan: Plan) -> Iterator[list[Any]]:
-    table = plan.rows.reindex(columns=list(ACTION_COLUMNS), fill_value="")
-    for rec in table.itertuples(index=False, name=None):
-        yield [_cell(v) for v in rec]
-
-
-def _delete_lines(plan: Plan) -> Iterator[list[Any]]:
-    for rec in plan.deletes.to_dict("records"):
-        line = {"action": "delete", "reason": rec["reason"], "line": "",
-                "external_unique_id": rec["external_unique_id"], "remote_id": rec["remote_id"],
-                "changed": "", "name": "", "email": "", "phone_number": "",
-                "outbound_number": "", "before_name": rec["name"],
-                "before_email": rec["email"], "before_phone_number": rec["phone_number"],
-                "before_outbound_number": rec["outbound_number"],
-                "detail": f"status {rec['status']}" if rec.get("status") else ""}
-        yield [_cell(line[c]) for c in ACTION_COLUMNS]
+def actions_frame(plan: Plan) -> pd.DataFrame:
+    """actions.csv's table: every source row, then every deleted campaign contact."""
+    rows = plan.rows.reindex(columns=list(ACTION_COLUMNS), fill_value="")
+    deletes = plan.deletes
+    if len(deletes):
+        gone = pd.DataFrame({
+            "action": "delete", "reason": deletes["reason"].to_numpy(), "line": "",
+            "external_unique_id": deletes["external_unique_id"].to_numpy(),
+            "remote_id": deletes["remote_id"].to_numpy(), "changed": "", "name": "",
+            "email": "", "phone_number": "", "outbound_number": "",
+            "before_name": deletes["name"].to_numpy(), "before_email": deletes["email"].to_numpy(),
+            "before_phone_number": deletes["phone_number"].to_numpy(),
+            "before_outbound_number": deletes["outbound_number"].to_numpy(),
+            "detail": ("status " + deletes["status"].fillna("").astype(str)).where(
+                deletes["status"].fillna("").astype(str).ne(""), "").to_numpy()})
+        rows = pd.concat([rows.astype(object), gone[list(ACTION_COLUMNS)].astype(object)],
+                         ignore_index=True)
+    return rows
 
 
 def write_actions(plan: Plan, path: Path) -> int:
     """actions.csv: one line per source row and per deleted campaign contact."""
-    def lines() -> Iterator[list[Any]]:
-        yield from _source_lines(plan)
-        yield from _delete_lines(plan)
-
-    return write_csv(path, ACTION_COLUMNS, lines())
+    return write_frame_csv(path, actions_frame(plan))
 
 
 def write_rejects_table(rejects: pd.DataFrame, path: str | os.PathLike[str], *,
@@ -135,9 +126,8 @@ def write_report(plan: Plan, directory: str | os.PathLike[str], *, mask_pii: boo
                         actions_csv=target / "actions.csv", rejects_csv=target / "rejects.csv",
                         report_html=None)
     with atomic_write(files.plan_json) as handle:
-        doc = shown.to_dict()
-        doc["meta"] = {**doc.get("meta", {}), "masked": bool(mask_pii)}
-        json.dump(doc, handle, ensure_ascii=False)
+        shown.meta = {**shown.meta, "masked": bool(mask_pii)}
+        handle.write(shown.to_json())
         handle.write("\n")
     write_actions(shown, files.actions_csv)
     write_rejects_table(shown.rejects, files.rejects_csv, originals=originals)

@@ -96,7 +96,8 @@ def run_sync(*, source: str, campaign_id: int, mapping: str, plan_options: PlanO
              load_options: LoadOptions, settings: Any, state_path: str | None,
              report_dir: str, mask_pii: bool = False, progress: Progress | None = None,
              echo: Callable[[str], None] = lambda s: None, client: Any = None,
-             full_check: bool = False, full_check_every: int = 0) -> SyncOutcome:
+             full_check: bool = False, full_check_every: int = 0,
+             trust_state: bool = False) -> SyncOutcome:
     """A real sync. Raises CampaignSyncError subclasses for unusable input (before any
     request), a held lock, and network failures (after recording the run as failed)."""
     from .api.client import ApiClient
@@ -128,13 +129,27 @@ def run_sync(*, source: str, campaign_id: int, mapping: str, plan_options: PlanO
             echo(f"warning: job {job['job_id']} of run {job['run_id']} is still running")
         if not full_check and full_check_every > 0:
             full_check = _full_check_due(store, campaign_id, full_check_every)
+        applied = store.applied(campaign_id)
+        trusting = trust_state and not full_check and not applied.empty
+        if trust_state and not trusting:
+            echo("--trust-state: " + ("a full check is due" if full_check else
+                                      "no applied state yet") + "; reading the campaign")
+        if trusting:
+            echo("warning: --trust-state: planning against the state store, not the "
+                 "campaign; changes made in the platform since the last run are not seen, "
+                 "active contacts are not deferred, and the result is not verified by a "
+                 "second read (run without --trust-state, or with --full-check-every N, "
+                 "to check)")
+            log.warning("planning against the state store (--trust-state)",
+                        extra={"event": "trust_state", "campaign_id": campaign_id})
         run_id = store.start_run(
             campaign_id, "sync", source=str(source), source_sha256=info.sha256,
             mapping=str(mapping_obj.path), mode=plan_options.mode,
             options={"max_delete_fraction": plan_options.max_delete_fraction,
                      "force": plan_options.force, "chunk_size": load_options.chunk_size,
                      "concurrency": load_options.concurrency,
-                     "job_timeout": load_options.job_timeout, "full_check": full_check},
+                     "job_timeout": load_options.job_timeout, "full_check": full_check,
+                     "trust_state": trusting},
             report_dir=str(report_dir))
         store.set_lock_run(campaign_id, run_id)
         log.info("run %s started: sync of %s into campaign %s (%s)", run_id, source,
@@ -142,11 +157,16 @@ def run_sync(*, source: str, campaign_id: int, mapping: str, plan_options: PlanO
                  extra={"event": "run_started", "run_id": run_id, "campaign_id": campaign_id,
                         "mode": plan_options.mode, "source_sha256": info.sha256,
                         "rows": len(mapped)})
-        remote = fetch_remote(client, campaign_id)
-        log.info("campaign %s read: %d contacts", campaign_id, len(remote),
-                 extra={"event": "campaign_read", "run_id": run_id, "contacts": len(remote)})
+        if trusting:
+            remote = _remote_from_state(applied)
+        else:
+            remote = fetch_remote(client, campaign_id)
+            log.info("campaign %s read: %d contacts", campaign_id, len(remote),
+                     extra={"event": "campaign_read", "run_id": run_id,
+                            "contacts": len(remote)})
         validated = _validate_incremental(store, campaign_id, info, source_frame, mapping_obj,
-                                          mapped, remote, full=full_check)
+                                          mapped, remote, full=full_check,
+                                          trusting=trusting, applied=applied)
         carried_n = 0 if validated.carried is None else len(validated.carried)
         # a run that carried nothing compared every row: it counts as a full check
         store.update_run_options(run_id, full_check=carried_n == 0)
@@ -186,7 +206,9 @@ def run_sync(*, source: str, campaign_id: int, mapping: str, plan_options: PlanO
 
         result.reads += 1
         after = remote
-        if plan.has_writes():
+        if trusting:  # no second read: the writes' own answers are the outcome
+            confirmed = unconfirmed = 0
+        elif plan.has_writes():
             after = fetch_remote(client, campaign_id)
             result.reads += 1
             confirmed, unconfirmed = verify(store, run_id, after, region)
@@ -195,7 +217,8 @@ def run_sync(*, source: str, campaign_id: int, mapping: str, plan_options: PlanO
         log.info("verified: %d confirmed, %d not confirmed", confirmed, unconfirmed,
                  extra={"event": "verified", "run_id": run_id, "confirmed": confirmed,
                         "unconfirmed": unconfirmed})
-        _record_applied(store, campaign_id, run_id, plan, validated, after)
+        _record_applied(store, campaign_id, run_id, plan, validated,
+                        None if trusting else after)
 
         if result.rejected:
             extra = pd.DataFrame([{
@@ -253,15 +276,46 @@ def _full_check_due(store: StateStore, campaign_id: int, every: int) -> bool:
     return not any(r.options.get("full_check") for r in recent)
 
 
+def _remote_from_state(applied: pd.DataFrame) -> pd.DataFrame:
+    """The campaign as the state store knows it (--trust-state): keys and ids only.
+    Rows whose source changed are compared against blanks, so every field they have
+    is patched (idempotent). Phones are unknown, so phone_in_use is left to the
+    platform (a refused patch is reported failed; an import is bisected)."""
+    n = len(applied)
+    return pd.DataFrame({
+        "remote_id": pd.array(applied["remote_id"].to_numpy(), dtype="Int64"),
+        "external_unique_id": applied["key"].to_numpy(), "name": [""] * n, "email": [""] * n,
+        "phone_number": [""] * n,
+        "outbound_number": [""] * n, "status": [""] * n})
+
+
 def _validate_incremental(store: StateStore, campaign_id: int, info: Any, source: pd.DataFrame,
                           mapping: Any, mapped: pd.DataFrame, remote: pd.DataFrame, *,
-                          full: bool) -> Any:
+                          full: bool, trusting: bool = False,
+                          applied: pd.DataFrame | None = None) -> Any:
     """Validate, skipping the rows that are exactly as the last applied run left them
     on both sides. Falls back to the full path when a re-checked row's phone is one a
     skipped row holds (duplicate_phone must then be decided over every row)."""
     from .pipeline import carried_rows, validate_prepared
 
-    skip = None if full else carried_rows(mapped, mapping, remote, store.applied(campaign_id))
+    if applied is None:
+        applied = store.applied(campaign_id)
+    if trusting:
+        from .pipeline import source_hashes
+
+        keys = mapped["external_unique_id"].fillna("").astype(str).str.strip()
+        last = applied.drop_duplicates("key")
+        at = pd.Index(last["key"].to_numpy()).get_indexer(keys.to_numpy())
+        hashes = source_hashes(mapped, mapping).to_numpy()
+        stored = last["row_hash"].to_numpy(dtype="int64")
+        import numpy as np
+
+        same = np.zeros(len(keys), dtype=bool)
+        hit = np.flatnonzero(at >= 0)
+        same[hit] = stored[at[hit]] == hashes[hit]
+        skip = pd.Series(same, index=mapped.index) & keys.ne("") & ~keys.duplicated(keep=False)
+        return validate_prepared(info, source, mapping, mapped, skip)
+    skip = None if full else carried_rows(mapped, mapping, remote, applied)
     if skip is None or not skip.any():
         return validate_prepared(info, source, mapping, mapped)
     validated = validate_prepared(info, source, mapping, mapped, skip)
@@ -278,7 +332,7 @@ def _validate_incremental(store: StateStore, campaign_id: int, info: Any, source
 
 
 def _record_applied(store: StateStore, campaign_id: int, run_id: int, plan: Plan,
-                    validated: Any, after: pd.DataFrame) -> None:
+                    validated: Any, after: pd.DataFrame | None) -> None:
     """The last applied state of every contact this run added, updated or found equal
     (confirmed only): the source row's hash and the campaign contact's hash as read
     after the run; and forget the ones it deleted. Rows carried over are left as
@@ -295,18 +349,25 @@ def _record_applied(store: StateStore, campaign_id: int, run_id: int, plan: Plan
         return
     mkeys = mapped["external_unique_id"].fillna("").astype(str).str.strip()
     src_hash = dict(zip(mkeys.to_numpy(), source_hashes(mapped, validated.mapping).to_numpy()))
-    akeys = after["external_unique_id"].fillna("").astype(str).str.strip()
-    single = akeys.ne("") & ~akeys.duplicated(keep=False)
-    rem_hash = dict(zip(akeys[single].to_numpy(), remote_hashes(after)[single].to_numpy()))
-    rem_id = dict(zip(akeys[single].to_numpy(), after.loc[single, "remote_id"].to_numpy()))
+    if after is None:  # --trust-state: no read after the run; ids from the operations
+        rem_hash: dict[str, Any] = {}
+        rem_id = {op["key"]: op["remote_id"] for op in done.values()}
+        for key, rid in zip(rows["external_unique_id"], rows["remote_id"]):
+            rem_id.setdefault(key, rid)
+    else:
+        akeys = after["external_unique_id"].fillna("").astype(str).str.strip()
+        single = akeys.ne("") & ~akeys.duplicated(keep=False)
+        rem_hash = dict(zip(akeys[single].to_numpy(), remote_hashes(after)[single].to_numpy()))
+        rem_id = dict(zip(akeys[single].to_numpy(), after.loc[single, "remote_id"].to_numpy()))
     applied = []
     for key, action in zip(rows.loc[keep, "external_unique_id"], rows.loc[keep, "action"]):
         if action in ("add", "update") and (action, key) not in done:
             continue
-        if key not in src_hash or key not in rem_hash:
+        if key not in src_hash or (after is not None and key not in rem_hash):
             continue
         rid = rem_id.get(key)
-        applied.append((key, int(src_hash[key]), int(rem_hash[key]),
+        rh = rem_hash.get(key)
+        applied.append((key, int(src_hash[key]), None if rh is None else int(rh),
                         None if rid is None or pd.isna(rid) else int(rid)))
     removed = [op["key"] for (kind, _k), op in done.items() if kind == "delete" and op["key"]]
     store.record_applied(campaign_id, run_id, applied, removed)

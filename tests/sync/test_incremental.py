@@ -125,3 +125,33 @@ def test_the_applied_state_is_hashes_not_contact_values(sandbox, tmp_path):
     rows = db.execute("SELECT key, row_hash, remote_hash FROM contacts").fetchall()
     assert len(rows) == 20
     assert all(isinstance(h, int) and isinstance(r, int) for _k, h, r in rows)
+
+
+def test_trust_state_plans_without_reading_the_campaign(sandbox, tmp_path):
+    rows = base_rows(60)
+    first = sync(sandbox, tmp_path, write_source(tmp_path / "a.csv", rows))
+    assert first.exit_code == 0
+    night = list(rows)
+    night[3] = ("k3", "Renamed Three", "n3@example.com", rows[3][3])
+    del night[9]
+    night.append(("x1", "New One", "", "201-480-0001"))
+    sandbox.reset_counts()
+    notes = []
+    settings = Settings(base_url=sandbox.url, api_user="acme", api_token=TOKEN, rate_limit=500)
+    with ApiClient(settings) as client:
+        out = run_sync(source=str(write_source(tmp_path / "b.csv", night)), campaign_id=6,
+                       mapping="generic", plan_options=PlanOptions(mode="mirror", force=True),
+                       load_options=LoadOptions(first_poll=0.05, max_poll=0.2),
+                       settings=settings, state_path=str(tmp_path / "state.db"),
+                       report_dir=str(tmp_path / "r"), client=client, trust_state=True,
+                       echo=notes.append)
+    assert out.exit_code == 0, out.counts
+    counts = sandbox.counts
+    assert counts["list"] == 0                                   # the campaign was not read
+    assert counts["patch"] == 1 and counts["delete"] == 1 and counts["import"] == 1
+    assert any("--trust-state" in n and "not verified" in n for n in notes)
+    # a full check afterwards finds the campaign exactly as the source says
+    sandbox.reset_counts()
+    full = sync(sandbox, tmp_path, tmp_path / "b.csv", full_check=True)
+    assert set(full.plan.rows["reason"]) == {"same"}
+    assert sum(sandbox.counts[k] for k in ("add", "import", "patch", "delete")) == 0

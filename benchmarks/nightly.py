@@ -1,0 +1,174 @@
+"""The nightly run costs what changed.
+
+A campaign of N contacts (default 1,000,000) in a sandbox running in its own process,
+and a CRM export of the same contacts (phones in display formats, so normalization
+has work). Night 1: a full sync (nothing known yet: every row normalized and
+compared; the state store records each row's hash). Night 2: the same export with 1%
+of the rows changed: rows identical on both sides since night 1 are carried, only
+the rest are normalized and compared (the campaign is still read, and read again to
+verify the writes). Night 3: the renames undone, with --trust-state (no read of the
+campaign at all). Each night runs in its own process; the
+figure is the client's time (CPU of the sync process, and wall time), night 2 as a
+ratio of night 1 measured in the same invocation. Target: night 2 under a fifth of
+night 1.
+
+    .venv/bin/python benchmarks/nightly.py --rows 1000000 --json /tmp/nightly.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+sys.path.insert(0, str(HERE.parent))
+
+from _common import format_table, machine_line, run_in_subprocess, write_json  # noqa: E402
+
+TOKEN = "nightly-token"
+
+SANDBOX = r"""
+import sys
+from connector.sandbox import SandboxServer
+n = int(sys.argv[1])
+def contacts():
+    for i in range(n):
+        exchange, line = divmod(i, 10_000)
+        yield {"external_unique_id": f"c{i}", "name": f"Contact {i}",
+               "email": f"contact{i}@example.com",
+               "phone_number": f"+1201{200 + exchange:03d}{line:04d}"}
+server = SandboxServer(user="u", token=sys.argv[2], campaigns=[6], job_seconds=0)
+server.seed(6, contacts(), check=False)
+server.start()
+print(server.url, flush=True)
+server.wait()
+"""
+
+
+def write_source(path: Path, n: int, changed_every: int = 0) -> int:
+    """The export: the campaign's contacts with phones as people write them; every
+    `changed_every`-th row renamed. Returns the number of changed rows."""
+    styles = ("({a}) {b}-{c}", "{a}.{b}.{c}", "1-{a}-{b}-{c}", "+1 {a} {b} {c}", "{a}{b}{c}")
+    changed = 0
+    with open(path, "w", encoding="utf-8", newline="") as handle:
+        handle.write("external_unique_id,name,email,phone_number\n")
+        for i in range(n):
+            exchange, line = divmod(i, 10_000)
+            phone = styles[i % len(styles)].format(a="201", b=f"{200 + exchange:03d}",
+                                                   c=f"{line:04d}")
+            name = f"Contact {i}"
+            if changed_every and i % changed_every == 7:
+                name = f"Renamed {i}"
+                changed += 1
+            handle.write(f"c{i},{name},contact{i}@Example.com,{phone}\n")
+    return changed
+
+
+def night(url: str, source: str, state: str, report: str, full_check: bool = False,
+          trust_state: bool = False) -> dict:
+    """One sync, as the nightly job runs it (in its own process)."""
+    import resource
+
+    from connector.api.client import ApiClient
+    from connector.config import Settings
+    from connector.load import LoadOptions
+    from connector.plan import PlanOptions
+    from connector.sync import run_sync
+
+    settings = Settings(base_url=url, api_user="u", api_token=TOKEN, rate_limit=100_000)
+    cpu0 = time.process_time()
+    t0 = time.perf_counter()
+    with ApiClient(settings) as client:
+        out = run_sync(source=source, campaign_id=6, mapping="generic",
+                       plan_options=PlanOptions(mode="upsert"),
+                       load_options=LoadOptions(chunk_size=1000, concurrency=4,
+                                                first_poll=0.05, max_poll=0.5),
+                       settings=settings, state_path=state, report_dir=report, client=client,
+                       full_check=full_check, trust_state=trust_state)
+    reasons = out.plan.rows["reason"].value_counts().to_dict()
+    return {"exit_code": out.exit_code, "wall_s": time.perf_counter() - t0,
+            "cpu_s": time.process_time() - cpu0, "reasons": {k: int(v) for k, v in reasons.items()},
+            "load": out.counts.get("load", {}),
+            "maxrss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
+
+
+def main(argv: list[str]) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--rows", type=int, default=1_000_000, help="campaign and export size")
+    ap.add_argument("--changed-every", type=int, default=100,
+                    help="night 2 renames every Nth row (100: 1%%)")
+    ap.add_argument("--json", default=None, help="write every figure here")
+    args = ap.parse_args(argv)
+
+    with tempfile.TemporaryDirectory(prefix="bench-nightly-") as tmp:
+        tmp_path = Path(tmp)
+        t = time.perf_counter()
+        sandbox = subprocess.Popen([sys.executable, "-c", SANDBOX, str(args.rows), TOKEN],
+                                   stdout=subprocess.PIPE, text=True, cwd=HERE.parent)
+        try:
+            url = sandbox.stdout.readline().strip()
+            print(f"sandbox with {args.rows:,} contacts at {url} "
+                  f"({time.perf_counter() - t:.0f} s)", flush=True)
+            night1_src, night2_src = tmp_path / "night1.csv", tmp_path / "night2.csv"
+            write_source(night1_src, args.rows)
+            changed = write_source(night2_src, args.rows, args.changed_every)
+            state = str(tmp_path / "state.db")
+            runs = {}
+            for name, src, trust in (("night 1 (first: every row compared)", night1_src, False),
+                                     ("night 2 (1% changed)", night2_src, False),
+                                     ("night 3 (1% changed back, --trust-state)", night1_src,
+                                      True)):
+                run = run_in_subprocess(__file__, "night", {
+                    "url": url, "source": str(src), "state": state,
+                    "report": str(tmp_path / f"report-{len(runs)}"), "trust_state": trust})
+                if not run.ok:
+                    print(f"{name} failed: {run.error}", file=sys.stderr)
+                    return 1
+                runs[name] = {**run.result, "peak_rss_mib": run.peak_rss_mib}
+                print(f"{name}: {run.result['wall_s']:.1f} s wall, "
+                      f"{run.result['cpu_s']:.1f} s CPU, reasons {run.result['reasons']}",
+                      flush=True)
+        finally:
+            sandbox.terminate()
+            sandbox.wait(timeout=30)
+
+    n1, n2, n3 = runs.values()
+    carried = n2["reasons"].get("same_as_last_run", 0)
+
+    def ratio_row(label, a, b, key):
+        r = a[key] / b[key]
+        return [label, f"{a[key]:.1f}", f"{b[key]:.1f}", f"{r:.2f}x", "< 0.20x",
+                "yes" if r < 0.2 else "NO"]
+
+    rows = [
+        ["rows changed on nights 2 and 3", f"{changed:,}", "", "", "", ""],
+        ["rows carried on night 2", f"{carried:,}", f"{args.rows - changed:,}", "", "",
+         "yes" if carried == args.rows - changed else "NO"],
+        ["patches on night 2 / night 3", f"{n2['load'].get('updated', 0):,} / "
+         f"{n3['load'].get('updated', 0):,}", f"{changed:,}", "", "",
+         "yes" if n2["load"].get("updated", 0) == n3["load"].get("updated", 0) == changed
+         else "NO"],
+        ratio_row("client CPU s, night 2 vs night 1", n2, n1, "cpu_s"),
+        ratio_row("client wall s, night 2 vs night 1", n2, n1, "wall_s"),
+        ratio_row("client CPU s, night 3 (trust) vs night 1", n3, n1, "cpu_s"),
+        ratio_row("client wall s, night 3 (trust) vs night 1", n3, n1, "wall_s"),
+        ["peak RSS MiB nights 1 / 2 / 3", f"{n1['peak_rss_mib']:,.0f} / "
+         f"{n2['peak_rss_mib']:,.0f} / {n3['peak_rss_mib']:,.0f}", "", "", "", ""],
+    ]
+    print()
+    print(machine_line())
+    print(format_table(["figure", "measured", "baseline", "ratio", "target", "met"], rows))
+    if args.json:
+        write_json(args.json, {"rows": args.rows, "changed": changed, "nights": runs,
+                               "table": rows})
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
