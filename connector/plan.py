@@ -25,19 +25,12 @@ from typing import Any, Iterable, Iterator, Mapping
 
 import pandas as pd
 
+from .api.client import ACTIVE_STATUSES, KNOWN_STATUSES  # the platform's statuses (api.md)
 from .schema import LINE_COLUMN, _collapse, _map_unique, normalize_email, normalize_phone
 
 MODES = ("add-only", "upsert", "mirror")
 SOURCE_ACTIONS = ("add", "update", "unchanged", "deferred", "rejected")
 REMOTE_ACTIONS = ("kept", "updated", "deleted", "deferred", "unmanaged")
-ACTIVE_STATUSES = frozenset({"Dialing", "Queued", "Connected", "Transferred"})
-KNOWN_STATUSES = frozenset({
-    "Upcoming", "Dialing", "Queued", "Connected", "Finished", "Transferred",
-    "Transferred and Finished", "Not Picked Up", "Not Reached to Contact",
-    "Abandoned by Contact", "Skipped", "Skipped & Closed", "Invalid Number", "Carrier Error",
-    "Abandoned by Dialer", "Voicemail Hung Up", "Dialer General Error", "Redial Scheduled",
-    "Do Not Call", "Invalid outbound number", "Blocked phone number",
-})
 FIELDS = ("external_unique_id", "name", "email", "phone_number", "outbound_number")
 #: the fields a PATCH can change; outbound_number differences are only reported
 COMPARED = ("name", "email", "phone_number")
@@ -276,6 +269,18 @@ def _frame(records: list[dict[str, Any]], columns: Iterable[str]) -> pd.DataFram
 
 
 # ---------------------------------------------------------------- building
+
+
+def comparison_frame(remote: pd.DataFrame, region: str | None) -> pd.DataFrame:
+    """The campaign's contacts with their comparison keys: ``key`` (the trimmed
+    external_unique_id) and ``n_name``, ``n_email``, ``n_phone_number``, as the plan
+    compares them (used again by verify and rollback)."""
+    rem = remote.copy()
+    rem["key"] = rem["external_unique_id"].fillna("").astype(str).str.strip()
+    rem["n_name"] = _collapse(rem["name"])
+    rem["n_email"] = _norm_emails(rem["email"].fillna("").astype(str))
+    rem["n_phone_number"] = _norm_phones(rem["phone_number"].fillna("").astype(str), region)
+    return rem
 
 
 _NANP_DISPLAY = r"\+1[ .\-]?\(?[2-9][0-9]{2}\)?[ .\-]?[0-9]{3}[ .\-]?[0-9]{4}"

@@ -19,7 +19,7 @@ import pandas as pd
 from .errors import ExitCode, UsageError
 from .fileio import write_csv
 from .load import Loader, LoadOptions, Progress
-from .plan import _norm_emails, _norm_phones
+from .plan import _norm_emails, _norm_phones, comparison_frame
 from .schema import _collapse
 from .state import StateStore
 
@@ -36,15 +36,6 @@ class RollbackResult:
     confirmed: int = 0
     unconfirmed: int = 0
     report_dir: Path | None = None
-
-
-def _live(remote: pd.DataFrame, region: str | None) -> pd.DataFrame:
-    rem = remote.copy()
-    rem["key"] = rem["external_unique_id"].fillna("").astype(str).str.strip()
-    rem["n_name"] = _collapse(rem["name"])
-    rem["n_email"] = _norm_emails(rem["email"].fillna("").astype(str))
-    rem["n_phone_number"] = _norm_phones(rem["phone_number"].fillna("").astype(str), region)
-    return rem
 
 
 def _matches(row: pd.Series, values: dict[str, Any], region: str | None) -> bool:
@@ -74,7 +65,7 @@ def plan_rollback(store: StateStore, run_id: int, remote: pd.DataFrame,
                          hint="list the runs with: campaign-sync runs")
     if run.command != "sync":
         raise UsageError(f"run {run_id} is a {run.command}, not a sync; only syncs are undone")
-    live = _live(remote, region)
+    live = comparison_frame(remote, region)
     by_id = live.dropna(subset=["remote_id"]).drop_duplicates("remote_id")
     by_id = by_id.set_index(by_id["remote_id"].astype(int))
     by_key = live[live["key"].ne("")].drop_duplicates("key", keep=False).set_index("key")

@@ -14,8 +14,7 @@ import pandas as pd
 from .errors import ExitCode
 from .fileio import write_csv
 from .load import Loader, LoadOptions, Progress, record_plan, wait_for_pending_jobs
-from .plan import Plan, PlanOptions, _norm_emails, _norm_phones
-from .schema import _collapse
+from .plan import Plan, PlanOptions, _norm_phones, comparison_frame
 from .state import StateStore
 
 log = logging.getLogger("campaign_sync.sync")
@@ -36,11 +35,7 @@ def verify(store: StateStore, run_id: int, remote: pd.DataFrame, region: str | N
            ) -> tuple[int, int]:
     """Check every operation of the run against a fresh read of the campaign; returns
     (confirmed, not confirmed). Operations that failed stay failed."""
-    rem = remote.copy()
-    rem["key"] = rem["external_unique_id"].fillna("").astype(str).str.strip()
-    rem["n_name"] = _collapse(rem["name"])
-    rem["n_email"] = _norm_emails(rem["email"].fillna("").astype(str))
-    rem["n_phone_number"] = _norm_phones(rem["phone_number"].fillna("").astype(str), region)
+    rem = comparison_frame(remote, region)
     ids = set(int(x) for x in rem["remote_id"].dropna())
     by_id = rem.dropna(subset=["remote_id"]).drop_duplicates("remote_id").set_index(
         rem.dropna(subset=["remote_id"]).drop_duplicates("remote_id")["remote_id"].astype(int))
