@@ -61,10 +61,17 @@ def neutralize_frame(frame: "pd.DataFrame") -> "pd.DataFrame":
     out = pd.DataFrame(index=frame.index)
     for column in frame.columns:
         col = frame[column]
+        if pd.api.types.is_integer_dtype(col.dtype):  # counts and ids: never a formula
+            out[column] = col.astype(object).where(col.notna(), "")
+            continue
         text = col.astype(object).where(col.notna(), "").astype(str)
-        risky = text.str.startswith(FORMULA_PREFIXES)
-        if risky.any():
-            text = text.where(~risky, "'" + text)
+        filled = text.ne("")  # compared in C; only non-empty cells pay the prefix test
+        if filled.any():
+            risky = text[filled].str.startswith(FORMULA_PREFIXES)
+            if risky.any():
+                hit = risky[risky].index
+                text = text.copy()
+                text[hit] = "'" + text[hit]
         out[column] = text
     return out
 

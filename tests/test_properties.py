@@ -167,3 +167,14 @@ def test_vectorized_remote_normalization_equals_the_per_value_one(phones, emails
         r = normalize_email(e)
         want.append(r.email if r.email is not None else e.strip())
     assert got == want
+
+
+@SETTINGS
+@given(st.lists(st.one_of(st.none(), st.text(max_size=6),
+                          st.sampled_from(["=1+1", "+1", "-2", "@x", "\tx", "\rx", "'a"])),
+                max_size=30))
+def test_vectorized_csv_neutralization_equals_the_per_cell_one(values):
+    from connector.fileio import neutralize_cell, neutralize_frame
+
+    got = neutralize_frame(pd.DataFrame({"v": pd.Series(values, dtype=object)}))["v"].tolist()
+    assert got == [neutralize_cell(v) for v in values]
