@@ -132,7 +132,7 @@ def report(res: dict[str, Any]) -> tuple[str, dict[str, Any]]:
         ratio = run["above_mib"] / copy if copy else None
         met = ""
         if target is not None and ratio is not None:
-            met = "yes" if (ratio < target if op == "<" else ratio <= target) else "no"
+            met = "yes" if (ratio < target if op == "<" else ratio <= target) else "NO"
         return [label, f"{fmt_num(run['above_mib'])} MiB (peak {fmt_num(run['peak_rss_mib'])}, "
                 f"{run['seconds']:.1f} s)", f"{fmt_num(copy)} MiB",
                 "" if ratio is None else f"{ratio:.2f}x",

@@ -403,15 +403,15 @@ def report(big: dict[str, Any], small: dict[str, Any]) -> tuple[str, dict[str, A
         rows.append([f"{stage} s (CPU s)", _stage_text(cs, stage), _stage_text(bl, stage),
                      "", "", ""])
     rows.append(["total s", f"{cs_total:.1f}", f"{bl_total:.1f}", "", f"< {TOTAL_TARGET_S:.0f}",
-                 "yes" if cs_total < TOTAL_TARGET_S else "no"])
+                 "yes" if cs_total < TOTAL_TARGET_S else "NO"])
     rows.append(["CPU s", f"{cs['cpu_seconds']:.1f}", f"{bl['cpu_seconds']:.1f}", "", "", ""])
     rows.append(["source rows/s", fmt_num(cs_rate), fmt_num(bl_rate),
                  "" if ratio is None else f"{ratio:.1f}x", f">= {SPEED_TARGET:.0f}x",
-                 "yes" if ratio and ratio >= SPEED_TARGET else "no"])
+                 "yes" if ratio and ratio >= SPEED_TARGET else "NO"])
     peak_ratio = cs["peak_rss_mib"] / bl["peak_rss_mib"] if bl["peak_rss_mib"] else None
     rows.append(["peak RSS MiB", fmt_num(cs["peak_rss_mib"]), fmt_num(bl["peak_rss_mib"]),
                  "" if peak_ratio is None else f"{peak_ratio:.2f}x",
-                 f"< {RSS_TARGET_MIB:.0f}", "yes" if cs["peak_rss_mib"] < RSS_TARGET_MIB else "no"])
+                 f"< {RSS_TARGET_MIB:.0f}", "yes" if cs["peak_rss_mib"] < RSS_TARGET_MIB else "NO"])
     if "overlap" in big and big["overlap"].get("ok"):
         ov = big["overlap"]
         wait = ov["result"]["stages"].get("fetch (wait)", {})
