@@ -640,30 +640,44 @@ def rollback_cmd(run_id: int, dry_run: bool, report_dir: str | None, state_path:
               help="Ignore page/per and always list every contact.")
 @click.option("--seed-contacts", default=0, type=int, show_default=True,
               help="Store N made-up contacts in each campaign at start.")
+@click.option("--tls-cert", default=None, type=click.Path(exists=True, dir_okay=False),
+              help="PEM certificate (chain) to serve HTTPS with; clients then need it, or "
+                   "its CA, in --ca-bundle.")
+@click.option("--tls-key", default=None, type=click.Path(exists=True, dir_okay=False),
+              help="PEM private key of --tls-cert (default: read from the --tls-cert file).")
 @handle_errors
 def sandbox_cmd(host: str, allow_remote: bool, port: int, campaigns: tuple[int, ...],
                 data_file: str | None, user: str, token: str | None, latency_ms: float,
                 error_rate: float, random_seed: int | None, rate_limit: int,
                 no_retry_after: bool, job_seconds: float, fail_jobs: int, job_id_style: str,
-                ignore_paging: bool, seed_contacts: int) -> None:
+                ignore_paging: bool, seed_contacts: int, tls_cert: str | None,
+                tls_key: str | None) -> None:
     """Run a local server that behaves like the platform's campaign endpoints, until Ctrl-C.
 
     Example: campaign-sync sandbox --port 8080 --campaign 6 --seed-contacts 100
     """
+    import ssl
+
     from .sandbox import SandboxServer, fake_contacts, is_loopback
 
     if not allow_remote and not is_loopback(host):
         raise click.UsageError(f"{host} is not a loopback address; add --allow-remote")
+    if tls_key and not tls_cert:
+        raise click.UsageError("--tls-key needs --tls-cert")
     sb = SandboxServer(host=host, port=port, user=user, token=token or "sandbox-token",
                        campaigns=campaigns, data_file=data_file, latency_ms=latency_ms,
                        error_rate=error_rate, seed=random_seed, rate_limit=rate_limit or None,
                        retry_after_header=not no_retry_after, job_seconds=job_seconds,
                        fail_jobs=fail_jobs, job_id_style=job_id_style,
-                       ignore_paging=ignore_paging)
+                       ignore_paging=ignore_paging, certfile=tls_cert, keyfile=tls_key)
     for cid in campaigns:
         if seed_contacts:
             sb.seed(cid, fake_contacts(seed_contacts), check=False)
-    sb.start()
+    try:
+        sb.start()
+    except ssl.SSLError as exc:
+        raise click.UsageError(f"--tls-cert/--tls-key: cannot load the certificate or key "
+                               f"({exc})") from None
     click.echo(f"sandbox at {sb.url} (API under {sb.url}/apps/api/v1), campaigns "
                f"{', '.join(map(str, campaigns))}")
     click.echo(f"user: {user}; token: " + ("as given with --token" if token

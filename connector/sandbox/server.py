@@ -12,6 +12,7 @@ import logging
 import math
 import random
 import socket
+import ssl
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -140,7 +141,8 @@ class _Handler(BaseHTTPRequestHandler):
             return
         host = self.headers.get("Host") or "%s:%s" % self.server.server_address[:2]
         req = Request(self.command, path, query,
-                      {k.lower(): v for k, v in self.headers.items()}, body, f"http://{host}")
+                      {k.lower(): v for k, v in self.headers.items()}, body,
+                      f"{self.server.sandbox.scheme}://{host}")
         try:
             reply, kind = self.server.sandbox._answer(req)
         except _Drop:
@@ -180,8 +182,13 @@ class SandboxServer:
                  seed: int | None = None, rate_limit: int | None = None,
                  retry_after_header: bool = True, job_seconds: float = 0.5,
                  fail_jobs: int = 0, job_id_style: str = "body",
-                 ignore_paging: bool = False) -> None:
+                 ignore_paging: bool = False, certfile: str | None = None,
+                 keyfile: str | None = None) -> None:
+        if keyfile is not None and certfile is None:
+            raise ValueError("keyfile needs certfile")
         self.host = host
+        self.certfile = certfile
+        self.keyfile = keyfile
         self.port = port
         self.user = user
         self.token = token
@@ -212,7 +219,19 @@ class SandboxServer:
         """Listen (port 0 picks a free port) and serve from a background thread."""
         if self._httpd is not None:
             return self
-        self._httpd = _HTTPServer((self.host, self.port), _Handler, self)
+        httpd = _HTTPServer((self.host, self.port), _Handler, self)
+        if self.certfile is not None:
+            context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            try:
+                context.load_cert_chain(self.certfile, self.keyfile)
+            except BaseException:
+                httpd.server_close()
+                raise
+            # the handshake happens in the connection's own thread (at its first read),
+            # so a client that never completes it cannot stall the accept loop
+            httpd.socket = context.wrap_socket(httpd.socket, server_side=True,
+                                               do_handshake_on_connect=False)
+        self._httpd = httpd
         self.port = self._httpd.server_address[1]
         self._thread = threading.Thread(target=self._httpd.serve_forever,
                                         kwargs={"poll_interval": 0.1},
@@ -243,10 +262,16 @@ class SandboxServer:
         self.stop()
 
     @property
+    def scheme(self) -> str:
+        """https when the sandbox was given a certificate, else http."""
+        return "https" if self.certfile is not None else "http"
+
+    @property
     def url(self) -> str:
-        """Base URL, e.g. http://127.0.0.1:8080 (the API is under url + /apps/api/v1)."""
+        """Base URL, e.g. http://127.0.0.1:8080 (https://... with certfile; the API is
+        under url + /apps/api/v1)."""
         host = f"[{self.host}]" if ":" in self.host else self.host
-        return f"http://{host}:{self.port}"
+        return f"{self.scheme}://{host}:{self.port}"
 
     @property
     def api_url(self) -> str:
@@ -408,6 +433,16 @@ class SandboxServer:
             stored = [self._store.new_contact(camp, f, stamp) for f in prepared]
             self._store.save()
             return [dict(c) for c in stored]
+
+    def finish_jobs(self) -> int:
+        """Let every import job still in progress finish now (completed or failed as it
+        would have been at its time); returns how many there were."""
+        with self._lock:
+            pending = list(self._store.pending_jobs)
+            for job_id in pending:
+                self._store.jobs[job_id]["ready_at"] = 0.0
+            self._store.finish_due_jobs()
+            return len(pending)
 
     def set_status(self, campaign_id: int, contact_id: int, status: str) -> None:
         """Set a contact's status (as the dialer would)."""
