@@ -144,6 +144,50 @@ def _utf16_no_bom(path: Path) -> None:
     path.write_bytes(text.encode("utf-16-le"))
 
 
+def _xlsx_part_broken(part: str, how: Callable[[bytes], bytes]) -> Callable[[Path], None]:
+    """A valid workbook with one part inside the zip damaged (the zip itself is sound)."""
+    def write(path: Path) -> None:
+        with zipfile.ZipFile(io.BytesIO(_xlsx_bytes([HEADER, *ROWS]))) as zin:
+            parts = {name: zin.read(name) for name in zin.namelist()}
+        with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as zout:
+            for name, data in parts.items():
+                zout.writestr(name, how(data) if name == part else data)
+    return write
+
+
+def _chart_only_xlsx(path: Path) -> None:
+    import openpyxl
+
+    wb = openpyxl.Workbook()
+    wb.create_chartsheet("Chart")
+    wb.remove(wb.active)
+    wb.save(path)
+
+
+def _deep_json(path: Path) -> None:
+    path.write_text("[" * 100_000 + "]" * 100_000, encoding="utf-8")
+
+
+def _deep_jsonl(path: Path) -> None:
+    path.write_text('{"external_unique_id": "k1", "name": "Ann", "email": "", '
+                    '"phone_number": "201-471-6992"}\n' + '{"a": ' * 100_000 + "1" +
+                    "}" * 100_000 + "\n", encoding="utf-8")
+
+
+def _long_unmapped_column(path: Path) -> None:
+    """A 200 KB notes column the mapping does not read."""
+    with open(path, "w", encoding="utf-8", newline="") as handle:
+        handle.write(",".join(HEADER) + ",notes\n")
+        handle.write(",".join(ROWS[0]) + ',"' + "n" * 200_000 + '"\n')
+        handle.write(",".join(ROWS[1]) + ",short\n")
+
+
+def _big_mapping(path: Path) -> None:
+    path.write_text("region: US\ncolumns:\n  external_unique_id: external_unique_id\n"
+                    "  name: name\n  phone_number: phone_number\n" +
+                    "# padding\n" * 8_000, encoding="utf-8")
+
+
 GENERATORS: dict[str, Callable[[Path], None]] = {
     "random_bytes.csv": _random_bytes,
     "random_bytes_no_nul.csv": _random_bytes_no_nul,
@@ -162,6 +206,19 @@ GENERATORS: dict[str, Callable[[Path], None]] = {
     "huge_field.csv": _huge_field_csv,
     "huge_field.json": _huge_field_json,
     "utf16_no_bom.csv": _utf16_no_bom,
+    "legacy.xls": _cfb,
+    "zip_named.xls": _valid_xlsx,
+    "sheet_xml_truncated.xlsx": _xlsx_part_broken("xl/worksheets/sheet1.xml",
+                                                  lambda d: d[: len(d) // 2]),
+    "sheet_xml_truncated.xlsm": _xlsx_part_broken("xl/worksheets/sheet1.xml",
+                                                  lambda d: d[: len(d) // 2]),
+    "workbook_xml_garbage.xlsx": _xlsx_part_broken("xl/workbook.xml",
+                                                   lambda d: b"\x00\xff not xml"),
+    "chart_only.xlsx": _chart_only_xlsx,
+    "deeply_nested.json": _deep_json,
+    "deeply_nested.jsonl": _deep_jsonl,
+    "long_unmapped_column.csv": _long_unmapped_column,
+    "big_mapping.yaml": _big_mapping,
 }
 
 

@@ -57,8 +57,10 @@ def _source(case, tmp_path: Path) -> Path:
     return path
 
 
-def _mapping(case) -> str:
+def _mapping(case, tmp_path: Path) -> str:
     name = case["mapping"]
+    if case.get("generate_mapping"):
+        return str(make_corpus.build(name, tmp_path))
     path = MAPPINGS / name
     return str(path) if path.is_file() else name
 
@@ -130,6 +132,9 @@ def test_manifest_is_sound():
     used = {c["file"] for c in CASES}
     unused = sorted(p.name for p in FILES.iterdir() if p.name not in used)
     assert not unused, f"corpus files no case uses: {unused}"
+    used = {c["mapping"] for c in CASES}
+    unused = sorted(p.name for p in MAPPINGS.iterdir() if p.name not in used)
+    assert not unused, f"corpus mappings no case uses: {unused}"
 
 
 @pytest.mark.parametrize("case", _params(CASES))
@@ -137,7 +142,7 @@ def test_validate(case, tmp_path):
     source = _source(case, tmp_path)
     out_dir = tmp_path / "out"
     output, rejects = out_dir / "valid.json", out_dir / "rejects.csv"
-    result = CliRunner().invoke(cli, ["validate", str(source), "--mapping", _mapping(case),
+    result = CliRunner().invoke(cli, ["validate", str(source), "--mapping", _mapping(case, tmp_path),
                                       "--rejects", str(rejects), "--output", str(output)])
     _no_crash(result)
     assert result.exit_code == case["exit"], result.output
@@ -183,7 +188,7 @@ def test_plan_refuses_before_any_request(case, tmp_path, sandbox):
            "CAMPAIGN_SYNC_API_TOKEN": TOKEN}
     sandbox.reset_counts()
     result = CliRunner().invoke(cli, ["plan", str(source), "--campaign-id", "6",
-                                      "--mapping", _mapping(case), "--report", str(report)],
+                                      "--mapping", _mapping(case, tmp_path), "--report", str(report)],
                                 env=env)
     _no_crash(result)
     assert result.exit_code == 2, result.output
