@@ -29,9 +29,11 @@ chromium:
 		else echo "chromium not found; install it (apt-get install chromium) to run the browser tests"; fi; \
 	fi
 
+# ruff for the code; pip-audit for known vulnerabilities in the installed dependencies
 lint: $(VENV)/.installed-test
-	$(BIN)/pip install -q ruff
-	$(BIN)/ruff check connector tests
+	$(BIN)/pip install -q ruff pip-audit
+	$(BIN)/ruff check connector tests benchmarks
+	$(BIN)/pip-audit --skip-editable --progress-spinner off
 
 bench: $(VENV)/.installed-test
 	$(BIN)/python benchmarks/run_all.py

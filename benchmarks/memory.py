@@ -35,8 +35,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from _common import (fmt_num, format_table, machine, machine_line,  # noqa: E402
-                     run_in_subprocess, write_json)
+from _common import fmt_num, format_table, machine, machine_line, run_in_subprocess, write_json  # noqa: E402
 from plan_scale import CAMPAIGN_ID, Sandbox, _client, write_source  # noqa: E402
 
 from connector.pipeline import fetch_remote  # noqa: E402

@@ -18,7 +18,6 @@ night 1.
 from __future__ import annotations
 
 import argparse
-import json
 import subprocess
 import sys
 import tempfile

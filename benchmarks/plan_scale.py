@@ -41,23 +41,22 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from _common import (fmt_num, format_table, machine, machine_line,  # noqa: E402
-                     run_in_subprocess, write_json)
 # imported here, so the measured calls do not pay for them (run_in_subprocess)
 import email_validator  # noqa: E402
 import pandas as pd  # noqa: E402
 import phonenumbers  # noqa: E402
+from _common import fmt_num, format_table, machine, machine_line, run_in_subprocess, write_json  # noqa: E402
 
 from connector.api.client import ApiClient  # noqa: E402
 from connector.config import Settings  # noqa: E402
-from connector.pipeline import (fetch_remote, make_plan, prepare_source,  # noqa: E402
-                                validate_prepared)
+from connector.pipeline import fetch_remote, make_plan, prepare_source, validate_prepared  # noqa: E402
 from connector.plan import PlanOptions  # noqa: E402
 
 USER, TOKEN = "u", "t"

@@ -39,8 +39,8 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from _common import (fmt_num, format_table, machine, machine_line,  # noqa: E402
-                     run_in_subprocess, write_json)
+from _common import fmt_num, format_table, machine, machine_line, run_in_subprocess, write_json  # noqa: E402
+
 from connector.api.client import ApiClient  # noqa: E402
 from connector.config import Settings  # noqa: E402
 from connector.load import LoadOptions  # noqa: E402

@@ -36,8 +36,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from _common import (fmt_num, format_table, machine, machine_line,  # noqa: E402
-                     run_in_subprocess, write_json)
+from _common import fmt_num, format_table, machine, machine_line, run_in_subprocess, write_json  # noqa: E402
 from requests_count import CAMPAIGN_ID, TOKEN, USER, campaign_matches, write_source  # noqa: E402
 
 from connector.api.client import ApiClient  # noqa: E402

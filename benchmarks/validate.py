@@ -36,8 +36,8 @@ import phonenumbers
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from _common import (fmt_num, format_table, machine, machine_line,  # noqa: E402
-                     run_in_subprocess, write_json)
+from _common import fmt_num, format_table, machine, machine_line, run_in_subprocess, write_json  # noqa: E402
+
 from connector.pipeline import validate_source, write_valid  # noqa: E402
 
 SPEED_TARGET = 3.0        # campaign-sync rows/s over the baseline's

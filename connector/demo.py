@@ -7,9 +7,9 @@ with its report), synced in mirror mode, and synced again, which sends nothing."
 from __future__ import annotations
 
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 from .api.client import ApiClient
 from .config import Settings

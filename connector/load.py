@@ -17,9 +17,10 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterable, Sequence
+from typing import Any
 
 from .errors import AmbiguousWriteError, ApiError, AuthError, PayloadTooLargeError
 from .plan import Plan
@@ -205,7 +206,7 @@ class Loader:
         self.result.deleted += sum(1 for _op, _v, exc in results if exc is None)
         self.result.failed += sum(1 for _op, _v, exc in results
                                   if exc is not None and not isinstance(exc, AmbiguousWriteError))
-        for attempt in range(3):
+        for _attempt in range(3):
             if not ambiguous:
                 break
             ids, _ = self._remote_keys()

@@ -20,8 +20,9 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import asdict, dataclass, field
-from typing import Any, Iterable, Iterator, Mapping
+from typing import Any
 
 import pandas as pd
 
@@ -227,7 +228,7 @@ class Plan:
                 "outbound_differences": self.outbound_differences}
 
     @classmethod
-    def from_dict(cls, doc: Mapping[str, Any]) -> "Plan":
+    def from_dict(cls, doc: Mapping[str, Any]) -> Plan:
         if doc.get("version") != PLAN_VERSION:
             raise ValueError(f"plan version {doc.get('version')!r} is not {PLAN_VERSION}")
         return cls(options=PlanOptions(**doc["options"]),
@@ -240,7 +241,7 @@ class Plan:
                    refused=doc.get("refused"), meta=dict(doc.get("meta") or {}))
 
     @classmethod
-    def from_json(cls, text: str) -> "Plan":
+    def from_json(cls, text: str) -> Plan:
         return cls.from_dict(json.loads(text))
 
 

@@ -10,9 +10,10 @@ The rollback is itself a run in the state store, carried out by the same loader
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import pandas as pd
 
@@ -158,9 +159,8 @@ def run_rollback(*, run_id: int, settings: Any, state_path: str | None, dry_run:
                  echo: Callable[[str], None] = lambda s: None) -> RollbackResult:
     from .api.client import ApiClient
     from .pipeline import fetch_remote
-    from .sync import verify
-
     from .state import DEFAULT_STATE
+    from .sync import verify
 
     if not Path(state_path or DEFAULT_STATE).exists():
         raise UsageError(f"no state store at {state_path or DEFAULT_STATE}",

@@ -14,9 +14,10 @@ libraries themselves.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
-from typing import Iterable, NamedTuple, Sequence
+from typing import NamedTuple
 
 import email_validator
 import pandas as pd

@@ -16,13 +16,17 @@ import os
 import socket
 import sqlite3
 import time
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Iterable, Iterator, Sequence
+from typing import TYPE_CHECKING, Any
 
 from .errors import ConfigError, LockedError
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 DEFAULT_STATE = Path(".campaign-sync") / "state.db"
 SCHEMA_VERSION = 2
@@ -89,7 +93,7 @@ OP_STATUSES = ("planned", "sent", "done", "failed", "pending", "unconfirmed")
 
 
 def utcnow() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+    return datetime.now(UTC).isoformat(timespec="seconds")
 
 
 def _pid_alive(pid: int) -> bool:
@@ -127,7 +131,7 @@ class Run:
     pid: int | None
 
     @classmethod
-    def from_row(cls, row: sqlite3.Row) -> "Run":
+    def from_row(cls, row: sqlite3.Row) -> Run:
         return cls(id=row["id"], campaign_id=row["campaign_id"], command=row["command"],
                    status=row["status"], started_at=row["started_at"],
                    ended_at=row["ended_at"], exit_code=row["exit_code"], mode=row["mode"],
@@ -172,7 +176,7 @@ class StateStore:
     def close(self) -> None:
         self.db.close()
 
-    def __enter__(self) -> "StateStore":
+    def __enter__(self) -> StateStore:
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -384,7 +388,7 @@ class StateStore:
             " ('sending', 'in_progress', 'pending') ORDER BY id", (campaign_id,))]
 
     # ------------------------------------------------------------ contacts
-    def applied(self, campaign_id: int) -> "pd.DataFrame":
+    def applied(self, campaign_id: int) -> pd.DataFrame:
         """The last applied state: key, row_hash, remote_hash, remote_id (one row per
         contact this tool wrote or found equal)."""
         import pandas as pd

@@ -5,9 +5,10 @@ for a real sync; `plan` is the same thing without the writes."""
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import pandas as pd
 
@@ -96,8 +97,12 @@ def run_sync(*, source: str, campaign_id: int, mapping: str, plan_options: PlanO
     """A real sync. Raises CampaignSyncError subclasses for unusable input (before any
     request), a held lock, and network failures (after recording the run as failed)."""
     from .api.client import ApiClient
-    from .pipeline import (carried_rows, fetch_remote, make_plan, prepare_source,
-                           rejected_source_rows, validate_prepared)
+    from .pipeline import (
+        fetch_remote,
+        make_plan,
+        prepare_source,
+        rejected_source_rows,
+    )
     from .report import write_report
     from .state import utcnow
 

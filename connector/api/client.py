@@ -12,8 +12,9 @@ import json
 import logging
 import re
 import time
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterator, Mapping
+from typing import Any
 
 from ..config import Settings
 from ..errors import NotFoundError, ProtocolError
@@ -57,7 +58,7 @@ class RemoteContact:
     raw: Mapping[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
     @classmethod
-    def from_api(cls, obj: Mapping[str, Any]) -> "RemoteContact":
+    def from_api(cls, obj: Mapping[str, Any]) -> RemoteContact:
         """Read a contact object, falling back to the metadata keys for missing fields."""
         if not isinstance(obj, Mapping):
             raise ProtocolError(f"expected a contact object, got {type(obj).__name__}")
@@ -101,7 +102,7 @@ class Job:
     raw: Mapping[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
     @classmethod
-    def from_api(cls, obj: Any, job_id: int) -> "Job":
+    def from_api(cls, obj: Any, job_id: int) -> Job:
         """Read a job object; a missing id falls back to the one asked for."""
         if not isinstance(obj, Mapping) or "status" not in obj:
             raise ProtocolError(f"job {job_id}: expected a job object with a status, got "
@@ -363,7 +364,7 @@ class ApiClient:
         """Release connections."""
         self.http.close()
 
-    def __enter__(self) -> "ApiClient":
+    def __enter__(self) -> ApiClient:
         return self
 
     def __exit__(self, *exc: object) -> None:

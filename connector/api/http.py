@@ -17,15 +17,16 @@ Retry policy (conventions: "retry what is safe to retry"):
 
 from __future__ import annotations
 
+import collections
 import email.utils
 import json
 import logging
-import collections
 import random
 import threading
 import time
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any, Callable, Iterable, Mapping
+from typing import Any
 
 import requests
 import urllib3.exceptions

@@ -69,7 +69,8 @@ from __future__ import annotations
 
 import ipaddress
 import socket
-from typing import Any, Iterator
+from collections.abc import Iterator
+from typing import Any
 
 from .server import LoggedRequest, SandboxServer
 

@@ -7,8 +7,9 @@ import io
 import json
 import math
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 from urllib.parse import parse_qs
 
 from werkzeug.formparser import parse_form_data
@@ -93,9 +94,9 @@ def route(method: str, path: str) -> tuple[str | None, Callable[..., Reply]]:
                 continue
             if method not in methods:
                 allowed = ", ".join(sorted(methods))
-                return None, lambda *a: error(
-                    405, f"{method} is not allowed on {path}; use {allowed}",
-                    {"Allow": allowed})
+                answer = error(405, f"{method} is not allowed on {path}; use {allowed}",
+                               {"Allow": allowed})
+                return None, lambda *a, _answer=answer: _answer
             kind, name = methods[method]
             func = globals()[name]
             return kind, lambda store, opts, req, _m=m, _f=func: _f(store, opts, req, _m)

@@ -8,8 +8,9 @@ import json
 import os
 import tempfile
 import time
-from datetime import datetime, timezone
-from typing import Any, Iterable
+from collections.abc import Iterable
+from datetime import UTC, datetime
+from typing import Any
 
 JOB_TYPE = "Jobs::Bulk::Campaign::ParentJob"
 DUPLICATE_DETAILS = "NativePowerDial::ContactService::DuplicateContactPhoneOnCampaign"
@@ -19,7 +20,7 @@ STORED_FIELDS = ("name", "email", "phone_number", "outbound_number", "external_u
 
 def now_iso() -> str:
     """UTC now as the platform writes it: 2024-08-05T14:51:49.123Z."""
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     return now.strftime("%Y-%m-%dT%H:%M:%S.") + f"{now.microsecond // 1000:03d}Z"
 
 

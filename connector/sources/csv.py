@@ -15,8 +15,16 @@ import pandas as pd
 
 from connector.errors import SourceError
 
-from .base import (SourceHints, SourceInfo, TextEncoding, clean_header, detect_text,
-                   kept_positions, make_frame, open_text)
+from .base import (
+    SourceHints,
+    SourceInfo,
+    TextEncoding,
+    clean_header,
+    detect_text,
+    kept_positions,
+    make_frame,
+    open_text,
+)
 
 DELIMITERS = (",", ";", "\t", "|")
 NAMED = {"tab": "\t", "\\t": "\t", "comma": ",", "semicolon": ";", "pipe": "|"}

@@ -13,8 +13,7 @@ import pandas as pd
 
 from connector.errors import SourceError
 
-from .base import (SourceHints, SourceInfo, batch_frames, clean_header, file_sha256,
-                   kept_positions)
+from .base import SourceHints, SourceInfo, batch_frames, clean_header, file_sha256, kept_positions
 
 SCAN_ROWS = 30          # rows searched for the header when title rows sit above it
 REPAIR_FROM = 1_000_000  # a number of 7+ digits held in a numeric cell: a phone number or id

@@ -15,8 +15,15 @@ import pandas as pd
 
 from connector.errors import SourceError
 
-from .base import (SourceHints, SourceInfo, batch_frames, clean_header, detect_text,
-                   kept_positions, open_text)
+from .base import (
+    SourceHints,
+    SourceInfo,
+    batch_frames,
+    clean_header,
+    detect_text,
+    kept_positions,
+    open_text,
+)
 
 NESTED_HINT = ("flatten the data so that each field is a plain value (one key per field), "
                "or export it as CSV")
