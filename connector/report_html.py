@@ -15,8 +15,9 @@ from __future__ import annotations
 import base64
 import hashlib
 import re
+from collections.abc import Callable, Iterable, Sequence
 from html import escape
-from typing import Any, Callable, Iterable, Sequence
+from typing import Any
 
 import pandas as pd
 
