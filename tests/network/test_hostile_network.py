@@ -22,9 +22,10 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import pytest
 from click.testing import CliRunner
@@ -277,12 +278,12 @@ def make_cert(tmp: Path) -> tuple[Path, Path]:
     cert, key = tmp / "cert.pem", tmp / "key.pem"
     try:
         import datetime as dt
+        import ipaddress
 
         from cryptography import x509
         from cryptography.hazmat.primitives import hashes, serialization
         from cryptography.hazmat.primitives.asymmetric import rsa
         from cryptography.x509.oid import NameOID
-        import ipaddress
     except ImportError:
         openssl = shutil.which("openssl")
         if openssl is None:
@@ -294,7 +295,7 @@ def make_cert(tmp: Path) -> tuple[Path, Path]:
         return cert, key
     pkey = rsa.generate_private_key(public_exponent=65537, key_size=2048)
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
-    now = dt.datetime.now(dt.timezone.utc)
+    now = dt.datetime.now(dt.UTC)
     certificate = (x509.CertificateBuilder().subject_name(name).issuer_name(name)
                    .public_key(pkey.public_key()).serial_number(x509.random_serial_number())
                    .not_valid_before(now - dt.timedelta(minutes=5))
@@ -367,6 +368,14 @@ def test_self_signed_certificate_is_accepted_with_ca_bundle(tls_sandbox, tls_fil
     with open(tmp_path / "out.csv", encoding="utf-8") as handle:
         got = {r["external_unique_id"]: r["name"] for r in csv.DictReader(handle)}
     assert got == {k: n for k, n, _, _ in rows}
+
+
+def test_a_client_that_never_completes_the_handshake_does_not_block_the_sandbox(
+        tls_sandbox, tls_files, tmp_path):
+    with socket.create_connection(("127.0.0.1", tls_sandbox.port)) as idle:
+        idle.sendall(b"\x16\x03")  # the start of a ClientHello, and then nothing
+        run = export(tls_sandbox.url, tmp_path, extra=["--ca-bundle", str(tls_files[0])])
+    assert run.code == 0, run
 
 
 def test_ca_bundle_from_the_environment_is_used_too(tls_sandbox, tls_files, tmp_path):
@@ -815,8 +824,12 @@ def test_job_that_never_finishes_is_left_pending_then_the_next_run_converges(san
     assert run.code == 3, run
     assert re.search(r"pending\s+[1-9]", run.out), run
     assert sandbox.counts["import"] == 1
-    # nothing stored yet: the job is still in progress
+    # nothing stored yet: the job is still in progress, its rows recorded pending
     assert_campaign(sandbox, old)
+    shown = invoke(["runs", "--show", "1", "--state", str(tmp_path / "state.db")])
+    assert shown.code == 0, shown
+    assert re.search(r"add\s.*pending 6", shown.out), shown
+    assert re.search(r"jobs\s.*pending 1", shown.out), shown
     # the job is allowed to finish: jobs already submitted are done at the next look
     sandbox.set_faults(job_seconds=0)
     assert sandbox.finish_jobs() == 1
