@@ -168,6 +168,24 @@ def _parse_spec(where: str, fld: str, raw: Any) -> ColumnSpec:
     return ColumnSpec("template", tuple(parts))
 
 
+class _RepeatedKeyError(Exception):
+    pass
+
+
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """SafeLoader that refuses a key given twice in one mapping (YAML keeps the last
+    one silently, so a typo'd second `phone_number:` would win unnoticed)."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict:
+        seen: set[Any] = set()
+        for key_node, _value in node.value:
+            key = self.construct_object(key_node, deep=deep)
+            if key in seen:
+                raise _RepeatedKeyError(key, key_node.start_mark.line + 1)
+            seen.add(key)
+        return super().construct_mapping(node, deep=deep)
+
+
 def _has_alias(text: str) -> bool:
     for event in yaml.parse(text, Loader=yaml.SafeLoader):
         if isinstance(event, yaml.AliasEvent):
@@ -187,7 +205,10 @@ def parse_mapping(text: str, *, path: str = "<mapping>") -> Mapping:
         if _has_alias(text):
             raise MappingError(f"mapping {where}: YAML anchors and aliases (&, *) are not "
                                "allowed in a mapping", hint="write each value out")
-        doc = yaml.safe_load(text)
+        doc = yaml.load(text, Loader=_UniqueKeyLoader)  # noqa: S506 - a SafeLoader subclass
+    except _RepeatedKeyError as exc:
+        raise MappingError(f"mapping {where}: the key {exc.args[0]!r} is given twice "
+                           f"(line {exc.args[1]})", hint="keep one of them") from None
     except yaml.YAMLError as exc:
         raise MappingError(f"mapping {where}: not valid YAML ({exc})") from exc
     if not isinstance(doc, dict):
@@ -241,14 +262,22 @@ def parse_mapping(text: str, *, path: str = "<mapping>") -> Mapping:
         source[str(key)] = str(value)
     if "delimiter" in source and len(source["delimiter"]) != 1:
         raise _err(where, "source.delimiter", "expected a single character")
+    if source.get("delimiter") in ('"', "\n", "\r"):
+        raise _err(where, "source.delimiter",
+                   f"{source['delimiter']!r} cannot separate fields (it quotes or ends lines)",
+                   hint="use one of , ; | or a tab")
     if "encoding" in source:
         import codecs
 
         try:
-            codecs.lookup(source["encoding"])
+            codec = codecs.lookup(source["encoding"])
         except LookupError as exc:
             raise _err(where, "source.encoding",
                        f"unknown encoding {source['encoding']!r}") from exc
+        if not getattr(codec, "_is_text_encoding", True):
+            raise _err(where, "source.encoding",
+                       f"{source['encoding']!r} is not a text encoding",
+                       hint="use a text encoding such as utf-8, utf-16 or cp1252")
 
     return Mapping(path=str(path), region=region, columns=specs,
                    required=tuple(dict.fromkeys(required_raw)), source=source)

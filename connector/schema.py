@@ -32,6 +32,7 @@ API_FIELDS: tuple[str, ...] = (
 DEFAULT_REQUIRED: tuple[str, ...] = ("external_unique_id", "name", "phone_number")
 LINE_COLUMN = "__line__"
 NAME_MAX_LENGTH = 255
+KEY_STRIP = " \t\r\n\v\f\xa0\ufeff\u200b\u200c\u200d\u2060\u180e"
 
 #: reason code -> how to fix it
 REASON_HINTS: dict[str, str] = {
@@ -438,7 +439,9 @@ def normalize_contacts(mapped: pd.DataFrame, *, region: str | None,
                pd.Series([""] * n, dtype=str)) for f in API_FIELDS}
 
     work = pd.DataFrame(index=frame.index)
-    work["external_unique_id"] = raw["external_unique_id"].str.strip()
+    # keys: surrounding whitespace and invisible characters (a stray BOM, zero-width
+    # spaces pasted from the web) go, so "k2\u200b" is the contact "k2"
+    work["external_unique_id"] = raw["external_unique_id"].str.strip(KEY_STRIP)
     work["name"] = _collapse(raw["name"])
 
     note_frames = []

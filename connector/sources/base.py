@@ -92,11 +92,14 @@ def detect_text(path: Path, hinted: str | None) -> TextEncoding:
     else:
         enc = TextEncoding(hinted or "utf-8", 0, hinted or "utf-8")
     try:
-        codecs.lookup(enc.codec)
+        info = codecs.lookup(enc.codec)
     except LookupError:
         raise SourceError(f"unknown encoding {hinted!r}", path=spath,
                           hint="set source.encoding to a Python codec name such as utf-8 or cp1252"
                           ) from None
+    if not getattr(info, "_is_text_encoding", True):  # base64, rot13, zlib...
+        raise SourceError(f"{hinted!r} is not a text encoding", path=spath,
+                          hint="set source.encoding to a text encoding such as utf-8 or cp1252")
     candidates = [enc.codec] if (hinted or enc.skip) else ["utf-8", "cp1252"]
     first_failure: tuple[str, int] | None = None
     for codec in candidates:
@@ -116,6 +119,8 @@ def detect_text(path: Path, hinted: str | None) -> TextEncoding:
                     except UnicodeDecodeError as exc:
                         bad_line = lines + block.count(b"\n", 0, start + exc.start)
                         raise _Undecodable(bad_line) from None
+                    except UnicodeError:  # e.g. utf-16 without a byte order mark
+                        raise _Undecodable(lines) from None
                     if "\x00" in text:
                         _binary(spath, offset)
                     lines += block.count(b"\n")

@@ -55,6 +55,9 @@ def sniff_delimiter(sample: str, truncated: bool) -> str | None:
     return choice
 
 
+FIELD_LIMIT = 64 * 1024 * 1024
+
+
 class _Reader:
     """One pass over a CSV file: header, then records with their start lines."""
 
@@ -62,6 +65,9 @@ class _Reader:
         self.path = str(path)
         self.handle = open_text(path, enc)
         self.reader = csv.reader(self.handle, delimiter=delimiter, strict=True)
+        # the csv module refuses fields over 128 KiB; exports carry long notes in
+        # columns no mapping reads, and a long name is the schema's to reject
+        csv.field_size_limit(max(csv.field_size_limit(), FIELD_LIMIT))
         self.last = 0
 
     def next_record(self) -> tuple[int, list[str]] | None:
@@ -69,7 +75,7 @@ class _Reader:
         try:
             for record in self.reader:
                 start, self.last = self.last + 1, self.reader.line_num
-                if any(record):
+                if any(f.strip() for f in record):
                     return start, record
         except csv.Error as exc:
             raise SourceError(f"malformed CSV: {exc}", path=self.path, line=self.last + 1,
@@ -96,7 +102,7 @@ def _chunks(path: Path, enc: TextEncoding, info: SourceInfo, width: int, keep: l
                     start, reader.last = reader.last + 1, csv_reader.line_num
                     size = len(record)
                     if size != width:
-                        if not any(record):
+                        if not any(f.strip() for f in record):  # blank or spaces only
                             continue
                         if size < width:
                             record = record + [""] * (width - size)

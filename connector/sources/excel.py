@@ -69,6 +69,12 @@ def _load(path: Path) -> Any:
                           "or export the sheet as CSV") from None
 
 
+def _unreadable(spath: str, exc: BaseException) -> SourceError:
+    return SourceError(f"not a readable .xlsx workbook ({type(exc).__name__}: {exc})",
+                       path=spath, hint="open it in Excel and save it again as .xlsx, "
+                       "or export the sheet as CSV")
+
+
 def _header_candidates(ws: Any) -> list[tuple[int, list[str]]]:
     found = []
     for number, row in enumerate(ws.iter_rows(max_row=SCAN_ROWS, values_only=True), 1):
@@ -154,7 +160,12 @@ def _chunks(path: Path, info: SourceInfo, keep: list[int], names: list[str],
                     ignored_at = number
                 yield number, texts
 
-        yield from batch_frames(numbered(), names, info, chunk_rows)
+        try:
+            yield from batch_frames(numbered(), names, info, chunk_rows)
+        except SourceError:
+            raise
+        except Exception as exc:  # a sheet damaged further down
+            raise _unreadable(str(path), exc) from None
         if ignored_at is not None:
             info.notes.append(f"cells right of the header's last column were ignored "
                               f"(first at row {ignored_at})")
@@ -173,6 +184,10 @@ def open_excel(path: Path, hints: SourceHints, wanted: Collection[str] | None,
         sheet, header_line, raw = _choose(wb, hints, wanted, spath)
         has_rows = any(any(v is not None and v != "" for v in row)
                        for row in wb[sheet].iter_rows(min_row=header_line + 1, values_only=True))
+    except SourceError:
+        raise
+    except Exception as exc:  # a damaged sheet part: openpyxl's XML parser gives up
+        raise _unreadable(spath, exc) from None
     finally:
         wb.close()
     info = SourceInfo(path=spath, format="excel", sheet=sheet, header_line=header_line,

@@ -68,12 +68,37 @@ def _decode(text: str, spath: str, line: int | None) -> Any:
         raise SourceError(f"not valid JSON: {exc.msg} (column {exc.colno})", path=spath,
                           line=(line or 1) + exc.lineno - 1 if line else exc.lineno,
                           hint="fix the JSON syntax, or export the contacts again") from None
+    except RecursionError:
+        raise SourceError("JSON nested too deeply to be contacts", path=spath, line=line,
+                          hint="each contact is one flat object of fields") from None
 
 
-def _check(record: Any, spath: str, line: int, what: str) -> dict[str, str]:
+def _kind(value: Any, raw: str | None = None) -> str:
+    """What a JSON value is, as a person would say it. Numbers are decoded as text (so
+    their digits survive), so the raw text tells a number from a string."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, list):
+        return "an array"
+    if isinstance(value, dict):
+        return "an object"
+    if isinstance(value, str) and raw is not None:
+        first = raw.lstrip()[:1]
+        if first in ("t", "f"):
+            return "a boolean"
+        if first and first != '"':
+            return "a number"
+    return "a string"
+
+
+def _check(record: Any, spath: str, line: int, what: str, raw: str | None = None
+           ) -> dict[str, str]:
     if not isinstance(record, dict):
-        kind = type(record).__name__ if not isinstance(record, str) else "string"
-        raise SourceError(f"{what} is a {kind}, not an object", path=spath, line=line,
+        kind = _kind(record, raw).removeprefix("a ").removeprefix("an ")
+        article = "" if kind == "null" else ("an " if kind[0] in "aeiou" else "a ")
+        raise SourceError(f"{what} is {article}{kind}, not an object", path=spath, line=line,
                           hint="each record must be an object: {\"name\": ..., ...}")
     return {str(k).strip(): _text(v, spath, line, str(k), what) for k, v in record.items()}
 
@@ -83,7 +108,8 @@ def _jsonl_records(path: Path, enc: Any, spath: str) -> Iterator[tuple[int, dict
         for number, raw in enumerate(handle, 1):
             if raw.strip():
                 record = _decode(raw, spath, number)
-                yield number, _check(record, spath, number, f"the record on line {number}")
+                yield number, _check(record, spath, number, f"the record on line {number}",
+                                     raw)
 
 
 def _array_records(items: list[Any], spath: str) -> Iterator[tuple[int, dict[str, str]]]:
@@ -115,7 +141,7 @@ def open_json(path: Path, hints: SourceHints, wanted: Collection[str] | None, ch
         data = _decode(text, spath, None)
         if not isinstance(data, list):
             found = (f"an object with keys {', '.join(map(repr, list(data)[:8]))}"
-                     if isinstance(data, dict) else f"a {type(data).__name__}")
+                     if isinstance(data, dict) else _kind(data, text))
             raise SourceError(f"expected a JSON array of contacts, found {found}", path=spath,
                               hint="the file must be an array: [{\"name\": ...}, ...]")
         items = data
