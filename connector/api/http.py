@@ -109,6 +109,7 @@ class RetryPolicy:
     max_connect_retries: int = 3    # connections that could not be opened
     backoff_base: float = 0.5
     backoff_cap: float = 30.0
+    max_retry_after: float = 120.0  # a longer Retry-After ends the run (exit 1) instead
 
     def backoff(self, attempt: int, rng: random.Random) -> float:
         """Full-jitter exponential backoff for attempt 1, 2, ..."""
@@ -133,6 +134,9 @@ def parse_retry_after(value: str | None, *, now: float | None = None) -> float |
     return max(0.0, when.timestamp() - current)
 
 
+MESSAGE_LIMIT = 300
+
+
 def server_message(response: requests.Response) -> str | None:
     """The body's ``message``/``error``/``errors``, or a short description of it."""
     text = response.text or ""
@@ -147,7 +151,10 @@ def server_message(response: requests.Response) -> str | None:
         for key in ("message", "error", "errors", "error_message"):
             if body.get(key):
                 value = body[key]
-                return value if isinstance(value, str) else json.dumps(value)[:500]
+                text = value if isinstance(value, str) else json.dumps(value)
+                # one short line: a server's traceback or essay stays on the server
+                text = " ".join(text.split())
+                return text if len(text) <= MESSAGE_LIMIT else text[:MESSAGE_LIMIT] + "..."
     return None
 
 
@@ -260,12 +267,20 @@ class HttpSession:
                 if limited > self.retry.max_rate_limited:
                     raise RateLimitedError(
                         "the platform kept answering 429 Too Many Requests", status=status,
-                        method=method, url=url, server_message=server_message(response),
+                        method=method, url=url,
+                        server_message=self._scrub(server_message(response) or "") or None,
                         hint="lower --rate-limit (other clients share the instance's "
                              "10 requests/s) and run again") from None
                 delay = parse_retry_after(response.headers.get("Retry-After"))
                 if delay is None:
                     delay = self.retry.backoff(limited, self._rng)
+                if delay > self.retry.max_retry_after:
+                    raise RateLimitedError(
+                        f"the platform asked to wait {delay:.0f} s before the next request "
+                        f"(Retry-After), more than {self.retry.max_retry_after:.0f} s",
+                        status=status, method=method, url=url,
+                        server_message=self._scrub(server_message(response) or "") or None,
+                        hint="run again later; the run can be resumed") from None
                 self.limiter.pause(delay)
                 self._count("retries")
                 log.info("rate limited (429) on %s %s; waiting %.2fs", method, url, delay)
@@ -277,7 +292,7 @@ class HttpSession:
                     raise AmbiguousWriteError(
                         f"the platform answered {status} to a write that may have taken "
                         "effect", status=status, method=method, url=url,
-                        server_message=server_message(response),
+                        server_message=self._scrub(server_message(response) or "") or None,
                         hint="the campaign is checked before this write is tried again")
                 if failures > self.retry.max_retries:
                     raise error
@@ -293,6 +308,10 @@ class HttpSession:
     def _transport_error(self, exc: requests.RequestException, method: str, url: str,
                          never_sent: bool) -> ApiError:
         detail = self._scrub(f"{type(exc).__name__}: {exc}")[:300]
+        if isinstance(exc, requests.exceptions.SSLError) and "WRONG_VERSION_NUMBER" in detail:
+            return TransportError(
+                f"{self.settings.base_url} did not answer in TLS ({detail})", method=method,
+                url=url, hint="the server may speak plain HTTP on this port: check --base-url")
         if isinstance(exc, requests.exceptions.SSLError):
             return TransportError(
                 f"TLS verification failed for {self.settings.base_url} ({detail})",

@@ -404,8 +404,6 @@ def test_certificate_for_another_name_is_refused_even_with_ca_bundle(tls_sandbox
     assert tls_sandbox.counts["list"] == 0
 
 
-@pytest.mark.xfail(strict=True, reason="https:// to a server that does not speak TLS is "
-                   "reported as a certificate problem with a --ca-bundle hint")
 def test_https_to_a_plain_http_server_does_not_blame_the_certificate(sandbox, tmp_path):
     url = sandbox.url.replace("http://", "https://")
     message = failed(export(url, tmp_path))
@@ -527,9 +525,6 @@ def test_truncated_body_is_exit_1_and_says_so(tmp_path):
     assert re.search(r"IncompleteRead|incomplete|truncat|bytes read", message, re.I), message
 
 
-@pytest.mark.xfail(strict=True, reason="connector.api.http.server_message passes the "
-                   "server's JSON message through as is: newlines in it break the one-line "
-                   "error (here a server-side traceback lands on stderr)")
 @pytest.mark.parametrize("status", [404, 422, 503])
 def test_a_multiline_server_message_still_gives_one_line(tmp_path, status):
     body = json.dumps({"message": "Internal failure\nTraceback (most recent call last):\n"
@@ -544,9 +539,6 @@ def test_a_multiline_server_message_still_gives_one_line(tmp_path, status):
     assert "Internal failure" in lines[0]
 
 
-@pytest.mark.xfail(strict=True, reason="connector.api.http.server_message truncates a JSON "
-                   "list/object message to 500 characters but passes a string message of "
-                   "any length: a 1 MB message becomes a 1 MB error line")
 def test_a_huge_server_message_is_cut_short(tmp_path):
     body = json.dumps({"message": "invalid contact " + "x" * 100_000}).encode()
     with FakePlatform(lambda m, p: (400, {"Content-Type": "application/json"}, body,
@@ -572,9 +564,6 @@ def test_401_on_the_first_request_says_the_credentials_were_refused(sandbox, tmp
     assert "wrong-token" not in message
 
 
-@pytest.mark.xfail(strict=True, reason="HttpSession.request honours any Retry-After, "
-                   "however long, without a cap or a message: a 429 with Retry-After: 3600 "
-                   "hangs the run for an hour")
 def test_429_with_a_huge_retry_after_does_not_hang_the_run(tmp_path):
     with FakePlatform(lambda m, p: (429, {"Content-Type": "application/json",
                                           "Retry-After": "3600"},
@@ -700,10 +689,6 @@ def test_sandbox_rate_limit_429s_are_counted_and_waited_out(sandbox, tmp_path):
     assert_campaign(sandbox, rows + rows_for([50, 51, 52]))
 
 
-@pytest.mark.xfail(strict=True, reason="the server message of a 5xx answer to a write "
-                   "is not scrubbed (HttpSession.request builds AmbiguousWriteError with "
-                   "the raw server_message) and the loader stores str(exc) in the state "
-                   "store: a server that echoes the credentials puts the token on disk")
 def test_a_server_echoing_the_token_in_a_5xx_to_a_write_does_not_put_it_on_disk(tmp_path):
     echo = json.dumps({"message": f"upstream failed for acme:{TOKEN}"}).encode()
 
