@@ -4,10 +4,11 @@ and maps errors to exit codes (see connector.errors.ExitCode)."""
 from __future__ import annotations
 
 import functools
-from pathlib import Path
 import logging
 import sys
-from typing import Any, Callable
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
 
 import click
 
@@ -282,7 +283,7 @@ def validate_cmd(source: str, mapping: str, rejects_file: str | None,
 def _default_report_dir(campaign_id: int) -> str:
     import datetime as dt
 
-    stamp = dt.datetime.now(dt.timezone.utc).strftime("%Y%m%d-%H%M%S")
+    stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%d-%H%M%S")
     return f"reports/campaign-{campaign_id}-{stamp}"
 
 
@@ -343,7 +344,7 @@ def run_plan(source: str, campaign_id: int, mapping: str, mode: str, report_dir:
     _note(f"campaign {campaign_id}: {len(remote):,} contacts")
     options = PlanOptions(mode=mode, max_delete_fraction=max_delete_fraction, force=force)
     meta = {"campaign_id": campaign_id, "command": command,
-            "created_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")}
+            "created_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds")}
     plan = make_plan(validated, remote, options, meta=meta)
     lines = plan.rejects["line"].dropna().astype(int).unique().tolist() if len(
         plan.rejects) else []

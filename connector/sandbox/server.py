@@ -15,8 +15,9 @@ import socket
 import ssl
 import threading
 import time
+from collections.abc import Iterable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, Iterable, NamedTuple
+from typing import Any, NamedTuple
 
 from .endpoints import JOB_ID_STYLES, BadRequest, Options, Reply, Request, error, public_job, route
 from .phones import loose_e164, valid_e164
@@ -139,7 +140,8 @@ class _Handler(BaseHTTPRequestHandler):
             self.close_connection = True
             self._send(error(413, f"request body over {MAX_BODY_BYTES} bytes"), path, None)
             return
-        host = self.headers.get("Host") or "%s:%s" % self.server.server_address[:2]
+        address = self.server.server_address
+        host = self.headers.get("Host") or f"{address[0]}:{address[1]}"
         req = Request(self.command, path, query,
                       {k.lower(): v for k, v in self.headers.items()}, body,
                       f"{self.server.sandbox.scheme}://{host}")

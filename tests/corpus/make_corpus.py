@@ -13,8 +13,8 @@ import io
 import random
 import sys
 import zipfile
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 HEADER = ["external_unique_id", "name", "email", "phone_number"]
 ROWS = [["k1", "Ann Lee", "ann@example.com", "201-471-6992"],
