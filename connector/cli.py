@@ -19,6 +19,7 @@ log = logging.getLogger("campaign_sync")
 
 
 class _State:
+    mask_pii: bool = False
     config_file: str | None = None
     log_format: str = "text"
     verbosity: int = 0
@@ -30,6 +31,10 @@ def _fail(exc: BaseException, code: int) -> None:
     for secret in _State.secrets:
         if secret:
             text = text.replace(secret, "***")
+    if _State.mask_pii:
+        from .privacy import mask_text
+
+        text = mask_text(text)
     if _State.log_format == "json":
         import json as _json
         import time as _time
@@ -43,8 +48,21 @@ def _fail(exc: BaseException, code: int) -> None:
     sys.exit(int(code))
 
 
+def _masking(mask_pii: bool) -> None:
+    """--mask-pii: from here on, phones and emails are masked in logs and messages too."""
+    if mask_pii:
+        from .logs import mask_logs
+
+        _State.mask_pii = True
+        mask_logs("campaign_sync")
+
+
 def _note(text: str) -> None:
     """A line for the person at the terminal (stderr); an INFO event in JSON mode."""
+    if _State.mask_pii:
+        from .privacy import mask_text
+
+        text = mask_text(text)
     if _State.log_format == "json":
         log.info(text, extra={"event": "note"})
     elif _State.verbosity >= 0:
@@ -145,6 +163,7 @@ def cli(config_file: str | None, log_format: str, verbose: int, quiet: bool) -> 
     a safety rule (nothing sent).
     """
     _State.config_file = config_file
+    _State.mask_pii = False  # set by a command's --mask-pii
     _State.log_format = log_format
     _State.verbosity = -1 if quiet else verbose
     _setup_logging(log_format, _State.verbosity)
@@ -304,7 +323,7 @@ def plan_options(func: Callable[..., Any]) -> Callable[..., Any]:
                           "(default reports/campaign-ID-TIMESTAMP)."),
         click.option("--mask-pii", is_flag=True,
                      help="Mask phones and emails (+1******6992, b***@example.com) in the "
-                          "report files."),
+                          "report files, the log and the messages."),
         click.option("--max-delete-fraction", default=0.10, show_default=True,
                      type=click.FloatRange(0, 1),
                      help="mirror refuses (exit 4) to delete more than this fraction of the "
@@ -379,6 +398,7 @@ def plan_cmd(source: str, campaign_id: int, mapping: str, mode: str, report_dir:
     Example: campaign-sync plan contacts.csv --campaign-id 6 --mapping hubspot
     --mode mirror --report reports/tonight
     """
+    _masking(mask_pii)
     settings = settings_from(kwargs)
     _, plan, files = run_plan(source, campaign_id, mapping, mode, report_dir, mask_pii,
                               max_delete_fraction, force, settings, command="plan")
@@ -457,6 +477,7 @@ def sync_cmd(source: str, campaign_id: int, mapping: str, mode: str, report_dir:
     Example: campaign-sync sync contacts.csv --campaign-id 6 --mapping hubspot
     --mode mirror --report reports/tonight
     """
+    _masking(mask_pii)
     settings = settings_from(kwargs)
     if dry_run:
         _, plan, files = run_plan(source, campaign_id, mapping, mode, report_dir, mask_pii,

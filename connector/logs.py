@@ -49,3 +49,23 @@ def redact_secrets(logger_name: str, *secrets: str) -> None:
     """Install a redacting filter on every handler of the named logger."""
     for handler in logging.getLogger(logger_name).handlers:
         handler.addFilter(RedactFilter(secrets))
+
+
+class MaskFilter(logging.Filter):
+    """--mask-pii: phones and emails in a record's text (and its string extras) are
+    masked as in the reports."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        from .privacy import mask_text
+
+        record.msg, record.args = mask_text(record.getMessage()), None
+        for key, value in list(vars(record).items()):
+            if key not in _RESERVED and not key.startswith("_") and isinstance(value, str):
+                setattr(record, key, mask_text(value))
+        return True
+
+
+def mask_logs(logger_name: str) -> None:
+    """Install the masking filter on every handler of the named logger."""
+    for handler in logging.getLogger(logger_name).handlers:
+        handler.addFilter(MaskFilter())
