@@ -91,8 +91,11 @@ def run_demo(out_dir: Path, echo: Callable[[str], None] = print) -> DemoResult:
         plan_report = files.report_html or files.plan_json
         echo(f"plan report: {plan_report.resolve()}")
 
-        # 2. the sync, then the same sync again
+        # 2. the sync, then the same sync again (against a fresh state store: the
+        # sandbox is new at every demo)
         state = out_dir / "state.db"
+        for stale in (state, state.with_name("state.db-wal"), state.with_name("state.db-shm")):
+            stale.unlink(missing_ok=True)
         load = LoadOptions(chunk_size=1000, concurrency=4, job_timeout=60, first_poll=0.2)
         first = run_sync(source=str(SAMPLE), campaign_id=DEMO_CAMPAIGN, mapping=MAPPING,
                          plan_options=options, load_options=load, settings=settings,
@@ -111,7 +114,7 @@ def run_demo(out_dir: Path, echo: Callable[[str], None] = print) -> DemoResult:
         counts = sandbox.counts
         writes = sum(counts[k] for k in ("add", "import", "patch", "delete"))
         echo(f"second sync (run {second.run_id}): {writes} write requests, "
-             f"{counts['list']} reads")
+             f"{counts['list']} read request(s)")
         with ApiClient(settings) as client:
             after = client.contacts.list(DEMO_CAMPAIGN)
         export_csv = out_dir / "campaign-after.csv"
