@@ -224,36 +224,48 @@ def fetch_remote(client: Any, campaign_id: int, *,
 
     fields = REMOTE_COLUMNS[1:]
     cols: dict[str, list[Any]] = {c: [] for c in REMOTE_COLUMNS}
-    ids = cols["remote_id"]
+    raw_ids: list[Any] = []
     seen = 0
-    for page in client.contacts.iter_pages(campaign_id):
-        for obj in page:
-            if not isinstance(obj, dict):
-                from .errors import ProtocolError
 
-                raise ProtocolError(f"campaign {campaign_id}: expected contact objects, got "
-                                    f"{type(obj).__name__}")
-            raw_id = obj.get("id")
-            try:
-                ids.append(int(raw_id) if raw_id is not None and str(raw_id).strip()
-                           else None)
-            except (TypeError, ValueError):
-                ids.append(None)
-            meta = obj.get("user_custom_metadata")
-            for name in fields:
-                value = obj.get(name)
-                text = "" if value is None else str(value)
-                if not text.strip():
-                    text = ""
-                    if name in METADATA_KEYS and isinstance(meta, dict):
-                        value = meta.get(METADATA_KEYS[name])
-                        text = "" if value is None else str(value)
-                        if not text.strip():
-                            text = ""
-                cols[name].append(text)
+    def clean(value: Any) -> str:
+        text = "" if value is None else str(value)
+        return text if text.strip() else ""
+
+    def plain(value: Any) -> bool:  # the common case: a non-blank string, kept as is
+        return type(value) is str and value != "" and not value.isspace()
+
+    for page in client.contacts.iter_pages(campaign_id):
+        if not all(type(obj) is dict for obj in page):
+            from .errors import ProtocolError
+
+            bad = next(obj for obj in page if not isinstance(obj, dict))
+            raise ProtocolError(f"campaign {campaign_id}: expected contact objects, got "
+                                f"{type(bad).__name__}")
+        # one pass per field over the page; only odd values take the slow path, and the
+        # metadata is looked at (on this page only) where a top-level field is blank
+        raw_ids.extend([obj.get("id") for obj in page])
+        for name in fields:
+            values = [obj.get(name) for obj in page]
+            fallback = METADATA_KEYS.get(name)
+            for i, value in enumerate(values):
+                if plain(value):
+                    continue
+                text = clean(value)
+                if not text and fallback:
+                    meta = page[i].get("user_custom_metadata")
+                    if isinstance(meta, dict):
+                        text = clean(meta.get(fallback))
+                values[i] = text
+            cols[name].extend(values)
         seen += len(page)
         if progress is not None:
             progress(seen)
+    ids = cols["remote_id"]
+    for raw_id in raw_ids:
+        try:
+            ids.append(int(raw_id) if raw_id is not None and str(raw_id).strip() else None)
+        except (TypeError, ValueError):
+            ids.append(None)
     frame = pd.DataFrame({k: cols[k] for k in fields}, columns=list(fields), dtype=object)
     frame.insert(0, "remote_id", pd.array(ids, dtype="Int64"))
     return frame

@@ -213,7 +213,9 @@ class ContactsResource:
                 raise ProtocolError(
                     f"campaign {campaign_id}: expected a list of contacts, got "
                     f"{type(body).__name__}", method="GET", url=url)
-            ids = [c.get("id") if isinstance(c, Mapping) else c for c in body]
+            # dict first: isinstance against typing.Mapping costs ~4 us a contact
+            ids = [c.get("id") if type(c) is dict or isinstance(c, Mapping) else c
+                   for c in body]
             if previous_ids is not None and body and ids == previous_ids:
                 log.info("campaign %s: the server ignores paging; read once", campaign_id)
                 return
