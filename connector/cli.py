@@ -420,13 +420,21 @@ class _Bars:
 
     def start(self, phase: str, total: int) -> None:
         if self.enabled:
+            import time
+
+            self._started, self._done = time.monotonic(), 0
             self.bar = click.progressbar(length=total, label=f"{phase:<9}", file=sys.stderr,
-                                         show_pos=True, show_eta=True, width=30)
+                                         show_pos=True, show_eta=True, width=30,
+                                         item_show_func=lambda rate: rate)
             self.bar.__enter__()
 
     def advance(self, n: int = 1) -> None:
         if self.bar is not None:
-            self.bar.update(n)
+            import time
+
+            self._done += n
+            elapsed = max(time.monotonic() - self._started, 1e-6)
+            self.bar.update(n, f"{self._done / elapsed:,.0f}/s")
 
     def finish(self) -> None:
         if self.bar is not None:

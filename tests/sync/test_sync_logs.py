@@ -83,6 +83,7 @@ def test_progress_bars_on_a_terminal_and_not_with_q(sandbox, tmp_path):
     code, text = _sync_on_a_terminal(sandbox, tmp_path)
     assert code == 0, text
     assert "adding" in text and "120/120" in text     # the bar, with its position
+    assert "/s" in text                               # and its rate
     assert TOKEN not in text
     # -q, and new contacts to add again (upsert keeps the first 120): no bar, no text
     code, quiet = _sync_on_a_terminal(sandbox, tmp_path, "-q", base=8000)
