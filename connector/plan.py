@@ -24,6 +24,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from .api.client import ACTIVE_STATUSES, KNOWN_STATUSES  # the platform's statuses (api.md)
@@ -366,10 +367,7 @@ def build_plan(valid: pd.DataFrame, rejects: pd.DataFrame, remote: pd.DataFrame,
     for c in REMOTE_COLUMNS[1:]:
         rem[c] = rem[c].fillna("").astype(str) if c in rem else ""
     rem["key"] = rem["external_unique_id"].str.strip()
-    rem["n_name"] = _collapse(rem["name"])
-    rem["n_email"] = _norm_emails(rem["email"])
     rem["n_phone_number"] = _norm_phones(rem["phone_number"], region)
-    rem["n_outbound_number"] = _norm_phones(rem["outbound_number"], region)
     rem["action"] = ""
     rem["reason"] = ""
     managed = rem["key"].ne("")
@@ -410,14 +408,26 @@ def build_plan(valid: pd.DataFrame, rejects: pd.DataFrame, remote: pd.DataFrame,
     for c in ("name", "email", "phone_number", "outbound_number"):
         rows.loc[m_idx, f"before_{c}"] = hit[c].to_numpy()
     # differences, after normalizing both sides; a blank source value changes nothing
+    # (names, emails and outbound numbers of the campaign are normalized only where
+    # their raw text differs from the source's normalized value: most are equal)
+    lazy = {"name": _collapse, "email": _norm_emails,
+            "outbound_number": lambda v: _norm_phones(v, region)}
     diff_names: dict[str, pd.Series] = {}
+
+    def differs(c: str) -> np.ndarray:
+        mine = rows.loc[m_idx, c].to_numpy(dtype=object)
+        if c in lazy:
+            theirs = hit[c].to_numpy(dtype=object)
+            diff = (mine != theirs) & (mine != "")
+            if diff.any():
+                normed = lazy[c](pd.Series(theirs[diff], dtype=object)).to_numpy(dtype=object)
+                diff[diff] = normed != mine[diff]
+            return diff
+        return (mine != hit[f"n_{c}"].to_numpy(dtype=object)) & (mine != "")
+
     for c in COMPARED:
-        mine = rows.loc[m_idx, c].to_numpy()
-        theirs = hit[f"n_{c}"].to_numpy()
-        diff = pd.Series((mine != theirs) & (mine != ""), index=m_idx)
-        diff_names[c] = diff
-    out_mine = rows.loc[m_idx, "outbound_number"].to_numpy()
-    out_diff = (out_mine != hit["n_outbound_number"].to_numpy()) & (out_mine != "")
+        diff_names[c] = pd.Series(differs(c), index=m_idx)
+    out_diff = differs("outbound_number")
     outbound_differences = int(out_diff.sum())
     changed = pd.Series("", index=m_idx, dtype=object)
     for c in COMPARED:
