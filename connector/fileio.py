@@ -16,6 +16,22 @@ if TYPE_CHECKING:
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 
 
+def cell_text(value: Any) -> str:
+    """A table cell as text: "" for None/NA/NaN, integral floats without ".0"."""
+    if value is None:
+        return ""
+    try:
+        import pandas as pd
+
+        if pd.isna(value):
+            return ""
+    except (TypeError, ValueError):
+        pass
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
+
+
 def neutralize_cell(value: Any) -> str:
     """A cell a spreadsheet would run as a formula gets a leading apostrophe."""
     text = "" if value is None else str(value)

@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .errors import AmbiguousWriteError, ApiError, AuthError, PayloadTooLargeError
+from .fileio import cell_text
 from .plan import Plan
 from .state import StateStore
 
@@ -72,17 +73,7 @@ class Progress:
         pass
 
 
-def _text(value: Any) -> str:
-    if value is None:
-        return ""
-    try:
-        import pandas as pd
-
-        if pd.isna(value):
-            return ""
-    except (TypeError, ValueError):
-        pass
-    return str(value)
+_text = cell_text
 
 
 def _int(value: Any) -> int | None:

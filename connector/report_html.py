@@ -21,6 +21,7 @@ from typing import Any
 
 import pandas as pd
 
+from .fileio import cell_text
 from .plan import REASONS, REMOTE_ACTIONS, SOURCE_ACTIONS, Plan
 from .privacy import mask_email, mask_phone, mask_text
 
@@ -62,18 +63,7 @@ _EMAIL_ONLY = re.compile(r"[^\s@<>\"',;]+@[^\s@<>\"',;]+")
 
 
 # ---------------------------------------------------------------- values
-def _text(value: Any) -> str:
-    """A cell value as text: "" for None/NA/NaN, integers without ".0"."""
-    if value is None:
-        return ""
-    try:
-        if pd.isna(value):
-            return ""
-    except (TypeError, ValueError):
-        pass
-    if isinstance(value, float) and value.is_integer():
-        return str(int(value))
-    return str(value)
+_text = cell_text
 
 
 def _phone(value: str) -> str:
