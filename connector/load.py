@@ -183,20 +183,32 @@ class Loader:
         self.adds()
         return self.result
 
-    def deletes(self) -> None:
-        ops = self.store.operations(self.run_id, "delete", ["planned"])
-        if not ops:
-            return
-        self.progress.start("deleting", len(ops))
-        log.info("%s %d contacts", "deleting", len(ops),
-                 extra={"event": "phase", "phase": "deleting", "run_id": self.run_id,
-                        "operations": len(ops)})
+    def _begin(self, kind: str, phase: str) -> list[dict[str, Any]]:
+        """The planned operations of one kind; starts the phase's progress and event."""
+        ops = self.store.operations(self.run_id, kind, ["planned"])
+        if ops:
+            self.progress.start(phase, len(ops))
+            log.info("%s %d contacts", phase, len(ops),
+                     extra={"event": "phase", "phase": phase, "run_id": self.run_id,
+                            "operations": len(ops)})
+        return ops
+
+    def _send_deletes(self, ops: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """DELETE each contact; count what was done or failed, and return the ones whose
+        answer was lost (to be checked against the campaign, not re-sent blindly)."""
         results = self._parallel(ops, lambda op: self.client.contacts.delete(
             self.campaign_id, contact_id=op["remote_id"]))
         ambiguous = [op for op, _v, exc in results if isinstance(exc, AmbiguousWriteError)]
         self.result.deleted += sum(1 for _op, _v, exc in results if exc is None)
         self.result.failed += sum(1 for _op, _v, exc in results
                                   if exc is not None and not isinstance(exc, AmbiguousWriteError))
+        return ambiguous
+
+    def deletes(self) -> None:
+        ops = self._begin("delete", "deleting")
+        if not ops:
+            return
+        ambiguous = self._send_deletes(ops)
         for _attempt in range(3):
             if not ambiguous:
                 break
@@ -209,12 +221,7 @@ class Loader:
                 ambiguous = []
                 break
             log.info("re-sending %d deletes the campaign still holds", len(again))
-            results = self._parallel(again, lambda op: self.client.contacts.delete(
-                self.campaign_id, contact_id=op["remote_id"]))
-            self.result.deleted += sum(1 for _op, _v, exc in results if exc is None)
-            self.result.failed += sum(1 for _op, _v, exc in results if exc is not None
-                                      and not isinstance(exc, AmbiguousWriteError))
-            ambiguous = [op for op, _v, exc in results if isinstance(exc, AmbiguousWriteError)]
+            ambiguous = self._send_deletes(again)
         if ambiguous:
             self.store.mark_each((op["id"], "failed", "no answer after 3 attempts")
                                  for op in ambiguous)
@@ -222,13 +229,9 @@ class Loader:
         self.progress.finish()
 
     def updates(self) -> None:
-        ops = self.store.operations(self.run_id, "update", ["planned"])
+        ops = self._begin("update", "updating")
         if not ops:
             return
-        self.progress.start("updating", len(ops))
-        log.info("%s %d contacts", "updating", len(ops),
-                 extra={"event": "phase", "phase": "updating", "run_id": self.run_id,
-                        "operations": len(ops)})
         waves: dict[int, list[dict[str, Any]]] = {}
         for op in ops:
             waves.setdefault(int(op["wave"] or 0), []).append(op)
@@ -243,13 +246,9 @@ class Loader:
 
     # ------------------------------------------------------------ adds
     def adds(self) -> None:
-        ops = self.store.operations(self.run_id, "add", ["planned"])
+        ops = self._begin("add", "adding")
         if not ops:
             return
-        self.progress.start("adding", len(ops))
-        log.info("%s %d contacts", "adding", len(ops),
-                 extra={"event": "phase", "phase": "adding", "run_id": self.run_id,
-                        "operations": len(ops)})
         size = max(1, self.options.chunk_size)
         queue = [ops[i:i + size] for i in range(0, len(ops), size)]
         failed: list[tuple[list[dict[str, Any]], str]] = []   # chunk, error details
