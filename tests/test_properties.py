@@ -15,7 +15,9 @@ from connector.schema import (
     nanp_is_valid,
     normalize_contacts,
     normalize_email,
+    normalize_emails,
     normalize_phone,
+    normalize_phones,
     phone_slow,
 )
 
@@ -99,6 +101,38 @@ def test_email_fast_path_equals_email_validator(loc, labels, top):
     if fast is not None:
         assert fast == slow.email, text
     assert normalize_email(text) == slow
+
+
+messy_phone = st.one_of(
+    st.tuples(nanp, st.sampled_from(STYLES)).map(lambda t: t[1](*t[0])),
+    st.tuples(nanp, st.sampled_from(STYLES), st.sampled_from([" ", "  ", "'", " x12", ".0"]))
+    .map(lambda t: t[1](*t[0]) + t[2] if t[2] != "'" else "'" + t[1](*t[0])),
+    st.text(" ()+-.0123456789xe#", max_size=20), st.text(max_size=8),
+    st.sampled_from(["", "  ", "+44 20 7946 0958", "2.014716992E9", "1201471.0000",
+                     "1-800-FLOWERS", "+1 684 622 1234", "(416) 555-0199"]))
+
+
+@SETTINGS
+@given(st.lists(messy_phone, max_size=30), st.sampled_from(["US", "CA", None, "GB", "FR"]))
+def test_batch_phones_equal_the_per_value_path(values, region):
+    e164, reasons, notes = normalize_phones(values, region)
+    assert list(zip(e164, reasons, notes)) == [tuple(normalize_phone(v, region))
+                                               for v in values]
+
+
+messy_email = st.one_of(
+    st.builds(lambda a, b, c: f"{a}@{b}.{c}", local, label, tld),
+    st.builds(lambda a, b: f" {a}@{b.upper()}.COM ", local, label),
+    st.sampled_from(["", "  ", "postmaster@Example.com", "a@b.test", "a@x.localhost",
+                     "a@b--c.com", "a@münchen.de", "a..b@c.com", "x@y", "abuse@x.org"]),
+    st.text(max_size=16))
+
+
+@SETTINGS
+@given(st.lists(messy_email, max_size=30))
+def test_batch_emails_equal_the_per_value_path(values):
+    emails, reasons, notes = normalize_emails(values)
+    assert list(zip(emails, reasons, notes)) == [tuple(normalize_email(v)) for v in values]
 
 
 names = st.text(st.characters(codec="utf-8", exclude_categories=("Cs", "Cc")), max_size=40)
