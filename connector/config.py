@@ -15,6 +15,7 @@ from .errors import ConfigError
 DEFAULT_CONFIG_FILE = "campaign-sync.toml"
 ENV_PREFIX = "CAMPAIGN_SYNC_"
 DEFAULT_RATE_LIMIT = 8.0
+DEFAULT_REQUEST_DEADLINE = 120.0
 
 
 @dataclass(frozen=True)
@@ -28,6 +29,9 @@ class Settings:
     ca_bundle: str | None = None
     connect_timeout: float = 10.0
     read_timeout: float = 60.0
+    #: an upper bound on one request attempt, however steadily the bytes trickle in
+    #: (the read timeout bounds only the gap between two of them)
+    request_deadline: float = DEFAULT_REQUEST_DEADLINE
 
     @property
     def api_root(self) -> str:
@@ -36,7 +40,7 @@ class Settings:
 
 
 KEYS = ("base_url", "api_user", "api_token", "rate_limit", "ca_bundle",
-        "connect_timeout", "read_timeout")
+        "connect_timeout", "read_timeout", "request_deadline")
 
 
 def read_config_file(path: str | None) -> dict[str, Any]:
@@ -100,10 +104,13 @@ def resolve_settings(flags: Mapping[str, Any], *, config_file: str | None = None
         rate = float(merged.get("rate_limit", DEFAULT_RATE_LIMIT))
         connect_timeout = float(merged.get("connect_timeout", 10.0))
         read_timeout = float(merged.get("read_timeout", 60.0))
+        deadline = float(merged.get("request_deadline", DEFAULT_REQUEST_DEADLINE))
     except (TypeError, ValueError):
         raise ConfigError("rate_limit and timeouts must be numbers") from None
     if rate <= 0:
         raise ConfigError(f"rate limit must be above 0, got {rate}")
+    if deadline <= 0:
+        raise ConfigError(f"request deadline must be above 0 seconds, got {deadline}")
     ca = merged.get("ca_bundle")
     if ca is not None and not Path(str(ca)).is_file():
         raise ConfigError(f"CA bundle {ca} does not exist",
@@ -111,4 +118,5 @@ def resolve_settings(flags: Mapping[str, Any], *, config_file: str | None = None
     return Settings(base_url=str(base_url).rstrip("/"), api_user=str(user),
                     api_token=str(token), rate_limit=rate,
                     ca_bundle=str(ca) if ca else None,
-                    connect_timeout=connect_timeout, read_timeout=read_timeout)
+                    connect_timeout=connect_timeout, read_timeout=read_timeout,
+                    request_deadline=deadline)

@@ -13,6 +13,10 @@ Retry policy (conventions: "retry what is safe to retry"):
   caller marks idempotent). For any other write they raise
   :class:`AmbiguousWriteError`: the caller must look at the campaign before
   writing again.
+* Every attempt has an overall deadline (``Settings.request_deadline``): the read
+  timeout only bounds the gap between two packets, so a server that trickles its
+  body a byte at a time would otherwise hold a request for hours. An answer still
+  arriving at the deadline is a read timeout, retried or reported as one.
 """
 
 from __future__ import annotations
@@ -135,6 +139,7 @@ def parse_retry_after(value: str | None, *, now: float | None = None) -> float |
 
 
 MESSAGE_LIMIT = 300
+BODY_CHUNK = 64 * 1024
 
 
 def server_message(response: requests.Response) -> str | None:
@@ -194,6 +199,7 @@ class HttpSession:
         self._rng = random.Random(seed)
         self.limiter = RateLimiter(settings.rate_limit, clock=clock, sleep=sleep)
         self.timeout = (settings.connect_timeout, settings.read_timeout)
+        self.deadline = settings.request_deadline
         self._secret = settings.api_token
         self.session = requests.Session()
         self.session.auth = (settings.api_user, settings.api_token)
@@ -242,9 +248,11 @@ class HttpSession:
             self.limiter.acquire()
             self._count("requests")
             try:
+                deadline = time.monotonic() + self.deadline
                 response = self.session.request(
                     method, url, params=params, json=json_body, files=files,
-                    timeout=self.timeout, allow_redirects=False)
+                    timeout=self.timeout, allow_redirects=False, stream=True)
+                self._read_body(response, deadline)
             except requests.RequestException as exc:
                 failures += 1
                 never_sent = _never_sent(exc)
@@ -299,6 +307,41 @@ class HttpSession:
                 self._wait(self.retry.backoff(failures, self._rng), str(error))
                 continue
             raise self._status_error(response, method, url)
+
+    def _read_body(self, response: requests.Response, deadline: float) -> None:
+        """Read the whole body of a streamed response by ``deadline`` (monotonic), or
+        raise ``ReadTimeout``; afterwards ``response.content`` works as without
+        ``stream=True``.
+
+        ``read1`` returns after a single receive, so the deadline is looked at
+        between the packets however slowly they come. urllib3's errors are turned
+        into requests' as ``Response.iter_content`` does, so a body cut short or
+        stalled fails exactly as it did before the body was streamed.
+        """
+        raw = response.raw
+        parts: list[bytes] = []
+        try:
+            while True:
+                chunk = raw.read1(BODY_CHUNK, decode_content=True)
+                if not chunk:
+                    break
+                parts.append(chunk)
+                if time.monotonic() >= deadline and not raw.closed:
+                    response.close()  # a half-read connection must not go back to the pool
+                    raise requests.exceptions.ReadTimeout(
+                        f"Read timed out: the answer was still arriving after the "
+                        f"{self.deadline:g} s request deadline (request_deadline)",
+                        request=response.request)
+        except urllib3.exceptions.ProtocolError as exc:
+            raise requests.exceptions.ChunkedEncodingError(exc) from None
+        except urllib3.exceptions.DecodeError as exc:
+            raise requests.exceptions.ContentDecodingError(exc) from None
+        except urllib3.exceptions.ReadTimeoutError as exc:
+            raise requests.exceptions.ConnectionError(exc) from None
+        except urllib3.exceptions.SSLError as exc:
+            raise requests.exceptions.SSLError(exc) from None
+        response._content = b"".join(parts)
+        response._content_consumed = True
 
     def _wait(self, seconds: float, why: str) -> None:
         self._count("retries")

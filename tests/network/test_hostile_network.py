@@ -206,11 +206,17 @@ def seed(sandbox: SandboxServer, rows: list[tuple[str, str, str, str]]) -> None:
 class FakePlatform:
     """A tiny stdlib HTTP server on 127.0.0.1 that answers whatever `answer` says:
     answer(method, path) -> (status, headers, body bytes, declared length or None).
-    A declared length above len(body) sends the body and closes the connection."""
+    A declared length above len(body) sends the body and closes the connection.
+    With `trickle` the body goes out one byte every `trickle` seconds (to the requests
+    of `trickle_methods` only, when given)."""
 
     def __init__(self, answer: Callable[[str, str], tuple[int, dict[str, str], bytes,
-                                                          int | None]]) -> None:
+                                                          int | None]],
+                 *, trickle: float | None = None,
+                 trickle_methods: tuple[str, ...] | None = None) -> None:
         self.answer = answer
+        self.trickle = trickle
+        self.trickle_methods = trickle_methods
         self.hits: list[tuple[str, str]] = []
         self.authorized: list[str] = []
         outer = self
@@ -240,8 +246,18 @@ class FakePlatform:
                     self.send_header("Connection", "close")
                     self.close_connection = True
                 self.end_headers()
-                self.wfile.write(body)
-                self.wfile.flush()
+                if outer.trickle is None or self.command not in (
+                        outer.trickle_methods or (self.command,)):
+                    self.wfile.write(body)
+                    self.wfile.flush()
+                    return
+                try:
+                    for i in range(len(body)):
+                        self.wfile.write(body[i:i + 1])
+                        self.wfile.flush()
+                        time.sleep(outer.trickle)
+                except OSError:  # the client gave up and closed the connection
+                    self.close_connection = True
 
             do_POST = do_PATCH = do_DELETE = do_GET
 
@@ -480,6 +496,88 @@ def test_server_that_never_answers_is_exit_1_after_bounded_retries(tmp_path, mon
         message = failed(export(fake.url, tmp_path))
         assert "timed out" in message.lower(), message
         assert reads(fake.hits) == RetryPolicy().max_retries + 1
+
+
+def trickled_contacts(n: int = 200) -> bytes:
+    """A valid page of contacts, long enough to outlast a short deadline byte by byte."""
+    return json.dumps([{"id": i, "external_unique_id": f"C-{i}", "name": f"Person {i}",
+                        "phone_number": phone(i)} for i in range(1, n + 1)]).encode()
+
+
+@pytest.mark.parametrize("opts", [[], ["--log-format", "json", "-v", "-v"]])
+def test_a_body_trickled_past_the_request_deadline_is_a_read_timeout(tmp_path, monkeypatch,
+                                                                     opts):
+    """One byte every 20 ms never trips the 60 s read timeout (it bounds the gap between
+    packets); the request deadline cuts each attempt at 0.4 s, and the run ends as after
+    a read timeout: bounded retries, one line, exit 1."""
+    monkeypatch.setenv("CAMPAIGN_SYNC_REQUEST_DEADLINE", "0.4")
+    body = trickled_contacts()
+    start = time.monotonic()
+    with FakePlatform(lambda m, p: (200, {"Content-Type": "application/json"}, body, None),
+                      trickle=0.02) as fake:
+        message = failed(export(fake.url, tmp_path, opts=opts))
+        assert reads(fake.hits) == RetryPolicy().max_retries + 1
+    took = time.monotonic() - start
+    assert message.startswith("no answer from the platform (ReadTimeout: "), message
+    assert "timed out" in message.lower() and "0.4 s request deadline" in message, message
+    assert "run again; nothing was changed by this read" in message
+    assert took < 8, took
+    assert not (tmp_path / "out.csv").exists()
+
+
+def test_a_trickled_body_within_the_deadline_is_read_whole(tmp_path, monkeypatch):
+    monkeypatch.setenv("CAMPAIGN_SYNC_REQUEST_DEADLINE", "10")
+    body = trickled_contacts(1)
+    with FakePlatform(lambda m, p: (200, {"Content-Type": "application/json"}, body, None),
+                      trickle=0.001) as fake:
+        run = export(fake.url, tmp_path)
+    assert run.code == 0, run
+    assert "wrote 1 contacts" in run.out
+
+
+def test_a_request_deadline_that_is_not_above_zero_is_refused(tmp_path, monkeypatch):
+    monkeypatch.setenv("CAMPAIGN_SYNC_REQUEST_DEADLINE", "0")
+    message = failed(export("http://127.0.0.1:9", tmp_path), code=2)
+    assert "request deadline must be above 0" in message, message
+
+
+def test_a_write_answered_past_the_deadline_is_handled_as_a_write_timed_out(tmp_path,
+                                                                           monkeypatch):
+    """An import whose answer trickles past the deadline may have taken effect: the run
+    goes on exactly as when the same import gets no answer within the read timeout (an
+    ambiguous write, looked for before it is sent again): same requests, operations and
+    exit code."""
+    monkeypatch.setenv("CAMPAIGN_SYNC_READ_TIMEOUT", "0.3")
+    monkeypatch.setenv("CAMPAIGN_SYNC_REQUEST_DEADLINE", "0.3")
+    accepted = json.dumps({"job_id": 1, "status": "queued", "padding": "x" * 400}).encode()
+    source = write_source(tmp_path / "s.csv", rows_for([1, 2]))
+
+    def run_against(write_status: int, trickle: float | None, tag: str
+                    ) -> tuple[Run, list[tuple[str, str]], list[dict[str, str]]]:
+        def answer(method: str, path: str) -> tuple[int, dict[str, str], bytes, int | None]:
+            if method == "GET":
+                return 200, {"Content-Type": "application/json"}, b"[]", None
+            return write_status, {"Content-Type": "application/json"}, accepted, None
+
+        # the reads come whole, only the write's answer trickles
+        with FakePlatform(answer, trickle=trickle, trickle_methods=("POST",)) as fake:
+            run = invoke(["sync", str(source), "--campaign-id", str(CID), "-m", "generic",
+                          "--state", str(tmp_path / f"{tag}.db"), "--report",
+                          str(tmp_path / tag), "--concurrency", "1"] + conn(fake.url))
+            hits = list(fake.hits)
+        with open(tmp_path / tag / "operations.csv", encoding="utf-8-sig") as handle:
+            ops = list(csv.DictReader(handle))
+        return run, hits, ops
+
+    timed_out, timeout_hits, timeout_ops = run_against(0, None, "timeout")
+    trickled, trickle_hits, trickle_ops = run_against(200, 0.02, "trickle")
+    assert trickled.code == timed_out.code, (trickled, timed_out)
+    # the same requests in the same order: a fresh read of the campaign before each
+    # import is sent again, then in halves, as after any ambiguous import
+    assert trickle_hits == timeout_hits
+    assert [m for m, _ in trickle_hits].count("POST") > 1
+    assert trickle_ops == timeout_ops
+    assert trickled.text.replace("trickle", "timeout") == timed_out.text
 
 
 # ------------------------------------------------------------------ strange answers
