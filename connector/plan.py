@@ -288,6 +288,9 @@ def comparison_frame(remote: pd.DataFrame, region: str | None) -> pd.DataFrame:
 _NANP_DISPLAY = r"\+1[ .\-]?\(?[2-9][0-9]{2}\)?[ .\-]?[0-9]{3}[ .\-]?[0-9]{4}"
 
 
+_DISPLAY_SEPARATORS = str.maketrans("", "", "+-(). ")
+
+
 def _norm_phones(series: pd.Series, region: str | None) -> pd.Series:
     """The comparison key of each phone: its E.164 form where it parses, else the
     value stripped ("" stays "").
@@ -301,7 +304,8 @@ def _norm_phones(series: pd.Series, region: str | None) -> pd.Series:
     out = pd.Series("", index=series.index, dtype=object)
     shaped = text.str.fullmatch(_NANP_DISPLAY)
     if shaped.any():
-        out[shaped] = ("+" + text[shaped].str.replace(r"[^0-9]", "", regex=True)).to_numpy()
+        # the shape leaves only "+", "-", "(", ")", "." and spaces besides the digits
+        out[shaped] = ("+" + text[shaped].str.translate(_DISPLAY_SEPARATORS)).to_numpy()
     rest = ~shaped & text.ne("")
     if rest.any():
         value, _, _ = _map_unique(text[rest], lambda u: normalize_phone(u, region))
@@ -471,11 +475,12 @@ def build_plan(valid: pd.DataFrame, rejects: pd.DataFrame, remote: pd.DataFrame,
                 ["action", "reason"]] = ("kept", "same_as_last_run")
 
     # -- remote contacts' fate, before phone checks (deletes free phones)
-    src_keys = set(keys) | carried_keys
     rejected_keys = set(rejects["key"].astype(str).str.strip()) - {""} \
         if "key" in rejects.columns else set()
     todo_r = rem["action"].eq("")
-    in_valid = rem["key"].isin(src_keys)
+    in_valid = rem["key"].isin(keys.to_numpy(dtype=object))
+    if carried_keys:
+        in_valid |= rem["key"].isin(carried_keys)
     in_rejected = rem["key"].isin(rejected_keys) & ~in_valid
     rem.loc[todo_r & in_rejected, ["action", "reason"]] = ("kept", "source_rejected")
     todo_r &= ~in_rejected
