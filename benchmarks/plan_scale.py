@@ -39,7 +39,6 @@ import csv
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -56,7 +55,13 @@ from _common import fmt_num, format_table, machine, machine_line, run_in_subproc
 
 from connector.api.client import ApiClient  # noqa: E402
 from connector.config import Settings  # noqa: E402
-from connector.pipeline import fetch_remote, make_plan, prepare_source, validate_prepared  # noqa: E402
+from connector.pipeline import (  # noqa: E402
+    fetch_remote,
+    make_plan,
+    prepare_source,
+    validate_prepared,
+    validate_while,
+)
 from connector.plan import PlanOptions  # noqa: E402
 
 USER, TOKEN = "u", "t"
@@ -226,9 +231,15 @@ def _plan_counts(plan: Any) -> dict[str, int]:
             "remote_contacts": c["remote_contacts"]}
 
 
-def measure_campaign_sync(csv_path: str, url: str, overlap: bool = False) -> dict[str, Any]:
+def measure_campaign_sync(csv_path: str, url: str, parallel: bool = True) -> dict[str, Any]:
     """read + map, validate, fetch, plan: each stage's wall and CPU seconds.
-    With `overlap`, the campaign is fetched in a thread during read + validate."""
+
+    With `parallel` (what `plan` and `sync` do), the campaign is read while a child
+    process validates (`validate_while`): one stage "validate + fetch", whose CPU
+    seconds are this process's; the child's peak RSS is reported beside. Without it,
+    each stage runs in turn, to show what each costs."""
+    import resource
+
     stages: dict[str, dict[str, float]] = {}
 
     def timed(name: str, fn: Any) -> Any:
@@ -238,36 +249,24 @@ def measure_campaign_sync(csv_path: str, url: str, overlap: bool = False) -> dic
                         "cpu_seconds": round(time.process_time() - c0, 3)}
         return out
 
-    remote_box: dict[str, Any] = {}
+    def fetch() -> Any:
+        with _client(url) as client:
+            return fetch_remote(client, CAMPAIGN_ID)
 
-    def fetch() -> None:
-        t0 = time.perf_counter()
-        try:
-            with _client(url) as client:
-                remote_box["remote"] = fetch_remote(client, CAMPAIGN_ID)
-        except BaseException as exc:  # reported by the main thread
-            remote_box["error"] = exc
-        remote_box["seconds"] = round(time.perf_counter() - t0, 3)
-
-    thread = None
-    if overlap:
-        thread = threading.Thread(target=fetch, name="fetch")
-        thread.start()
     info, src, mapping, mapped = timed("read", lambda: prepare_source(csv_path, "generic"))
-    validated = timed("validate", lambda: validate_prepared(info, src, mapping, mapped))
-    if thread is not None:
-        timed("fetch (wait)", thread.join)
-        stages["fetch (wait)"]["thread_seconds"] = remote_box["seconds"]
+    if parallel:
+        validated, remote = timed("validate + fetch", lambda: validate_while(
+            info, src, mapping, mapped, fetch))
     else:
-        timed("fetch", fetch)
-    if "error" in remote_box:
-        raise remote_box["error"]
-    remote = remote_box["remote"]
+        validated = timed("validate", lambda: validate_prepared(info, src, mapping, mapped))
+        remote = timed("fetch", fetch)
     plan = timed("plan", lambda: make_plan(validated, remote,
                                            PlanOptions(mode="mirror", max_delete_fraction=0.5)))
+    child_kib = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
     return {"stages": stages, "counts": _plan_counts(plan),
             "source_rows": int(len(mapped)), "remote_rows": int(len(remote)),
-            "valid_rows": int(len(validated.result.valid)), "refused": plan.refused}
+            "valid_rows": int(len(validated.result.valid)), "refused": plan.refused,
+            "child_peak_rss_mib": round(child_kib / 1024, 1)}
 
 
 def measure_baseline(csv_path: str, url: str) -> dict[str, Any]:
@@ -349,7 +348,7 @@ def measure_baseline(csv_path: str, url: str) -> dict[str, Any]:
 COMPARED = ("adds", "updates", "deletes")
 
 
-def run_case(rows: int, work: Path, *, baseline: bool, overlap: bool,
+def run_case(rows: int, work: Path, *, baseline: bool, stages: bool,
              timeout: float | None = None) -> dict[str, Any]:
     """Generate `rows`, start a sandbox, run campaign-sync (and the others) on it."""
     csv_path = work / f"source-{rows}.csv"
@@ -363,10 +362,10 @@ def run_case(rows: int, work: Path, *, baseline: bool, overlap: bool,
         args = {"csv_path": str(csv_path), "url": url}
         out["campaign_sync"] = run_in_subprocess(__file__, "measure_campaign_sync", args,
                                                  timeout=timeout).to_dict()
-        if overlap:
-            out["overlap"] = run_in_subprocess(__file__, "measure_campaign_sync",
-                                               {**args, "overlap": True},
-                                               timeout=timeout).to_dict()
+        if stages:
+            out["stages"] = run_in_subprocess(__file__, "measure_campaign_sync",
+                                              {**args, "parallel": False},
+                                              timeout=timeout).to_dict()
         if baseline:
             out["baseline"] = run_in_subprocess(__file__, "measure_baseline", args,
                                                 timeout=timeout).to_dict()
@@ -398,9 +397,18 @@ def report(big: dict[str, Any], small: dict[str, Any]) -> tuple[str, dict[str, A
              f"{fmt_num(cs['result']['remote_rows'])}",
              f"{fmt_num(bl['result']['source_rows'])} / {fmt_num(bl['result']['remote_rows'])}",
              "", "", ""]]
-    for stage in ("read", "validate", "fetch", "plan"):
-        rows.append([f"{stage} s (CPU s)", _stage_text(cs, stage), _stage_text(bl, stage),
+    seq = big.get("stages") if big.get("stages", {}).get("ok") else None
+    for stage in ("read", "validate + fetch", "plan"):
+        rows.append([f"{stage} s (CPU s)", _stage_text(cs, stage),
+                     _stage_text(bl, "fetch" if stage == "validate + fetch" else stage)
+                     if stage != "validate + fetch" else
+                     f"validate {_stage_text(bl, 'validate')}, fetch {_stage_text(bl, 'fetch')}",
                      "", "", ""])
+    if seq is not None:
+        rows.append(["stages one after the other: read / validate / fetch / plan s",
+                     " / ".join(f"{seq['result']['stages'][k]['seconds']:.1f}"
+                                for k in ("read", "validate", "fetch", "plan"))
+                     + f" = {seq['seconds']:.1f}", "", "", "", ""])
     rows.append(["total s", f"{cs_total:.1f}", f"{bl_total:.1f}", "", f"< {TOTAL_TARGET_S:.0f}",
                  "yes" if cs_total < TOTAL_TARGET_S else "NO"])
     rows.append(["CPU s", f"{cs['cpu_seconds']:.1f}", f"{bl['cpu_seconds']:.1f}", "", "", ""])
@@ -411,16 +419,8 @@ def report(big: dict[str, Any], small: dict[str, Any]) -> tuple[str, dict[str, A
     rows.append(["peak RSS MiB", fmt_num(cs["peak_rss_mib"]), fmt_num(bl["peak_rss_mib"]),
                  "" if peak_ratio is None else f"{peak_ratio:.2f}x",
                  f"< {RSS_TARGET_MIB:.0f}", "yes" if cs["peak_rss_mib"] < RSS_TARGET_MIB else "NO"])
-    if "overlap" in big and big["overlap"].get("ok"):
-        ov = big["overlap"]
-        wait = ov["result"]["stages"].get("fetch (wait)", {})
-        rows.append(["total s, fetch in a thread during read + validate",
-                     f"{ov['seconds']:.1f} (fetch {wait.get('thread_seconds', 0):.1f}, "
-                     f"waited {wait.get('seconds', 0):.1f})", "",
-                     f"{cs_total / ov['seconds']:.2f}x vs serial" if ov["seconds"] else "",
-                     "", ""])
-        rows.append(["peak RSS MiB, fetch in a thread", fmt_num(ov["peak_rss_mib"]), "", "",
-                     "", ""])
+    rows.append(["peak RSS MiB of the validation process", fmt_num(
+        cs["result"].get("child_peak_rss_mib")), "", "", "", ""])
     label = "" if m == n else f" (at {fmt_num(m)} rows)"
     rows.append([f"adds / updates / deletes{label}",
                  " / ".join(fmt_num(cs_counts[k]) for k in COMPARED),
@@ -446,8 +446,8 @@ def main(argv: list[str] | None = None) -> int:
                     help="campaign contacts (the source has about as many rows)")
     ap.add_argument("--baseline-rows", type=int, default=None,
                     help="run the baseline on a dataset of this many rows (default: --rows)")
-    ap.add_argument("--no-overlap", action="store_true",
-                    help="skip the run that fetches in a thread during validation")
+    ap.add_argument("--no-stages", action="store_true",
+                    help="skip the run that times each stage one after the other")
     ap.add_argument("--out-dir", help="where the CSVs go (default: a temporary directory)")
     ap.add_argument("--json", help="write every figure and run to this file")
     ap.add_argument("--serve", type=int, help=argparse.SUPPRESS)
@@ -460,11 +460,11 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="bench-plan-", dir=args.out_dir) as tmp:
         work = Path(tmp)
         big = run_case(args.rows, work, baseline=base_rows == args.rows,
-                       overlap=not args.no_overlap)
+                       stages=not args.no_stages)
         small = big if base_rows == args.rows else run_case(base_rows, work, baseline=True,
-                                                            overlap=False)
+                                                            stages=False)
     runs = [r for case in (big, small) for k, r in case.items()
-            if k in ("campaign_sync", "baseline", "overlap")]
+            if k in ("campaign_sync", "baseline", "stages")]
     failed = [r for r in runs if not r["ok"]]
     for r in failed:
         print(f"{r['func']} failed:\n{r['error']}", file=sys.stderr)

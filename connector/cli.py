@@ -345,21 +345,33 @@ def run_plan(source: str, campaign_id: int, mapping: str, mode: str, report_dir:
     import datetime as dt
 
     from .api.client import ApiClient
-    from .pipeline import fetch_remote, make_plan, rejected_source_rows, validate_source
+    from .pipeline import (
+        fetch_remote,
+        make_plan,
+        prepare_source,
+        rejected_source_rows,
+        validate_while,
+    )
     from .plan import PlanOptions
     from .report import write_report
 
-    validated = validate_source(source, mapping)
-    _note(f"read {validated.result.rows:,} rows from {source}: "
-          f"{validated.result.valid_count:,} valid, {validated.result.rejected_count:,} rejected")
+    # a file or mapping that cannot be used stops here, before any request
+    info, frame, mapping_obj, mapped = prepare_source(source, mapping)
     counter = (_State.verbosity >= 0 and _State.log_format != "json"
                and sys.stderr.isatty())
-    with ApiClient(settings) as client:
-        remote = fetch_remote(client, campaign_id, progress=None if not counter else (
-            lambda n: click.echo(f"\rreading campaign {campaign_id}: {n:,} contacts",
-                                 err=True, nl=False)))
+
+    def read_campaign() -> Any:
+        with ApiClient(settings) as client:
+            return fetch_remote(client, campaign_id, progress=None if not counter else (
+                lambda n: click.echo(f"\rreading campaign {campaign_id}: {n:,} contacts",
+                                     err=True, nl=False)))
+
+    # the rows are validated while the campaign is read
+    validated, remote = validate_while(info, frame, mapping_obj, mapped, read_campaign)
     if counter:
         click.echo("", err=True)
+    _note(f"read {validated.result.rows:,} rows from {source}: "
+          f"{validated.result.valid_count:,} valid, {validated.result.rejected_count:,} rejected")
     _note(f"campaign {campaign_id}: {len(remote):,} contacts")
     options = PlanOptions(mode=mode, max_delete_fraction=max_delete_fraction, force=force)
     meta = {"campaign_id": campaign_id, "command": command,

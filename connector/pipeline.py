@@ -6,7 +6,7 @@ import json
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import pandas as pd
 
@@ -14,6 +14,8 @@ from .errors import UsageError
 from .fileio import atomic_write, write_csv
 from .mapping import API_FIELDS, LINE_COLUMN, Mapping, apply_mapping, check_columns, load_mapping
 from .schema import ValidationResult, normalize_contacts
+
+T = TypeVar("T")
 
 
 @dataclass
@@ -70,6 +72,72 @@ def validate_prepared(info: Any, df: pd.DataFrame, mapping: Mapping, mapped: pd.
     _note_repairs(result, info, mapping, df, mapped)
     return Validated(info=info, source=df, mapping=mapping, result=result, mapped=mapped,
                      carried=carried)
+
+
+#: below this many rows, validating beside the campaign read is not worth a process
+PARALLEL_MIN_ROWS = 50_000
+
+
+def validate_while(info: Any, df: pd.DataFrame, mapping: Mapping, mapped: pd.DataFrame,
+                   work: Callable[[], T], *, min_rows: int = PARALLEL_MIN_ROWS
+                   ) -> tuple[Validated, T]:
+    """Validate the mapped rows while `work()` (the campaign read) runs.
+
+    Both are CPU work in one interpreter, so for a large source the validation runs
+    in a forked child process (it inherits the rows; only its verdict comes back
+    through a pipe) and the two use a core each. Smaller sources, or a platform
+    without fork, validate first and then run `work`. An error of either side is
+    raised here as it would be in sequence; a child that dies (killed, out of
+    memory) is replaced by validating in this process."""
+    import multiprocessing as mp
+
+    if len(mapped) < min_rows or "fork" not in mp.get_all_start_methods():
+        validated = validate_prepared(info, df, mapping, mapped)
+        return validated, work()
+    ctx = mp.get_context("fork")
+    receive, send = ctx.Pipe(duplex=False)
+    child = ctx.Process(target=_validate_in_child, args=(send, info, df, mapping, mapped),
+                        name="campaign-sync-validate", daemon=True)
+    child.start()
+    send.close()
+    try:
+        out = work()
+        try:
+            status, payload = receive.recv()
+        except EOFError:  # the child died without an answer
+            status, payload = "lost", None
+    except BaseException:
+        child.kill()
+        raise
+    finally:
+        receive.close()
+        child.join()
+    if status == "error":
+        raise payload
+    if status == "lost":
+        import logging
+
+        logging.getLogger("campaign_sync").warning(
+            "the validation process stopped (exit code %s); validating again here",
+            child.exitcode, extra={"event": "validate_retry"})
+        return validate_prepared(info, df, mapping, mapped), out
+    return Validated(info=info, source=df, mapping=mapping, result=payload,
+                     mapped=mapped), out
+
+
+def _validate_in_child(send: Any, info: Any, df: pd.DataFrame, mapping: Mapping,
+                       mapped: pd.DataFrame) -> None:
+    """validate_while's child: ("ok", ValidationResult) or ("error", exception)."""
+    try:
+        payload: tuple[str, Any] = ("ok", validate_prepared(info, df, mapping, mapped).result)
+    except Exception as exc:  # raised again by the parent
+        payload = ("error", exc)
+    try:
+        send.send(payload)
+    except Exception as exc:  # an exception that cannot be pickled
+        send.send(("error", RuntimeError(f"validation failed: {type(exc).__name__}: {exc}")))
+    finally:
+        send.close()
 
 
 HASH_FIELDS = ("external_unique_id", "name", "email", "phone_number", "outbound_number")

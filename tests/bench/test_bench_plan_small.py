@@ -24,8 +24,8 @@ def planned(tmp_path_factory):
     csv_path = work / "source.csv"
     made = plan_scale.write_source(csv_path, ROWS)
     with plan_scale.Sandbox(ROWS) as url:
-        cs = plan_scale.measure_campaign_sync(str(csv_path), url)
-        overlap = plan_scale.measure_campaign_sync(str(csv_path), url, overlap=True)
+        cs = plan_scale.measure_campaign_sync(str(csv_path), url, parallel=False)
+        overlap = plan_scale.measure_campaign_sync(str(csv_path), url, parallel=True)
         naive = plan_scale.measure_baseline(str(csv_path), url)
     return made, cs, overlap, naive
 
@@ -49,7 +49,7 @@ def test_plan_and_naive_loop_agree(planned):
     assert 0 < counts["updates"] <= made["changed_name"]
     assert cs["refused"] is None
     assert set(cs["stages"]) == {"read", "validate", "fetch", "plan"}
-    assert set(overlap["stages"]) == {"read", "validate", "fetch (wait)", "plan"}
+    assert set(overlap["stages"]) == {"read", "validate + fetch", "plan"}
 
 
 def test_memory_functions_count_every_row(tmp_path):
