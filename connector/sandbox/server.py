@@ -130,6 +130,17 @@ class _Handler(BaseHTTPRequestHandler):
         return self.rfile.read(length) if length else b""
 
     def _serve(self) -> None:
+        sandbox = self.server.sandbox
+        with sandbox._gate:
+            sandbox._in_flight += 1
+            sandbox._peak_in_flight = max(sandbox._peak_in_flight, sandbox._in_flight)
+        try:
+            self._serve_one()
+        finally:
+            with sandbox._gate:
+                sandbox._in_flight -= 1
+
+    def _serve_one(self) -> None:
         path, _, query = self.path.partition("?")
         try:
             body = self._read_body()
@@ -208,6 +219,7 @@ class SandboxServer:
         self._drop_queue: list[_Fault] = []
         self._counts: collections.Counter[str] = collections.Counter()
         self._requests: collections.deque[LoggedRequest] = collections.deque(maxlen=100_000)
+        self._in_flight = self._peak_in_flight = 0  # requests being answered at once
         self._httpd: _HTTPServer | None = None
         self._thread: threading.Thread | None = None
         self.set_faults(latency_ms=latency_ms, error_rate=error_rate, rate_limit=rate_limit,
@@ -364,6 +376,13 @@ class SandboxServer:
         with self._gate:
             self._counts.clear()
             self._requests.clear()
+            self._peak_in_flight = self._in_flight
+
+    @property
+    def peak_in_flight(self) -> int:
+        """The most requests answered at the same time since the last reset_counts."""
+        with self._gate:
+            return self._peak_in_flight
 
     @property
     def requests(self) -> list[LoggedRequest]:

@@ -69,6 +69,51 @@ def test_lists_1050_contacts_in_pages(sandbox, client_for):
     assert first.phone_number.startswith("+1-(201)-")
 
 
+def test_pages_are_read_ahead_in_order_with_no_extra_request(sandbox, client_for):
+    sandbox.seed(6, contacts(1050))
+    one_by_one = [[c["id"] for c in page]
+                  for page in client_for().contacts.iter_pages(6, workers=1)]
+    sandbox.set_faults(latency_ms=80)  # long enough for requests to overlap
+    sandbox.reset_counts()
+    ahead = [[c["id"] for c in page]
+             for page in client_for().contacts.iter_pages(6, workers=4)]
+    assert ahead == one_by_one and len(ahead) == 11
+    assert sandbox.counts["list"] == 11  # page 1, then 2..11 ahead: nothing more
+    assert sandbox.peak_in_flight >= 2  # pages were in flight at once
+    sandbox.set_faults(latency_ms=0)
+    sandbox.reset_counts()
+    assert len(client_for().contacts.list(6)) == 1050
+    assert sandbox.counts["list"] == 11
+
+
+def test_read_ahead_of_an_exact_number_of_pages_stops_on_the_total(sandbox, client_for):
+    sandbox.seed(6, contacts(500))
+    sandbox.reset_counts()
+    assert len(client_for().contacts.list(6)) == 500
+    assert sandbox.counts["list"] == 5  # Total says 500: no empty page 6 asked
+
+
+def test_read_ahead_goes_on_when_the_campaign_grew_during_the_read(sandbox, client_for):
+    sandbox.seed(6, contacts(300))
+    client = client_for()
+    pages = client.contacts.iter_pages(6, workers=4)
+    first = next(pages)  # page 1 says 3 pages; then 150 more contacts arrive
+    sandbox.seed(6, contacts(150, start=300))
+    rest = [c for page in pages for c in page]
+    keys = [c["external_unique_id"] for c in first + rest]
+    assert len(keys) == len(set(keys)) == 450
+
+
+def test_an_error_on_a_page_read_ahead_ends_the_read(sandbox, client_for):
+    sandbox.seed(6, contacts(1050))
+    client = client_for()
+    pages = client.contacts.iter_pages(6, workers=4)
+    next(pages)
+    sandbox.fail_next(1, status=404, kinds=["list"])
+    with pytest.raises(NotFoundError):
+        list(pages)
+
+
 def test_server_that_ignores_paging_is_read_once(sandbox, client_for):
     sandbox.seed(6, contacts(1050))
     sandbox.set_faults(ignore_paging=True)
