@@ -288,7 +288,7 @@ def comparison_frame(remote: pd.DataFrame, region: str | None) -> pd.DataFrame:
 _NANP_DISPLAY = r"\+1[ .\-]?\(?[2-9][0-9]{2}\)?[ .\-]?[0-9]{3}[ .\-]?[0-9]{4}"
 
 
-_DISPLAY_SEPARATORS = str.maketrans("", "", "+-(). ")
+_DISPLAY_SEPARATORS = b"+-(). "
 
 
 def _norm_phones(series: pd.Series, region: str | None) -> pd.Series:
@@ -305,7 +305,9 @@ def _norm_phones(series: pd.Series, region: str | None) -> pd.Series:
     shaped = text.str.fullmatch(_NANP_DISPLAY)
     if shaped.any():
         # the shape leaves only "+", "-", "(", ")", "." and spaces besides the digits
-        out[shaped] = ("+" + text[shaped].str.translate(_DISPLAY_SEPARATORS)).to_numpy()
+        # (ASCII, by the shape), removed by bytes.translate: a C loop, no dict per char
+        out[shaped] = ["+" + t.encode("ascii").translate(None, _DISPLAY_SEPARATORS).decode()
+                       for t in text[shaped].to_numpy(dtype=object)]
     rest = ~shaped & text.ne("")
     if rest.any():
         value, _, _ = _map_unique(text[rest], lambda u: normalize_phone(u, region))
@@ -402,15 +404,19 @@ def build_plan(valid: pd.DataFrame, rejects: pd.DataFrame, remote: pd.DataFrame,
         rows[f"before_{c}"] = ""
 
     keys = rows["external_unique_id"]
-    matched = keys.isin(by_key.index)
+    # one hash look-up per source key gives the matching campaign contact's position
+    at = by_key.index.get_indexer(keys.to_numpy(dtype=object))
+    matched = pd.Series(at >= 0, index=rows.index)
     conflicted = keys.isin(conflict_keys)
     rows.loc[conflicted, ["action", "reason"]] = ("deferred", "remote_conflict")
 
     m_idx = rows.index[matched]
-    hit = by_key.loc[keys[matched]]
+    hit = by_key.iloc[at[at >= 0]]
     rows.loc[m_idx, "remote_id"] = pd.array(hit["remote_id"].to_numpy(), dtype="Int64")
     for c in ("name", "email", "phone_number", "outbound_number"):
-        rows.loc[m_idx, f"before_{c}"] = hit[c].to_numpy()
+        before = np.full(len(rows), "", dtype=object)
+        before[at >= 0] = hit[c].to_numpy(dtype=object)
+        rows[f"before_{c}"] = before
     # differences, after normalizing both sides; a blank source value changes nothing
     # (names, emails and outbound numbers of the campaign are normalized only where
     # their raw text differs from the source's normalized value: most are equal)
@@ -433,10 +439,16 @@ def build_plan(valid: pd.DataFrame, rejects: pd.DataFrame, remote: pd.DataFrame,
         diff_names[c] = pd.Series(differs(c), index=m_idx)
     out_diff = differs("outbound_number")
     outbound_differences = int(out_diff.sum())
-    changed = pd.Series("", index=m_idx, dtype=object)
+    # the list of changed fields, built only where something changed
+    any_diff = np.zeros(len(m_idx), dtype=bool)
     for c in COMPARED:
-        changed = changed.where(~diff_names[c], changed + "," + c)
-    changed = changed.str.lstrip(",")
+        any_diff |= diff_names[c].to_numpy()
+    changed_text = np.full(len(m_idx), "", dtype=object)
+    if any_diff.any():
+        flags = [diff_names[c].to_numpy()[any_diff] for c in COMPARED]
+        changed_text[any_diff] = [",".join(c for c, f in zip(COMPARED, fs) if f)
+                                  for fs in zip(*flags)]
+    changed = pd.Series(changed_text, index=m_idx, dtype=object)
     rows.loc[m_idx, "changed"] = changed.to_numpy()
     if out_diff.any():
         rows.loc[m_idx[out_diff], "detail"] = (
