@@ -121,6 +121,8 @@ class Loader:
         self.result = LoadResult()
         self._sleep = sleep
         self._read_campaign = read_campaign
+        #: remote id -> the contact as the platform answered a done PATCH
+        self.answers: dict[int, Any] = {}
 
     # ------------------------------------------------------------ helpers
     def _remote_keys(self) -> tuple[set[int], dict[str, int | None]]:
@@ -240,6 +242,9 @@ class Loader:
                 self.campaign_id, op["remote_id"], op["payload"]))
             # PATCH is idempotent and retried by the client; an ambiguous one is not
             # raised, so every outcome here is final
+            for op, value, exc in results:
+                if exc is None and value is not None:
+                    self.answers[int(op["remote_id"])] = value
             self.result.updated += sum(1 for _op, _v, exc in results if exc is None)
             self.result.failed += sum(1 for _op, _v, exc in results if exc is not None)
         self.progress.finish()

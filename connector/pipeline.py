@@ -156,7 +156,9 @@ def _hash_key(mapping: Mapping) -> str:
 def source_hashes(mapped: pd.DataFrame, mapping: Mapping) -> pd.Series:
     """One int64 per mapped row: a hash of its five raw fields (vectorized)."""
     frame = mapped[list(HASH_FIELDS)].fillna("").astype(str)
-    hashed = pd.util.hash_pandas_object(frame, index=False, hash_key=_hash_key(mapping))
+    # categorize=False: the same hashes, without factorizing mostly distinct columns first
+    hashed = pd.util.hash_pandas_object(frame, index=False, hash_key=_hash_key(mapping),
+                                        categorize=False)
     return pd.Series(hashed.to_numpy().view("int64"), index=mapped.index)
 
 
@@ -164,12 +166,12 @@ def remote_hashes(remote: pd.DataFrame) -> pd.Series:
     """One int64 per campaign contact: a hash of its five fields as listed (not its
     status, which the dialer changes all day)."""
     frame = remote[list(HASH_FIELDS)].fillna("").astype(str)
-    hashed = pd.util.hash_pandas_object(frame, index=False)
+    hashed = pd.util.hash_pandas_object(frame, index=False, categorize=False)
     return pd.Series(hashed.to_numpy().view("int64"), index=remote.index)
 
 
 def carried_rows(mapped: pd.DataFrame, mapping: Mapping, remote: pd.DataFrame,
-                 applied: pd.DataFrame) -> pd.Series:
+                 applied: pd.DataFrame, hashes: pd.Series | None = None) -> pd.Series:
     """Rows that need no normalization or comparison: the same key and row hash as
     the last applied run, a campaign contact with that key whose listed fields hash as
     they did after that run, and a key that appears once in the source and once in
@@ -177,7 +179,8 @@ def carried_rows(mapped: pd.DataFrame, mapping: Mapping, remote: pd.DataFrame,
     if applied is None or applied.empty or mapped.empty:
         return pd.Series(False, index=mapped.index)
     keys = mapped["external_unique_id"].fillna("").astype(str).str.strip()
-    hashes = source_hashes(mapped, mapping)
+    if hashes is None:
+        hashes = source_hashes(mapped, mapping)
     import numpy as np
 
     last = applied.drop_duplicates("key")

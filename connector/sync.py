@@ -5,7 +5,7 @@ for a real sync; `plan` is the same thing without the writes."""
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -72,6 +72,30 @@ def verify(store: StateStore, run_id: int, remote: pd.DataFrame, region: str | N
     return confirmed, len(results) - confirmed
 
 
+def after_answers(remote: pd.DataFrame, answers: Mapping[int, Any], store: StateStore,
+                  run_id: int) -> pd.DataFrame:
+    """The campaign after a run of patches and deletes, without reading it again: the
+    read the plan was made from, less the contacts a DELETE answered for, with every
+    patched contact as its PATCH answer showed it (the platform's own word on what it
+    now holds). `verify` checks the operations against it as against a re-read."""
+    from .plan import REMOTE_COLUMNS
+
+    gone = {int(op["remote_id"]) for op in store.operations(run_id, "delete")
+            if op["status"] == "done" and op["remote_id"] is not None}
+    ids = remote["remote_id"]
+    after = remote[~ids.isin(gone | set(answers)).fillna(False).to_numpy(dtype=bool)]
+    if not answers:
+        return after.reset_index(drop=True)
+    def text(value: Any) -> str:  # as fetch_remote reads a listed field
+        return "" if value is None or not str(value).strip() else str(value)
+
+    patched = pd.DataFrame([[c.id] + [text(getattr(c, f)) for f in REMOTE_COLUMNS[1:]]
+                            for c in answers.values()], columns=list(REMOTE_COLUMNS),
+                           dtype=object)
+    patched["remote_id"] = pd.array(patched["remote_id"].to_numpy(), dtype="Int64")
+    return pd.concat([after, patched], ignore_index=True)
+
+
 def write_operations(store: StateStore, run_id: int, path: Path, *, mask_pii: bool) -> int:
     """operations.csv: the outcome of every write: kind, key, remote id, line, status,
     confirmed, error."""
@@ -102,6 +126,7 @@ def run_sync(*, source: str, campaign_id: int, mapping: str, plan_options: PlanO
         make_plan,
         prepare_source,
         rejected_source_rows,
+        source_hashes,
     )
     from .report import write_report
     from .state import utcnow
@@ -164,9 +189,11 @@ def run_sync(*, source: str, campaign_id: int, mapping: str, plan_options: PlanO
             log.info("campaign %s read: %d contacts", campaign_id, len(remote),
                      extra={"event": "campaign_read", "run_id": run_id,
                             "contacts": len(remote)})
+        row_hashes = source_hashes(mapped, mapping_obj)  # once: compared, then recorded
         validated = _validate_incremental(store, campaign_id, info, source_frame, mapping_obj,
                                           mapped, remote, full=full_check,
-                                          trusting=trusting, applied=applied)
+                                          trusting=trusting, applied=applied,
+                                          hashes=row_hashes)
         carried_n = 0 if validated.carried is None else len(validated.carried)
         # a run that carried nothing compared every row: it counts as a full check
         store.update_run_options(run_id, full_check=carried_n == 0)
@@ -209,8 +236,12 @@ def run_sync(*, source: str, campaign_id: int, mapping: str, plan_options: PlanO
         if trusting:  # no second read: the writes' own answers are the outcome
             confirmed = unconfirmed = 0
         elif plan.has_writes():
-            after = fetch_remote(client, campaign_id)
-            result.reads += 1
+            if full_check or store.operations(run_id, "add"):
+                # imports answer with a job, not the contacts: read the campaign again
+                after = fetch_remote(client, campaign_id)
+                result.reads += 1
+            else:  # patches and deletes only: the platform's answers say what it holds
+                after = after_answers(remote, loader.answers, store, run_id)
             confirmed, unconfirmed = verify(store, run_id, after, region)
         else:  # nothing was sent: nothing to confirm, and no second read of the campaign
             confirmed = unconfirmed = 0
@@ -218,7 +249,7 @@ def run_sync(*, source: str, campaign_id: int, mapping: str, plan_options: PlanO
                  extra={"event": "verified", "run_id": run_id, "confirmed": confirmed,
                         "unconfirmed": unconfirmed})
         _record_applied(store, campaign_id, run_id, plan, validated,
-                        None if trusting else after)
+                        None if trusting else after, row_hashes)
 
         if result.rejected:
             extra = pd.DataFrame([{
@@ -292,30 +323,30 @@ def _remote_from_state(applied: pd.DataFrame) -> pd.DataFrame:
 def _validate_incremental(store: StateStore, campaign_id: int, info: Any, source: pd.DataFrame,
                           mapping: Any, mapped: pd.DataFrame, remote: pd.DataFrame, *,
                           full: bool, trusting: bool = False,
-                          applied: pd.DataFrame | None = None) -> Any:
+                          applied: pd.DataFrame | None = None,
+                          hashes: pd.Series | None = None) -> Any:
     """Validate, skipping the rows that are exactly as the last applied run left them
     on both sides. Falls back to the full path when a re-checked row's phone is one a
     skipped row holds (duplicate_phone must then be decided over every row)."""
-    from .pipeline import carried_rows, validate_prepared
+    from .pipeline import carried_rows, source_hashes, validate_prepared
 
     if applied is None:
         applied = store.applied(campaign_id)
+    if hashes is None:
+        hashes = source_hashes(mapped, mapping)
     if trusting:
-        from .pipeline import source_hashes
-
         keys = mapped["external_unique_id"].fillna("").astype(str).str.strip()
         last = applied.drop_duplicates("key")
         at = pd.Index(last["key"].to_numpy()).get_indexer(keys.to_numpy())
-        hashes = source_hashes(mapped, mapping).to_numpy()
         stored = last["row_hash"].to_numpy(dtype="int64")
         import numpy as np
 
         same = np.zeros(len(keys), dtype=bool)
         hit = np.flatnonzero(at >= 0)
-        same[hit] = stored[at[hit]] == hashes[hit]
+        same[hit] = stored[at[hit]] == hashes.to_numpy()[hit]
         skip = pd.Series(same, index=mapped.index) & keys.ne("") & ~keys.duplicated(keep=False)
         return validate_prepared(info, source, mapping, mapped, skip)
-    skip = None if full else carried_rows(mapped, mapping, remote, applied)
+    skip = None if full else carried_rows(mapped, mapping, remote, applied, hashes)
     if skip is None or not skip.any():
         return validate_prepared(info, source, mapping, mapped)
     validated = validate_prepared(info, source, mapping, mapped, skip)
@@ -332,11 +363,13 @@ def _validate_incremental(store: StateStore, campaign_id: int, info: Any, source
 
 
 def _record_applied(store: StateStore, campaign_id: int, run_id: int, plan: Plan,
-                    validated: Any, after: pd.DataFrame | None) -> None:
+                    validated: Any, after: pd.DataFrame | None,
+                    hashes: pd.Series | None = None) -> None:
     """The last applied state of every contact this run added, updated or found equal
     (confirmed only): the source row's hash and the campaign contact's hash as read
     after the run; and forget the ones it deleted. Rows carried over are left as
-    they are (their hashes did not change)."""
+    they are (their hashes did not change), and only the recorded rows are hashed
+    and looked up, so a night that changed 1% records 1%."""
     from .pipeline import remote_hashes, source_hashes
 
     done = {(op["kind"], op["key"]): op for op in store.operations(run_id)
@@ -345,19 +378,26 @@ def _record_applied(store: StateStore, campaign_id: int, run_id: int, plan: Plan
     keep = rows["action"].isin(["add", "update", "unchanged"]) & rows["reason"].ne(
         "same_as_last_run")
     mapped = validated.mapped
+    removed = [op["key"] for (kind, _k), op in done.items() if kind == "delete" and op["key"]]
     if mapped is None:
         return
+    wanted = set(rows.loc[keep, "external_unique_id"])
     mkeys = mapped["external_unique_id"].fillna("").astype(str).str.strip()
-    src_hash = dict(zip(mkeys.to_numpy(), source_hashes(mapped, validated.mapping).to_numpy()))
+    mine = mkeys.isin(wanted).to_numpy()
+    if hashes is None:
+        hashes = source_hashes(mapped[mine], validated.mapping)
+    else:
+        hashes = hashes[mine]
+    src_hash = dict(zip(mkeys[mine].to_numpy(), hashes.to_numpy()))
     if after is None:  # --trust-state: no read after the run; ids from the operations
         rem_hash: dict[str, Any] = {}
         rem_id = {op["key"]: op["remote_id"] for op in done.values()}
-        for key, rid in zip(rows["external_unique_id"], rows["remote_id"]):
+        for key, rid in zip(rows.loc[keep, "external_unique_id"], rows.loc[keep, "remote_id"]):
             rem_id.setdefault(key, rid)
     else:
         akeys = after["external_unique_id"].fillna("").astype(str).str.strip()
-        single = akeys.ne("") & ~akeys.duplicated(keep=False)
-        rem_hash = dict(zip(akeys[single].to_numpy(), remote_hashes(after)[single].to_numpy()))
+        single = (akeys.ne("") & ~akeys.duplicated(keep=False) & akeys.isin(wanted)).to_numpy()
+        rem_hash = dict(zip(akeys[single].to_numpy(), remote_hashes(after[single]).to_numpy()))
         rem_id = dict(zip(akeys[single].to_numpy(), after.loc[single, "remote_id"].to_numpy()))
     applied = []
     for key, action in zip(rows.loc[keep, "external_unique_id"], rows.loc[keep, "action"]):
@@ -369,5 +409,4 @@ def _record_applied(store: StateStore, campaign_id: int, run_id: int, plan: Plan
         rh = rem_hash.get(key)
         applied.append((key, int(src_hash[key]), None if rh is None else int(rh),
                         None if rid is None or pd.isna(rid) else int(rid)))
-    removed = [op["key"] for (kind, _k), op in done.items() if kind == "delete" and op["key"]]
     store.record_applied(campaign_id, run_id, applied, removed)

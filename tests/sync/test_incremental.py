@@ -155,3 +155,54 @@ def test_trust_state_plans_without_reading_the_campaign(sandbox, tmp_path):
     full = sync(sandbox, tmp_path, tmp_path / "b.csv", full_check=True)
     assert set(full.plan.rows["reason"]) == {"same"}
     assert sum(sandbox.counts[k] for k in ("add", "import", "patch", "delete")) == 0
+
+
+def test_a_night_of_patches_and_deletes_is_verified_from_the_answers(sandbox, tmp_path):
+    rows = base_rows(250)
+    assert sync(sandbox, tmp_path, write_source(tmp_path / "a.csv", rows)).exit_code == 0
+    night = list(rows)
+    for i in (3, 40, 77):
+        night[i] = (f"k{i}", f"Renamed {i}", night[i][2], night[i][3])
+    del night[100]
+    sandbox.reset_counts()
+    second = sync(sandbox, tmp_path, write_source(tmp_path / "b.csv", night))
+    assert second.exit_code == 0, second.counts
+    assert second.counts["confirmed"] == 4 and second.counts["unconfirmed"] == 0
+    assert sandbox.counts["list"] == 3  # one read of 250 contacts (3 pages): no re-read
+    assert sandbox.counts["patch"] == 3 and sandbox.counts["delete"] == 1
+    # what the answers said was recorded: the next night carries every row
+    sandbox.reset_counts()
+    third = sync(sandbox, tmp_path, tmp_path / "b.csv")
+    assert reasons(third) == {"same_as_last_run": 249}
+    assert sum(sandbox.counts[k] for k in ("add", "import", "patch", "delete")) == 0
+    # --full-check verifies by reading the campaign again
+    night[5] = ("k5", "Renamed 5", night[5][2], night[5][3])
+    sandbox.reset_counts()
+    full = sync(sandbox, tmp_path, write_source(tmp_path / "c.csv", night), full_check=True)
+    assert full.exit_code == 0 and full.counts["confirmed"] == 1
+    assert sandbox.counts["list"] == 6  # the plan's read and the verify's
+
+
+def test_a_patch_the_answer_does_not_show_is_unconfirmed(sandbox, tmp_path, monkeypatch):
+    rows = base_rows(20)
+    assert sync(sandbox, tmp_path, write_source(tmp_path / "a.csv", rows)).exit_code == 0
+    night = list(rows)
+    night[2] = ("k2", "Renamed Two", night[2][2], night[2][3])
+    # the platform answers 200 with the contact as it was (a write it did not keep)
+    import connector.sandbox.endpoints as endpoints
+
+    original = endpoints.patch_contact
+
+    def forgetful(store, opts, req, m):
+        camp = store.campaigns[int(m.group("cid"))]
+        before = {cid: dict(c) for cid, c in camp.by_id.items()}
+        reply = original(store, opts, req, m)
+        for cid, c in before.items():
+            camp.by_id[cid].update(c)
+        reply.body = endpoints.public_contact(camp.id, camp.by_id[reply.body["id"]])
+        return reply
+
+    monkeypatch.setattr(endpoints, "patch_contact", forgetful)
+    second = sync(sandbox, tmp_path, write_source(tmp_path / "b.csv", night))
+    assert second.exit_code == 3
+    assert second.counts["unconfirmed"] == 1 and second.counts["confirmed"] == 0
