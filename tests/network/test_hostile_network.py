@@ -12,320 +12,58 @@ checked contact by contact.
 from __future__ import annotations
 
 import csv
-import functools
-import json
 import os
 import re
-import shutil
 import socket
 import subprocess
 import sys
-import threading
 import time
-from collections.abc import Callable
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
-from typing import Any
 
 import pytest
 from click.testing import CliRunner
+from netfaults import (  # the helpers and the faults, shared with tests/test_token_leaks.py
+    CAMPAIGN_COMMANDS,
+    CID,
+    CONNECT_FAULTS,
+    FAKE_FAULTS,
+    HTML_ERROR_PAGE,
+    JSON_TYPE,
+    NEW_TOKEN,
+    NOT_THE_PLATFORM,
+    ROOT,
+    SANDBOX_FAULTS,
+    SSO_LOGIN,
+    TOKEN,
+    TRUNCATED,
+    VERBOSITIES,
+    WITH_CA_BUNDLE,
+    FakePlatform,
+    Run,
+    always,
+    assert_campaign,
+    assert_no_token_on_disk,
+    conn,
+    converge,
+    export,
+    failed,
+    invoke,
+    make_cert,
+    playing,
+    quick_backoff,  # noqa: F401  (autouse)
+    reads,
+    rows_for,
+    seed,
+    sync,
+    trickled_contacts,
+    write_source,
+    writes,
+)
 
 from connector.api.http import RetryPolicy
 from connector.cli import cli
 from connector.sandbox import SandboxServer
 
-TOKEN = "s3cret-token-value"
-CID = 6
-ROOT = Path(__file__).resolve().parents[2]
-WRITES = ("add", "import", "patch", "delete")
-
-# (global options, what the output must look like)
-VERBOSITIES = [pytest.param([], id="text"), pytest.param(["-v", "-v"], id="debug"),
-               pytest.param(["--log-format", "json"], id="json"),
-               pytest.param(["--log-format", "json", "-v", "-v"], id="json-debug")]
-
-
-# ------------------------------------------------------------------ helpers
-
-
-@pytest.fixture(autouse=True)
-def quick_backoff(monkeypatch):
-    """Keep the retry counts as they are but wait only a few milliseconds between
-    attempts (and between looks at a campaign after an unanswered import), so the
-    bounded-retry cases stay fast."""
-    import connector.load
-
-    monkeypatch.setattr(RetryPolicy, "backoff", lambda self, attempt, rng: 0.01)
-    monkeypatch.setattr(connector.load, "LoadOptions", functools.partial(
-        connector.load.LoadOptions, first_poll=0.02, max_poll=0.1))
-
-
-class Run:
-    def __init__(self, result: Any, args: list[str]) -> None:
-        self.result = result
-        self.args = args
-        self.code = result.exit_code
-        self.out = result.stdout
-        self.err = result.stderr
-
-    @property
-    def text(self) -> str:
-        return self.out + self.err
-
-    def error_line(self) -> str:
-        """The one error message: the `error:` line, or the JSON error event's message."""
-        lines = [ln for ln in self.err.splitlines() if ln.strip()]
-        errors = [ln for ln in lines if ln.startswith("error: ")]
-        if errors:
-            assert len(errors) == 1, self.err
-            return errors[0][len("error: "):]
-        events = []
-        for ln in lines:
-            if ln.startswith("{"):
-                event = json.loads(ln)
-                if event.get("event") == "error":
-                    events.append(event)
-        assert len(events) == 1, f"no single error message in stderr:\n{self.err}"
-        assert events[0]["exit_code"] == self.code
-        return events[0]["message"]
-
-    def __repr__(self) -> str:
-        return f"exit {self.code}\nargs {self.args}\nstdout:\n{self.out}\nstderr:\n{self.err}"
-
-
-def invoke(args: list[str], *, opts: list[str] | None = None,
-           env: dict[str, str] | None = None) -> Run:
-    full = list(opts or []) + args
-    result = CliRunner().invoke(cli, full, env=env, catch_exceptions=True)
-    run = Run(result, full)
-    # the process ended through sys.exit (or normally), never through an exception
-    assert result.exception is None or isinstance(result.exception, SystemExit), (
-        repr(run), result.exc_info)
-    assert "Traceback" not in run.text, run
-    assert "internal error" not in run.text.lower(), run
-    assert TOKEN not in run.text, run
-    if opts and "json" in opts:
-        for line in run.err.splitlines():
-            if line.strip():
-                json.loads(line)  # every stderr line is one JSON event
-    return run
-
-
-def failed(run: Run, code: int = 1) -> str:
-    """Assert a failure with exit `code` and one message; return the message."""
-    assert run.code == code, run
-    message = run.error_line()
-    assert "\n" not in message
-    assert TOKEN not in message
-    return message
-
-
-def conn(url: str, *, token: str = TOKEN, rate: float = 1000) -> list[str]:
-    return ["--base-url", url, "--api-user", "acme", "--api-token", token,
-            "--rate-limit", str(rate)]
-
-
-def export(url: str, tmp: Path, *, cid: int = CID, opts: list[str] | None = None,
-           extra: list[str] | None = None, token: str = TOKEN) -> Run:
-    return invoke(["export", "--campaign-id", str(cid), "--output", str(tmp / "out.csv")]
-                  + conn(url, token=token) + list(extra or []), opts=opts)
-
-
-def phone(n: int) -> str:
-    return f"+1201471{n:04d}"
-
-
-def rows_for(ns: list[int], *, suffix: str = "") -> list[tuple[str, str, str, str]]:
-    return [(f"C-{n}", f"Person {n}{suffix}", f"p{n}@example.com", phone(n)) for n in ns]
-
-
-def write_source(path: Path, rows: list[tuple[str, str, str, str]]) -> Path:
-    with open(path, "w", encoding="utf-8", newline="") as handle:
-        out = csv.writer(handle)
-        out.writerow(["external_unique_id", "name", "email", "phone_number"])
-        out.writerows(rows)
-    return path
-
-
-def sync(sandbox: SandboxServer, tmp: Path, source: Path, *, report: str = "report",
-         opts: list[str] | None = None, extra: list[str] | None = None,
-         token: str = TOKEN) -> Run:
-    return invoke(["sync", str(source), "--campaign-id", str(CID), "-m", "generic",
-                   "--state", str(tmp / "state.db"), "--report", str(tmp / report),
-                   "--mode", "mirror", "--force"]
-                  + conn(sandbox.url, token=token) + list(extra or []), opts=opts)
-
-
-def assert_no_token_on_disk(tmp: Path, *tokens: str) -> None:
-    """Neither the state store nor any report file holds an API token."""
-    for path in tmp.rglob("*"):
-        if path.is_file():
-            data = path.read_bytes()
-            for token in tokens or (TOKEN,):
-                assert token.encode() not in data, f"{token} written to {path}"
-
-
-def assert_campaign(sandbox: SandboxServer, rows: list[tuple[str, str, str, str]]) -> None:
-    """The campaign holds exactly these contacts, field by field, no duplicates."""
-    contacts = sandbox.contacts(CID)
-    keys = [c["external_unique_id"] for c in contacts]
-    assert len(keys) == len(set(keys)), f"duplicate contacts: {sorted(keys)}"
-    phones = [c["phone_number"] for c in contacts]
-    assert len(phones) == len(set(phones)), f"duplicate phones: {sorted(phones)}"
-    have = {c["external_unique_id"]: (c["name"], c["email"], c["phone_number"])
-            for c in contacts}
-    want = {key: (name, email, ph) for key, name, email, ph in rows}
-    assert have == want
-
-
-def writes(sandbox: SandboxServer) -> int:
-    counts = sandbox.counts
-    return sum(counts[k] for k in WRITES)
-
-
-def converge(sandbox: SandboxServer, tmp: Path, source: Path,
-             rows: list[tuple[str, str, str, str]], tag: str) -> None:
-    """A clean run reaches the wanted contents; one more run writes nothing."""
-    sandbox.set_faults(latency_ms=0, error_rate=0, rate_limit=None, job_seconds=0)
-    again = sync(sandbox, tmp, source, report=f"{tag}-again")
-    assert again.code == 0, again
-    assert_campaign(sandbox, rows)
-    before = writes(sandbox)
-    idle = sync(sandbox, tmp, source, report=f"{tag}-idle")
-    assert idle.code == 0, idle
-    assert writes(sandbox) == before, "a converged campaign was written to again"
-    assert_campaign(sandbox, rows)
-    assert_no_token_on_disk(tmp)
-
-
-def seed(sandbox: SandboxServer, rows: list[tuple[str, str, str, str]]) -> None:
-    sandbox.seed(CID, [{"external_unique_id": k, "name": n, "email": e, "phone_number": p}
-                       for k, n, e, p in rows])
-
-
-class FakePlatform:
-    """A tiny stdlib HTTP server on 127.0.0.1 that answers whatever `answer` says:
-    answer(method, path) -> (status, headers, body bytes, declared length or None).
-    A declared length above len(body) sends the body and closes the connection.
-    With `trickle` the body goes out one byte every `trickle` seconds (to the requests
-    of `trickle_methods` only, when given)."""
-
-    def __init__(self, answer: Callable[[str, str], tuple[int, dict[str, str], bytes,
-                                                          int | None]],
-                 *, trickle: float | None = None,
-                 trickle_methods: tuple[str, ...] | None = None) -> None:
-        self.answer = answer
-        self.trickle = trickle
-        self.trickle_methods = trickle_methods
-        self.hits: list[tuple[str, str]] = []
-        self.authorized: list[str] = []
-        outer = self
-
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
-            def do_GET(self) -> None:  # noqa: N802
-                length = int(self.headers.get("Content-Length") or 0)
-                if length:
-                    self.rfile.read(length)
-                outer.hits.append((self.command, self.path))
-                outer.authorized.append(self.headers.get("Authorization", ""))
-                status, headers, body, declared = outer.answer(self.command, self.path)
-                if status == 0:  # never answer: hold the connection open
-                    time.sleep(30)
-                    return
-                self.send_response(status)
-                for name, value in headers.items():
-                    self.send_header(name, value)
-                self.send_header("Content-Length", str(declared if declared is not None
-                                                       else len(body)))
-                if declared is not None:
-                    self.send_header("Connection", "close")
-                    self.close_connection = True
-                self.end_headers()
-                if outer.trickle is None or self.command not in (
-                        outer.trickle_methods or (self.command,)):
-                    self.wfile.write(body)
-                    self.wfile.flush()
-                    return
-                try:
-                    for i in range(len(body)):
-                        self.wfile.write(body[i:i + 1])
-                        self.wfile.flush()
-                        time.sleep(outer.trickle)
-                except OSError:  # the client gave up and closed the connection
-                    self.close_connection = True
-
-            do_POST = do_PATCH = do_DELETE = do_GET
-
-        class Server(ThreadingHTTPServer):
-            daemon_threads = True
-
-            def handle_error(self, request: Any, client_address: Any) -> None:
-                pass
-
-        self.httpd = Server(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
-        self.thread = threading.Thread(target=self.httpd.serve_forever,
-                                       kwargs={"poll_interval": 0.05}, daemon=True)
-
-    def __enter__(self) -> FakePlatform:
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc: Any) -> None:
-        self.httpd.shutdown()
-        self.httpd.server_close()
-
-
-def reads(hits: list[tuple[str, str]]) -> int:
-    return sum(1 for method, _ in hits if method == "GET")
-
-
 # ------------------------------------------------------------------ certificates
-
-
-def make_cert(tmp: Path) -> tuple[Path, Path]:
-    """A self-signed certificate for 127.0.0.1 (cryptography if installed, else the
-    openssl command line)."""
-    cert, key = tmp / "cert.pem", tmp / "key.pem"
-    try:
-        import datetime as dt
-        import ipaddress
-
-        from cryptography import x509
-        from cryptography.hazmat.primitives import hashes, serialization
-        from cryptography.hazmat.primitives.asymmetric import rsa
-        from cryptography.x509.oid import NameOID
-    except ImportError:
-        openssl = shutil.which("openssl")
-        if openssl is None:
-            pytest.skip("neither the cryptography package nor the openssl command")
-        subprocess.run([openssl, "req", "-x509", "-newkey", "rsa:2048", "-nodes",
-                        "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1",
-                        "-days", "2", "-keyout", str(key), "-out", str(cert)],
-                       check=True, capture_output=True, timeout=60)
-        return cert, key
-    pkey = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
-    now = dt.datetime.now(dt.UTC)
-    certificate = (x509.CertificateBuilder().subject_name(name).issuer_name(name)
-                   .public_key(pkey.public_key()).serial_number(x509.random_serial_number())
-                   .not_valid_before(now - dt.timedelta(minutes=5))
-                   .not_valid_after(now + dt.timedelta(days=2))
-                   .add_extension(x509.SubjectAlternativeName(
-                       [x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), critical=False)
-                   .add_extension(x509.BasicConstraints(ca=True, path_length=None),
-                                  critical=True)
-                   .sign(pkey, hashes.SHA256()))
-    cert.write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
-    key.write_bytes(pkey.private_bytes(serialization.Encoding.PEM,
-                                       serialization.PrivateFormat.TraditionalOpenSSL,
-                                       serialization.NoEncryption()))
-    return cert, key
 
 
 @pytest.fixture(scope="module")
@@ -341,26 +79,20 @@ def tls_sandbox(tls_files):
         yield server
 
 
-def closed_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 # ------------------------------------------------------------------ connecting
 
 
 @pytest.mark.parametrize("opts", VERBOSITIES)
 def test_connection_refused_names_the_host(tmp_path, opts):
-    port = closed_port()
-    message = failed(export(f"http://127.0.0.1:{port}", tmp_path, opts=opts))
-    assert f"127.0.0.1:{port}" in message
+    url = CONNECT_FAULTS["connection-refused"]()
+    message = failed(export(url, tmp_path, opts=opts))
+    assert url.removeprefix("http://") in message
     assert "could not connect" in message
     assert not (tmp_path / "out.csv").exists()
 
 
 def test_dns_failure_is_exit_1_naming_the_host(tmp_path):
-    message = failed(export("https://no-such-host.invalid", tmp_path))
+    message = failed(export(CONNECT_FAULTS["dns-failure"](), tmp_path))
     assert "no-such-host.invalid" in message
     assert "could not connect" in message
 
@@ -368,7 +100,8 @@ def test_dns_failure_is_exit_1_naming_the_host(tmp_path):
 @pytest.mark.parametrize("opts", VERBOSITIES)
 def test_self_signed_certificate_is_refused_by_default(tls_sandbox, tmp_path, opts):
     assert tls_sandbox.url.startswith("https://")
-    message = failed(export(tls_sandbox.url, tmp_path, opts=opts))
+    url = CONNECT_FAULTS["self-signed-certificate"](tls_url=tls_sandbox.url)
+    message = failed(export(url, tmp_path, opts=opts))
     assert re.search(r"certificate verif(y|ication) failed", message, re.I), message
     assert "--ca-bundle" in message
     assert tls_sandbox.counts["list"] == 0  # nothing got through
@@ -413,7 +146,9 @@ def test_certificate_for_another_name_is_refused_even_with_ca_bundle(tls_sandbox
                                                                     tls_files, tmp_path):
     """The certificate names 127.0.0.1 only: reaching the same server as localhost fails
     the hostname check, --ca-bundle or not."""
-    url = tls_sandbox.url.replace("127.0.0.1", "localhost")
+    name = "certificate-for-another-name"
+    assert name in WITH_CA_BUNDLE
+    url = CONNECT_FAULTS[name](tls_url=tls_sandbox.url)
     message = failed(export(url, tmp_path, extra=["--ca-bundle", str(tls_files[0])]))
     assert re.search(r"certificate verif(y|ication) failed", message, re.I), message
     assert "localhost" in message
@@ -421,7 +156,7 @@ def test_certificate_for_another_name_is_refused_even_with_ca_bundle(tls_sandbox
 
 
 def test_https_to_a_plain_http_server_does_not_blame_the_certificate(sandbox, tmp_path):
-    url = sandbox.url.replace("http://", "https://")
+    url = CONNECT_FAULTS["https-to-plain-http"](plain_url=sandbox.url)
     message = failed(export(url, tmp_path))
     assert "127.0.0.1" in message
     # the server answered in plain HTTP: the hint should be about the URL's scheme,
@@ -447,7 +182,7 @@ def test_sandbox_command_serves_https(tls_files, tmp_path):
     """`campaign-sync sandbox --tls-cert --tls-key` listens with TLS: export through it
     works with --ca-bundle and is refused without."""
     cert, key = tls_files
-    port = closed_port()
+    port = int(CONNECT_FAULTS["connection-refused"]().rsplit(":", 1)[1])  # a free port
     proc = subprocess.Popen(
         [sys.executable, "-m", "connector.cli", "sandbox", "--port", str(port), "--user",
          "acme", "--token", TOKEN, "--tls-cert", str(cert), "--tls-key", str(key)],
@@ -480,10 +215,12 @@ def test_sandbox_command_refuses_a_key_without_certificate(tls_files):
 @pytest.mark.parametrize("opts", [[], ["--log-format", "json", "-v", "-v"]])
 def test_read_timeout_on_a_slow_sandbox_is_exit_1_after_bounded_retries(sandbox, tmp_path,
                                                                        monkeypatch, opts):
-    monkeypatch.setenv("CAMPAIGN_SYNC_READ_TIMEOUT", "0.2")
-    sandbox.set_faults(latency_ms=600)
+    fault = SANDBOX_FAULTS["slow-answers"]
+    for name, value in fault.env.items():
+        monkeypatch.setenv(name, value)
     start = time.monotonic()
-    message = failed(export(sandbox.url, tmp_path, opts=opts))
+    with fault.playing(sandbox):
+        message = failed(export(sandbox.url, tmp_path, opts=opts))
     took = time.monotonic() - start
     assert "no answer" in message and "timed out" in message.lower(), message
     # one try and RetryPolicy.max_retries more, each cut at the read timeout
@@ -491,17 +228,10 @@ def test_read_timeout_on_a_slow_sandbox_is_exit_1_after_bounded_retries(sandbox,
 
 
 def test_server_that_never_answers_is_exit_1_after_bounded_retries(tmp_path, monkeypatch):
-    monkeypatch.setenv("CAMPAIGN_SYNC_READ_TIMEOUT", "0.2")
-    with FakePlatform(lambda method, path: (0, {}, b"", None)) as fake:
+    with playing(FAKE_FAULTS["never-answers"], monkeypatch) as fake:
         message = failed(export(fake.url, tmp_path))
         assert "timed out" in message.lower(), message
         assert reads(fake.hits) == RetryPolicy().max_retries + 1
-
-
-def trickled_contacts(n: int = 200) -> bytes:
-    """A valid page of contacts, long enough to outlast a short deadline byte by byte."""
-    return json.dumps([{"id": i, "external_unique_id": f"C-{i}", "name": f"Person {i}",
-                        "phone_number": phone(i)} for i in range(1, n + 1)]).encode()
 
 
 @pytest.mark.parametrize("opts", [[], ["--log-format", "json", "-v", "-v"]])
@@ -510,11 +240,8 @@ def test_a_body_trickled_past_the_request_deadline_is_a_read_timeout(tmp_path, m
     """One byte every 20 ms never trips the 60 s read timeout (it bounds the gap between
     packets); the request deadline cuts each attempt at 0.4 s, and the run ends as after
     a read timeout: bounded retries, one line, exit 1."""
-    monkeypatch.setenv("CAMPAIGN_SYNC_REQUEST_DEADLINE", "0.4")
-    body = trickled_contacts()
     start = time.monotonic()
-    with FakePlatform(lambda m, p: (200, {"Content-Type": "application/json"}, body, None),
-                      trickle=0.02) as fake:
+    with playing(FAKE_FAULTS["trickled-body"], monkeypatch) as fake:
         message = failed(export(fake.url, tmp_path, opts=opts))
         assert reads(fake.hits) == RetryPolicy().max_retries + 1
     took = time.monotonic() - start
@@ -527,9 +254,7 @@ def test_a_body_trickled_past_the_request_deadline_is_a_read_timeout(tmp_path, m
 
 def test_a_trickled_body_within_the_deadline_is_read_whole(tmp_path, monkeypatch):
     monkeypatch.setenv("CAMPAIGN_SYNC_REQUEST_DEADLINE", "10")
-    body = trickled_contacts(1)
-    with FakePlatform(lambda m, p: (200, {"Content-Type": "application/json"}, body, None),
-                      trickle=0.001) as fake:
+    with FakePlatform(always(200, JSON_TYPE, trickled_contacts(1)), trickle=0.001) as fake:
         run = export(fake.url, tmp_path)
     assert run.code == 0, run
     assert "wrote 1 contacts" in run.out
@@ -547,20 +272,11 @@ def test_a_write_answered_past_the_deadline_is_handled_as_a_write_timed_out(tmp_
     goes on exactly as when the same import gets no answer within the read timeout (an
     ambiguous write, looked for before it is sent again): same requests, operations and
     exit code."""
-    monkeypatch.setenv("CAMPAIGN_SYNC_READ_TIMEOUT", "0.3")
-    monkeypatch.setenv("CAMPAIGN_SYNC_REQUEST_DEADLINE", "0.3")
-    accepted = json.dumps({"job_id": 1, "status": "queued", "padding": "x" * 400}).encode()
     source = write_source(tmp_path / "s.csv", rows_for([1, 2]))
 
-    def run_against(write_status: int, trickle: float | None, tag: str
-                    ) -> tuple[Run, list[tuple[str, str]], list[dict[str, str]]]:
-        def answer(method: str, path: str) -> tuple[int, dict[str, str], bytes, int | None]:
-            if method == "GET":
-                return 200, {"Content-Type": "application/json"}, b"[]", None
-            return write_status, {"Content-Type": "application/json"}, accepted, None
-
-        # the reads come whole, only the write's answer trickles
-        with FakePlatform(answer, trickle=trickle, trickle_methods=("POST",)) as fake:
+    def run_against(tag: str) -> tuple[Run, list[tuple[str, str]], list[dict[str, str]]]:
+        # the reads come whole, only the import's answer trickles (or never comes)
+        with playing(FAKE_FAULTS[tag], monkeypatch) as fake:
             run = invoke(["sync", str(source), "--campaign-id", str(CID), "-m", "generic",
                           "--state", str(tmp_path / f"{tag}.db"), "--report",
                           str(tmp_path / tag), "--concurrency", "1"] + conn(fake.url))
@@ -569,66 +285,58 @@ def test_a_write_answered_past_the_deadline_is_handled_as_a_write_timed_out(tmp_
             ops = list(csv.DictReader(handle))
         return run, hits, ops
 
-    timed_out, timeout_hits, timeout_ops = run_against(0, None, "timeout")
-    trickled, trickle_hits, trickle_ops = run_against(200, 0.02, "trickle")
+    timed_out, timeout_hits, timeout_ops = run_against("unanswered-import")
+    trickled, trickle_hits, trickle_ops = run_against("trickled-import-answer")
     assert trickled.code == timed_out.code, (trickled, timed_out)
     # the same requests in the same order: a fresh read of the campaign before each
     # import is sent again, then in halves, as after any ambiguous import
     assert trickle_hits == timeout_hits
     assert [m for m, _ in trickle_hits].count("POST") > 1
     assert trickle_ops == timeout_ops
-    assert trickled.text.replace("trickle", "timeout") == timed_out.text
+    assert trickled.text.replace("trickled-import-answer", "unanswered-import") == \
+        timed_out.text
 
 
 # ------------------------------------------------------------------ strange answers
 
 
-def test_answer_that_is_not_json_says_what_came_back(tmp_path):
-    body = b"Welcome to nginx! This is not the platform."
-    with FakePlatform(lambda m, p: (200, {"Content-Type": "text/plain"}, body, None)) as fake:
+def test_answer_that_is_not_json_says_what_came_back(tmp_path, monkeypatch):
+    with playing(FAKE_FAULTS["not-json"], monkeypatch) as fake:
         message = failed(export(fake.url, tmp_path))
     assert "expected JSON" in message and "text/plain" in message, message
-    assert f"{len(body)} bytes" in message
+    assert f"{len(NOT_THE_PLATFORM)} bytes" in message
 
 
-def test_json_of_the_wrong_shape_says_what_came_back(tmp_path):
-    body = json.dumps({"hello": "world"}).encode()
-    with FakePlatform(lambda m, p: (200, {"Content-Type": "application/json"}, body,
-                                    None)) as fake:
+def test_json_of_the_wrong_shape_says_what_came_back(tmp_path, monkeypatch):
+    with playing(FAKE_FAULTS["json-of-the-wrong-shape"], monkeypatch) as fake:
         message = failed(export(fake.url, tmp_path))
     assert "expected a list of contacts" in message, message
 
 
 @pytest.mark.parametrize("status", [500, 502])
 @pytest.mark.parametrize("opts", [[], ["--log-format", "json"]])
-def test_html_error_page_is_exit_1_after_retries(tmp_path, status, opts):
-    page = (b"<html><head><title>502 Bad Gateway</title></head><body><h1>Bad Gateway"
-            b"</h1><hr>nginx</body></html>")
-    with FakePlatform(lambda m, p: (status, {"Content-Type": "text/html"}, page,
-                                    None)) as fake:
+def test_html_error_page_is_exit_1_after_retries(tmp_path, monkeypatch, status, opts):
+    with playing(FAKE_FAULTS[f"html-error-page-{status}"], monkeypatch) as fake:
         message = failed(export(fake.url, tmp_path, opts=opts))
         assert reads(fake.hits) == RetryPolicy().max_retries + 1
     assert f"-> {status}" in message, message
     assert "text/html" in message and "non-JSON" in message, message
+    assert f"{len(HTML_ERROR_PAGE)} bytes" in message, message
     assert "<html" not in message
 
 
-def test_truncated_body_is_exit_1_and_says_so(tmp_path):
-    body = b'[{"id": 1, "name": "Trunc'
-    with FakePlatform(lambda m, p: (200, {"Content-Type": "application/json"}, body,
-                                    len(body) + 500)) as fake:
+def test_truncated_body_is_exit_1_and_says_so(tmp_path, monkeypatch):
+    with playing(FAKE_FAULTS["truncated-body"], monkeypatch) as fake:
         message = failed(export(fake.url, tmp_path))
         assert reads(fake.hits) == RetryPolicy().max_retries + 1
     assert "no answer from the platform" in message
+    assert f"{len(TRUNCATED)} bytes read" in message, message
     assert re.search(r"IncompleteRead|incomplete|truncat|bytes read", message, re.I), message
 
 
 @pytest.mark.parametrize("status", [404, 422, 503])
-def test_a_multiline_server_message_still_gives_one_line(tmp_path, status):
-    body = json.dumps({"message": "Internal failure\nTraceback (most recent call last):\n"
-                                  "  File \"app.rb\", line 1"}).encode()
-    with FakePlatform(lambda m, p: (status, {"Content-Type": "application/json"}, body,
-                                    None)) as fake:
+def test_a_multiline_server_message_still_gives_one_line(tmp_path, monkeypatch, status):
+    with playing(FAKE_FAULTS[f"multiline-message-{status}"], monkeypatch) as fake:
         result = CliRunner().invoke(cli, ["export", "--campaign-id", str(CID), "--output",
                                           str(tmp_path / "o.csv")] + conn(fake.url))
     assert result.exit_code == 1, result.stderr
@@ -637,21 +345,18 @@ def test_a_multiline_server_message_still_gives_one_line(tmp_path, status):
     assert "Internal failure" in lines[0]
 
 
-def test_a_huge_server_message_is_cut_short(tmp_path):
-    body = json.dumps({"message": "invalid contact " + "x" * 100_000}).encode()
-    with FakePlatform(lambda m, p: (400, {"Content-Type": "application/json"}, body,
-                                    None)) as fake:
+def test_a_huge_server_message_is_cut_short(tmp_path, monkeypatch):
+    with playing(FAKE_FAULTS["huge-message"], monkeypatch) as fake:
         message = failed(export(fake.url, tmp_path))
     assert "invalid contact" in message
     assert len(message) < 2000, len(message)
 
 
-def test_a_redirect_is_not_followed_and_is_named(tmp_path):
-    with FakePlatform(lambda m, p: (302, {"Location": "https://login.example.com/sso"},
-                                    b"", None)) as fake:
+def test_a_redirect_is_not_followed_and_is_named(tmp_path, monkeypatch):
+    with playing(FAKE_FAULTS["redirect"], monkeypatch) as fake:
         message = failed(export(fake.url, tmp_path))
         assert len(fake.hits) == 1
-    assert "redirect to https://login.example.com/sso" in message
+    assert f"redirect to {SSO_LOGIN}" in message
     assert "--base-url" in message
 
 
@@ -660,12 +365,13 @@ def test_401_on_the_first_request_says_the_credentials_were_refused(sandbox, tmp
     assert "refused the credentials" in message
     assert "--api-token" in message
     assert "wrong-token" not in message
+    with SANDBOX_FAULTS["credentials-refused"].playing(sandbox):
+        assert failed(export(sandbox.url, tmp_path)) == message.replace("wrong-token",
+                                                                        TOKEN)
 
 
-def test_429_with_a_huge_retry_after_does_not_hang_the_run(tmp_path):
-    with FakePlatform(lambda m, p: (429, {"Content-Type": "application/json",
-                                          "Retry-After": "3600"},
-                                    b'{"message": "rate limit exceeded"}', None)) as fake:
+def test_429_with_a_huge_retry_after_does_not_hang_the_run(tmp_path, monkeypatch):
+    with playing(FAKE_FAULTS["retry-after-an-hour"], monkeypatch) as fake:
         cmd = [sys.executable, "-m", "connector.cli", "export", "--campaign-id", str(CID),
                "--output", str(tmp_path / "o.csv")] + conn(fake.url)
         try:
@@ -681,7 +387,7 @@ def test_429_with_a_huge_retry_after_does_not_hang_the_run(tmp_path):
 # ------------------------------------------------------------------ 404
 
 
-@pytest.mark.parametrize("command", ["export", "plan", "sync"])
+@pytest.mark.parametrize("command", CAMPAIGN_COMMANDS)
 def test_unknown_campaign_is_exit_1_naming_it(sandbox, tmp_path, command):
     source = write_source(tmp_path / "s.csv", rows_for([1]))
     base = conn(sandbox.url)
@@ -710,7 +416,7 @@ def test_unknown_job_is_exit_1_naming_it(sandbox):
 def test_5xx_burst_on_reads_is_retried_and_export_succeeds(sandbox, tmp_path):
     rows = rows_for(range(1, 6))
     seed(sandbox, rows)
-    sandbox.fail_next(3, status=503, kinds=["list"])
+    SANDBOX_FAULTS["5xx-burst-on-list"].start(sandbox)
     run = export(sandbox.url, tmp_path)
     assert run.code == 0, run
     assert sandbox.counts["error_injected"] == 3
@@ -724,7 +430,7 @@ def test_5xx_burst_on_writes_makes_no_duplicate(sandbox, tmp_path, kind):
     # 1-2 deleted, 3-4 renamed, 5-8 kept, 20-23 added
     want = rows_for([3, 4], suffix=" renamed") + rows_for(range(5, 9)) + rows_for(range(20, 24))
     source = write_source(tmp_path / "s.csv", want)
-    sandbox.fail_next(3, status=503, kinds=[kind])
+    SANDBOX_FAULTS[f"5xx-burst-on-{kind}"].start(sandbox)
     first = sync(sandbox, tmp_path, source)
     assert first.code in (0, 3), first
     assert "Traceback" not in first.text
@@ -741,7 +447,7 @@ def test_5xx_burst_on_reads_during_sync_is_retried(sandbox, tmp_path):
     seed(sandbox, old)
     want = rows_for(range(2, 7))
     source = write_source(tmp_path / "s.csv", want)
-    sandbox.fail_next(3, status=503, kinds=["list"])
+    SANDBOX_FAULTS["5xx-burst-on-list"].start(sandbox)
     run = sync(sandbox, tmp_path, source)
     assert run.code == 0, run
     assert sandbox.counts["error_injected"] == 3
@@ -752,7 +458,7 @@ def test_5xx_burst_on_reads_during_sync_is_retried(sandbox, tmp_path):
 def test_429_storm_is_retried_and_succeeds(sandbox, tmp_path):
     rows = rows_for(range(1, 4))
     seed(sandbox, rows)
-    sandbox.fail_next(8, status=429, retry_after="0")
+    SANDBOX_FAULTS["429-storm"].start(sandbox)
     run = export(sandbox.url, tmp_path)
     assert run.code == 0, run
     assert sandbox.counts["error_injected"] == 8
@@ -766,7 +472,7 @@ def test_429_storm_during_sync_is_retried_and_counted(sandbox, tmp_path):
     seed(sandbox, old)
     want = rows_for([1, 2], suffix=" x") + rows_for(range(3, 6)) + rows_for(range(30, 36))
     source = write_source(tmp_path / "s.csv", want)
-    sandbox.fail_next(8, status=429, retry_after="0", kinds=["patch", "list"])
+    SANDBOX_FAULTS["429-storm-on-patch-and-list"].start(sandbox)
     run = sync(sandbox, tmp_path, source)
     assert run.code == 0, run
     assert sandbox.counts["error_injected"] == 8
@@ -777,7 +483,7 @@ def test_429_storm_during_sync_is_retried_and_counted(sandbox, tmp_path):
 def test_sandbox_rate_limit_429s_are_counted_and_waited_out(sandbox, tmp_path):
     rows = rows_for(range(1, 4))
     seed(sandbox, rows)
-    sandbox.set_faults(rate_limit=2)
+    SANDBOX_FAULTS["sandbox-rate-limit"].start(sandbox)  # 2 requests/s
     # --rate-limit far above the sandbox's 2/s: the sandbox answers 429 (Retry-After 1)
     source = write_source(tmp_path / "s.csv", rows + rows_for([50, 51, 52]))
     run = sync(sandbox, tmp_path, source)
@@ -787,16 +493,10 @@ def test_sandbox_rate_limit_429s_are_counted_and_waited_out(sandbox, tmp_path):
     assert_campaign(sandbox, rows + rows_for([50, 51, 52]))
 
 
-def test_a_server_echoing_the_token_in_a_5xx_to_a_write_does_not_put_it_on_disk(tmp_path):
-    echo = json.dumps({"message": f"upstream failed for acme:{TOKEN}"}).encode()
-
-    def answer(method: str, path: str) -> tuple[int, dict[str, str], bytes, int | None]:
-        if method == "GET":
-            return 200, {"Content-Type": "application/json"}, b"[]", None
-        return 503, {"Content-Type": "application/json"}, echo, None
-
+def test_a_server_echoing_the_token_in_a_5xx_to_a_write_does_not_put_it_on_disk(
+        tmp_path, monkeypatch):
     source = write_source(tmp_path / "s.csv", rows_for([1, 2]))
-    with FakePlatform(answer) as fake:
+    with playing(FAKE_FAULTS["token-echoed-in-5xx-to-writes"], monkeypatch) as fake:
         run = invoke(["-v", "-v", "sync", str(source), "--campaign-id", str(CID), "-m",
                       "generic", "--state", str(tmp_path / "state.db"), "--report",
                       str(tmp_path / "report")] + conn(fake.url))
@@ -811,23 +511,9 @@ def test_platform_gone_in_the_middle_of_a_sync_then_back(sandbox, tmp_path):
     seed(sandbox, old)
     want = rows_for(range(1, 21), suffix=" moved") + rows_for(range(70, 75))
     source = write_source(tmp_path / "s.csv", want)
-    stop = threading.Event()
-
-    def outage() -> None:
-        while not stop.is_set():
-            if sandbox.counts["patch"] >= 4:
-                sandbox.stop()
-                return
-            time.sleep(0.001)
-
-    watcher = threading.Thread(target=outage, daemon=True)
-    watcher.start()
-    try:
-        run = sync(sandbox, tmp_path, source, extra=["--concurrency", "1", "--rate-limit",
-                                                     "20"])
-    finally:
-        stop.set()
-        watcher.join(5)
+    fault = SANDBOX_FAULTS["platform-gone-mid-run"]  # stopped after 4 PATCHes
+    with fault.playing(sandbox):
+        run = sync(sandbox, tmp_path, source, extra=list(fault.extra))
     message = failed(run)
     assert f"127.0.0.1:{sandbox.port}" in message, message
     assert 4 <= sandbox.counts["patch"] < 20
@@ -845,9 +531,9 @@ def test_401_in_the_middle_of_a_sync_then_a_clean_run_converges(sandbox, tmp_pat
     want = (rows_for(range(1, 6), suffix=" renamed") + rows_for(range(6, 11))
             + rows_for(range(40, 45)))
     source = write_source(tmp_path / "s.csv", want)
-    sandbox.fail_next(1, status=401, kinds=["patch"])
-    run = sync(sandbox, tmp_path, source, opts=opts,
-               extra=["--concurrency", "1"])
+    fault = SANDBOX_FAULTS["401-mid-run"]
+    fault.start(sandbox)
+    run = sync(sandbox, tmp_path, source, opts=opts, extra=list(fault.extra))
     message = failed(run)
     assert "refused the credentials" in message, message
     contacts = sandbox.contacts(CID)
@@ -863,32 +549,18 @@ def test_token_revoked_while_running_then_the_new_token_converges(sandbox, tmp_p
     seed(sandbox, old)
     want = rows_for(range(1, 21), suffix=" v2")
     source = write_source(tmp_path / "s.csv", want)
-    stop = threading.Event()
-
-    def revoke() -> None:
-        while not stop.is_set():
-            if sandbox.counts["patch"] >= 3:
-                sandbox.set_token("other-token-value")
-                return
-            time.sleep(0.001)
-
-    watcher = threading.Thread(target=revoke, daemon=True)
-    watcher.start()
-    try:
-        run = sync(sandbox, tmp_path, source, extra=["--concurrency", "1", "--rate-limit",
-                                                     "200"])
-    finally:
-        stop.set()
-        watcher.join(5)
+    fault = SANDBOX_FAULTS["token-revoked-mid-run"]  # NEW_TOKEN after 3 PATCHes
+    with fault.playing(sandbox):
+        run = sync(sandbox, tmp_path, source, extra=list(fault.extra))
     message = failed(run)
     assert "refused the credentials" in message, message
     assert sandbox.counts["auth_failed"] >= 1
     assert 3 <= sandbox.counts["patch"] < 20
-    again = sync(sandbox, tmp_path, source, report="new-token", token="other-token-value")
+    again = sync(sandbox, tmp_path, source, report="new-token", token=NEW_TOKEN)
     assert again.code == 0, again
-    assert "other-token-value" not in again.text
+    assert NEW_TOKEN not in again.text
     assert_campaign(sandbox, want)
-    idle = sync(sandbox, tmp_path, source, report="new-token-idle", token="other-token-value")
+    idle = sync(sandbox, tmp_path, source, report="new-token-idle", token=NEW_TOKEN)
     assert idle.code == 0
     assert_campaign(sandbox, want)
 
@@ -902,8 +574,9 @@ def test_job_that_never_finishes_is_left_pending_then_the_next_run_converges(san
     seed(sandbox, old)
     want = old + rows_for(range(60, 66))
     source = write_source(tmp_path / "s.csv", want)
-    sandbox.set_faults(job_seconds=3600)
-    run = sync(sandbox, tmp_path, source, extra=["--job-timeout", "2"])
+    fault = SANDBOX_FAULTS["job-never-ends"]
+    fault.start(sandbox)
+    run = sync(sandbox, tmp_path, source, extra=list(fault.extra))
     assert run.code == 3, run
     assert re.search(r"pending\s+[1-9]", run.out), run
     assert sandbox.counts["import"] == 1
@@ -925,9 +598,7 @@ def test_5xx_and_429_while_polling_a_job_are_retried(sandbox, tmp_path):
     seed(sandbox, old)
     want = old + rows_for(range(80, 84))
     source = write_source(tmp_path / "s.csv", want)
-    sandbox.set_faults(job_seconds=0.3)
-    sandbox.fail_next(2, status=503, kinds=["job"])
-    sandbox.fail_next(2, status=429, retry_after="0", kinds=["job"])
+    SANDBOX_FAULTS["5xx-and-429-polling-a-job"].start(sandbox)  # 2 x 503, 2 x 429
     run = sync(sandbox, tmp_path, source)
     assert run.code == 0, run
     assert sandbox.counts["error_injected"] == 4
@@ -945,7 +616,7 @@ def test_job_polls_failing_for_good_then_the_next_run_waits_for_the_job(sandbox,
     seed(sandbox, old)
     want = old + rows_for(range(90, 95))
     source = write_source(tmp_path / "s.csv", want)
-    sandbox.fail_next(RetryPolicy().max_retries + 1, status=502, kinds=["job"])
+    SANDBOX_FAULTS["502-polling-a-job-for-good"].start(sandbox)
     run = sync(sandbox, tmp_path, source, opts=opts)
     message = failed(run)
     assert "502" in message, message
