@@ -21,6 +21,7 @@ Retry policy (conventions: "retry what is safe to retry"):
 
 from __future__ import annotations
 
+import base64
 import collections
 import email.utils
 import json
@@ -140,6 +141,7 @@ def parse_retry_after(value: str | None, *, now: float | None = None) -> float |
 
 MESSAGE_LIMIT = 300
 BODY_CHUNK = 64 * 1024
+MIN_SCRUBBED = 8  # characters: shorter forms of the token are not taken out of answers
 
 
 def server_message(response: requests.Response) -> str | None:
@@ -161,6 +163,20 @@ def server_message(response: requests.Response) -> str | None:
                 text = " ".join(text.split())
                 return text if len(text) <= MESSAGE_LIMIT else text[:MESSAGE_LIMIT] + "..."
     return None
+
+
+def _secret_forms(user: str, token: str) -> tuple[str, ...]:
+    """The token as it may come back from a server: itself, inside the Basic
+    credentials it is sent in (base64 of ``user:token``), and JSON-escaped (also with
+    ``\\/`` for ``/``), longest first."""
+    if not token:
+        return ()
+    basic = base64.b64encode(f"{user}:{token}".encode()).decode()
+    forms: set[str] = set()
+    for secret in (token, basic):
+        escaped = json.dumps(secret)[1:-1]
+        forms.update({secret, escaped, escaped.replace("/", "\\/")})
+    return tuple(sorted(forms, key=len, reverse=True))
 
 
 def _never_sent(exc: requests.RequestException) -> bool:
@@ -200,7 +216,10 @@ class HttpSession:
         self.limiter = RateLimiter(settings.rate_limit, clock=clock, sleep=sleep)
         self.timeout = (settings.connect_timeout, settings.read_timeout)
         self.deadline = settings.request_deadline
-        self._secret = settings.api_token
+        self._secrets = _secret_forms(settings.api_user, settings.api_token)
+        # only a form long enough to tell from data is taken out of answers: replacing a
+        # one-letter test token in a page of contacts would rewrite the contacts
+        self._answer_secrets = tuple(f for f in self._secrets if len(f) >= MIN_SCRUBBED)
         self.session = requests.Session()
         self.session.auth = (settings.api_user, settings.api_token)
         self.session.verify = settings.ca_bundle or True
@@ -231,7 +250,28 @@ class HttpSession:
             self.stats[key] += 1
 
     def _scrub(self, text: str) -> str:
-        return text.replace(self._secret, "***") if self._secret else text
+        for form in self._secrets:
+            text = text.replace(form, "***")
+        return text
+
+    def _scrub_answer(self, response: requests.Response, body: bytes) -> bytes:
+        """The answer as the rest of the code may see it: the token (and the Basic
+        credentials it is sent in) taken out of the body, the headers and the reason
+        phrase, so that no message, job error, report or state row built from the
+        answer can carry them, whatever field a server echoes them in."""
+        forms = self._answer_secrets
+        for form in forms:
+            body = body.replace(form.encode(), b"***")
+        for name, value in list(response.headers.items()):
+            clean = value
+            for form in forms:
+                clean = clean.replace(form, "***")
+            if clean != value:
+                response.headers[name] = clean
+        if response.reason:
+            for form in forms:
+                response.reason = response.reason.replace(form, "***")
+        return body
 
     def request(self, method: str, path: str, *, params: Mapping[str, Any] | None = None,
                 json_body: Any = None, files: Mapping[str, Any] | None = None,
@@ -340,7 +380,7 @@ class HttpSession:
             raise requests.exceptions.ConnectionError(exc) from None
         except urllib3.exceptions.SSLError as exc:
             raise requests.exceptions.SSLError(exc) from None
-        response._content = b"".join(parts)
+        response._content = self._scrub_answer(response, b"".join(parts))
         response._content_consumed = True
 
     def _wait(self, seconds: float, why: str) -> None:
