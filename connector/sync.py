@@ -134,6 +134,7 @@ def run_sync(*, source: str, campaign_id: int, mapping: str, plan_options: PlanO
         prepare_source,
         rejected_source_rows,
         source_hashes,
+        validate_while,
     )
     from .report import write_report
     from .state import utcnow
@@ -189,18 +190,25 @@ def run_sync(*, source: str, campaign_id: int, mapping: str, plan_options: PlanO
                  extra={"event": "run_started", "run_id": run_id, "campaign_id": campaign_id,
                         "mode": plan_options.mode, "source_sha256": info.sha256,
                         "rows": len(mapped)})
+        row_hashes = source_hashes(mapped, mapping_obj)  # once: compared, then recorded
+        validated = None
         if trusting:
             remote = _remote_from_state(applied)
+        elif full_check or applied.empty:
+            # every row is compared: validate them while the campaign is read
+            validated, remote = validate_while(info, source_frame, mapping_obj, mapped,
+                                               lambda: fetch_remote(client, campaign_id))
         else:
             remote = fetch_remote(client, campaign_id)
+        if not trusting:
             log.info("campaign %s read: %d contacts", campaign_id, len(remote),
                      extra={"event": "campaign_read", "run_id": run_id,
                             "contacts": len(remote)})
-        row_hashes = source_hashes(mapped, mapping_obj)  # once: compared, then recorded
-        validated = _validate_incremental(store, campaign_id, info, source_frame, mapping_obj,
-                                          mapped, remote, full=full_check,
-                                          trusting=trusting, applied=applied,
-                                          hashes=row_hashes)
+        if validated is None:
+            validated = _validate_incremental(store, campaign_id, info, source_frame,
+                                              mapping_obj, mapped, remote, full=full_check,
+                                              trusting=trusting, applied=applied,
+                                              hashes=row_hashes)
         carried_n = 0 if validated.carried is None else len(validated.carried)
         # a run that carried nothing compared every row: it counts as a full check
         store.update_run_options(run_id, full_check=carried_n == 0)
