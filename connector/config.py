@@ -109,6 +109,9 @@ def resolve_settings(flags: Mapping[str, Any], *, config_file: str | None = None
         raise ConfigError("rate_limit and timeouts must be numbers") from None
     if rate <= 0:
         raise ConfigError(f"rate limit must be above 0, got {rate}")
+    if connect_timeout <= 0 or read_timeout <= 0:
+        raise ConfigError(f"timeouts must be above 0 seconds, got connect {connect_timeout}, "
+                          f"read {read_timeout}")
     if deadline <= 0:
         raise ConfigError(f"request deadline must be above 0 seconds, got {deadline}")
     ca = merged.get("ca_bundle")

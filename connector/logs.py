@@ -26,22 +26,38 @@ class JsonFormatter(logging.Formatter):
                 event[key] = value
         if record.exc_info:
             event["exception"] = self.formatException(record.exc_info)
+        elif record.exc_text:  # already formatted (and scrubbed) by RedactFilter
+            event["exception"] = record.exc_text
         return json.dumps(event, default=str, ensure_ascii=False)
 
 
 class RedactFilter(logging.Filter):
-    """Replaces every secret in a record's final text with ***."""
+    """Replaces every secret with *** in a record's final text, in its string `extra=`
+    fields and in its traceback (formatted here, so no handler formats it again)."""
 
     def __init__(self, secrets: Iterable[str]) -> None:
         super().__init__()
         self.secrets = [s for s in secrets if s]
 
+    def _scrub(self, text: str) -> str:
+        for secret in self.secrets:
+            text = text.replace(secret, "***")
+        return text
+
     def filter(self, record: logging.LogRecord) -> bool:
-        if self.secrets:
-            text = record.getMessage()
-            for secret in self.secrets:
-                text = text.replace(secret, "***")
-            record.msg, record.args = text, None
+        if not self.secrets:
+            return True
+        record.msg, record.args = self._scrub(record.getMessage()), None
+        for key, value in list(vars(record).items()):
+            if key not in _RESERVED and not key.startswith("_") and isinstance(value, str):
+                setattr(record, key, self._scrub(value))
+        if record.exc_info:
+            record.exc_text = self._scrub(logging.Formatter().formatException(record.exc_info))
+            record.exc_info = None
+        elif record.exc_text:
+            record.exc_text = self._scrub(record.exc_text)
+        if record.stack_info:
+            record.stack_info = self._scrub(record.stack_info)
         return True
 
 

@@ -55,3 +55,27 @@ def test_bad_config_files(tmp_path):
     odd.write_text('base_urll = "x"\n')
     with pytest.raises(ConfigError, match="unknown setting"):
         resolve_settings({}, config_file=str(odd), environ={})
+
+
+def test_timeouts_and_deadline_from_env_and_file(tmp_path):
+    base = {"base_url": "https://a.b.c", "api_token": "t"}
+    s = resolve_settings(base, config_file=None, environ={})
+    assert (s.connect_timeout, s.read_timeout, s.request_deadline) == (10.0, 60.0, 120.0)
+    cfg = tmp_path / "c.toml"
+    cfg.write_text("read_timeout = 30\nrequest_deadline = 45\n")
+    env = {"CAMPAIGN_SYNC_CONNECT_TIMEOUT": "3", "CAMPAIGN_SYNC_REQUEST_DEADLINE": "90"}
+    s = resolve_settings(base, config_file=str(cfg), environ=env)
+    assert (s.connect_timeout, s.read_timeout, s.request_deadline) == (3.0, 30.0, 90.0)
+
+
+@pytest.mark.parametrize("key,value,needle", [
+    ("CAMPAIGN_SYNC_REQUEST_DEADLINE", "0", "request deadline"),
+    ("CAMPAIGN_SYNC_READ_TIMEOUT", "-1", "timeouts must be above 0"),
+    ("CAMPAIGN_SYNC_CONNECT_TIMEOUT", "0", "timeouts must be above 0"),
+    ("CAMPAIGN_SYNC_READ_TIMEOUT", "soon", "must be numbers"),
+])
+def test_bad_timeouts_are_refused(key, value, needle):
+    with pytest.raises(ConfigError, match=needle) as info:
+        resolve_settings({"base_url": "https://a.b.c", "api_token": "t"}, config_file=None,
+                         environ={key: value})
+    assert info.value.exit_code == 2
