@@ -39,6 +39,8 @@ COMPARED = ("name", "email", "phone_number")
 REMOTE_COLUMNS = ("remote_id", "external_unique_id", "name", "email", "phone_number",
                   "outbound_number", "status")
 PLAN_VERSION = 1
+#: the reason of rows and contacts carried over unchanged from the last applied run
+CARRIED_REASON = "same_as_last_run"
 
 #: reason code -> what it means, for the summary and the report
 REASONS: dict[str, str] = {
@@ -212,10 +214,22 @@ class Plan:
 
     def to_json(self) -> str:
         """The plan as JSON text: the same document as `to_dict`, with the four tables
-        encoded by pandas (C speed: a million rows in a couple of seconds)."""
+        encoded by pandas (C speed: a million rows in a couple of seconds).
+
+        Rows and campaign contacts carried over unchanged from the last applied run
+        (reason ``same_as_last_run``) are not listed one by one: ``carried`` gives
+        their numbers and ``counts`` still has them (actions.csv lists every row), so
+        a nightly run's plan.json is the size of what changed."""
+        carried_rows = self.rows["reason"].eq(CARRIED_REASON)
+        carried_remote = self.remote["reason"].eq(CARRIED_REASON)
         head = {k: v for k, v in self.to_dict_head().items()}
+        head["carried"] = {"rows": int(carried_rows.sum()),
+                           "remote": int(carried_remote.sum()),
+                           "note": "identical to the last applied run on both sides; "
+                                   "counted, not listed (actions.csv lists every row)"}
         parts = [json.dumps(head, ensure_ascii=False)[:-1]]
-        for name, frame in (("rows", self.rows), ("remote", self.remote),
+        for name, frame in (("rows", self.rows[~carried_rows]),
+                            ("remote", self.remote[~carried_remote]),
                             ("conflicts", self.conflicts), ("rejects", self.rejects)):
             body = frame.to_json(orient="records", force_ascii=False) if len(frame) else "[]"
             parts.append(f', "{name}": {body}')

@@ -206,3 +206,24 @@ def test_a_patch_the_answer_does_not_show_is_unconfirmed(sandbox, tmp_path, monk
     second = sync(sandbox, tmp_path, write_source(tmp_path / "b.csv", night))
     assert second.exit_code == 3
     assert second.counts["unconfirmed"] == 1 and second.counts["confirmed"] == 0
+
+
+def test_plan_json_counts_carried_rows_and_lists_what_changed(sandbox, tmp_path):
+    import csv
+    import json
+
+    rows = base_rows(120)
+    assert sync(sandbox, tmp_path, write_source(tmp_path / "a.csv", rows)).exit_code == 0
+    night = list(rows)
+    night[9] = ("k9", "Renamed Nine", night[9][2], night[9][3])
+    second = sync(sandbox, tmp_path, write_source(tmp_path / "b.csv", night))
+    assert second.exit_code == 0
+    doc = json.loads((tmp_path / "report" / "plan.json").read_text(encoding="utf-8"))
+    assert doc["carried"]["rows"] == 119 and doc["carried"]["remote"] == 119
+    assert [r["external_unique_id"] for r in doc["rows"]] == ["k9"]
+    assert [r["external_unique_id"] for r in doc["remote"]] == ["k9"]
+    assert doc["counts"]["source"]["unchanged"] == 119  # still counted
+    with open(tmp_path / "report" / "actions.csv", encoding="utf-8-sig", newline="") as f:
+        actions = list(csv.DictReader(f))
+    assert len(actions) == 120  # actions.csv lists every row
+    assert sum(a["reason"] == "same_as_last_run" for a in actions) == 119
