@@ -170,6 +170,18 @@ def remote_hashes(remote: pd.DataFrame) -> pd.Series:
     return pd.Series(hashed.to_numpy().view("int64"), index=remote.index)
 
 
+def phone_hashes(phones: Iterable[str]) -> pd.Series:
+    """One int64 per phone (E.164 text): what the state store keeps instead of the
+    number, so a carried row's phone can be compared without normalizing it again."""
+    import numpy as np
+
+    values = np.asarray(list(phones), dtype=object)
+    if not len(values):
+        return pd.Series([], dtype="int64")
+    hashed = pd.util.hash_array(values, categorize=False)
+    return pd.Series(hashed.view("int64"))
+
+
 def carried_rows(mapped: pd.DataFrame, mapping: Mapping, remote: pd.DataFrame,
                  applied: pd.DataFrame, hashes: pd.Series | None = None) -> pd.Series:
     """Rows that need no normalization or comparison: the same key and row hash as

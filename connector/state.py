@@ -81,6 +81,7 @@ CREATE TABLE IF NOT EXISTS contacts (
     remote_hash INTEGER,               -- hash of the campaign contact as read after it
     remote_id INTEGER,
     run_id INTEGER,
+    phone_hash INTEGER,                -- hash of its phone (E.164) after that run, if known
     PRIMARY KEY (campaign_id, key)
 );
 CREATE TABLE IF NOT EXISTS locks (
@@ -168,6 +169,9 @@ class StateStore:
                               f"({exc})", hint="point --state at another file") from exc
         self.db.execute("INSERT OR IGNORE INTO meta VALUES ('schema_version', ?)",
                         (str(SCHEMA_VERSION),))
+        columns = {row[1] for row in self.db.execute("PRAGMA table_info(contacts)")}
+        if "phone_hash" not in columns:  # a store written before phone hashes were kept
+            self.db.execute("ALTER TABLE contacts ADD COLUMN phone_hash INTEGER")
         for extra in (self.path.with_name(self.path.name + "-wal"),
                       self.path.with_name(self.path.name + "-shm")):
             if extra.exists():
@@ -389,24 +393,28 @@ class StateStore:
 
     # ------------------------------------------------------------ contacts
     def applied(self, campaign_id: int) -> pd.DataFrame:
-        """The last applied state: key, row_hash, remote_hash, remote_id (one row per
-        contact this tool wrote or found equal)."""
+        """The last applied state: key, row_hash, remote_hash, remote_id, phone_hash
+        (one row per contact this tool wrote or found equal)."""
         import pandas as pd
 
-        rows = self.db.execute("SELECT key, row_hash, remote_hash, remote_id FROM contacts"
-                               " WHERE campaign_id=?", (campaign_id,)).fetchall()
+        rows = self.db.execute("SELECT key, row_hash, remote_hash, remote_id, phone_hash"
+                               " FROM contacts WHERE campaign_id=?", (campaign_id,)).fetchall()
         return pd.DataFrame({
             "key": pd.Series([r[0] for r in rows], dtype=object),
             "row_hash": pd.Series([r[1] for r in rows], dtype="int64"),
             "remote_hash": pd.array([r[2] for r in rows], dtype="Int64"),
-            "remote_id": pd.array([r[3] for r in rows], dtype="Int64")})
+            "remote_id": pd.array([r[3] for r in rows], dtype="Int64"),
+            "phone_hash": pd.array([r[4] for r in rows], dtype="Int64")})
 
     def record_applied(self, campaign_id: int, run_id: int,
-                       rows: Iterable[tuple[str, int, int | None, int | None]],
+                       rows: Iterable[tuple[Any, ...]],
                        removed: Iterable[str] = ()) -> None:
-        """rows: (key, row hash, remote hash, remote id)."""
+        """rows: (key, row hash, remote hash, remote id[, phone hash])."""
         with self.transaction() as db:
-            db.executemany("INSERT OR REPLACE INTO contacts VALUES (?, ?, ?, ?, ?, ?)",
-                           ((campaign_id, key, h, rh, rid, run_id) for key, h, rh, rid in rows))
+            db.executemany(
+                "INSERT OR REPLACE INTO contacts (campaign_id, key, row_hash, remote_hash,"
+                " remote_id, run_id, phone_hash) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                ((campaign_id, r[0], r[1], r[2], r[3], run_id, r[4] if len(r) > 4 else None)
+                 for r in rows))
             db.executemany("DELETE FROM contacts WHERE campaign_id=? AND key=?",
                            ((campaign_id, key) for key in removed))

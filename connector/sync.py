@@ -343,7 +343,7 @@ def _validate_incremental(store: StateStore, campaign_id: int, info: Any, source
     """Validate, skipping the rows that are exactly as the last applied run left them
     on both sides. Falls back to the full path when a re-checked row's phone is one a
     skipped row holds (duplicate_phone must then be decided over every row)."""
-    from .pipeline import carried_rows, source_hashes, validate_prepared
+    from .pipeline import carried_rows, phone_hashes, source_hashes, validate_prepared
 
     if applied is None:
         applied = store.applied(campaign_id)
@@ -365,13 +365,23 @@ def _validate_incremental(store: StateStore, campaign_id: int, info: Any, source
     if skip is None or not skip.any():
         return validate_prepared(info, source, mapping, mapped)
     validated = validate_prepared(info, source, mapping, mapped, skip)
-    carried_keys = set(validated.carried["external_unique_id"])
-    rkeys = remote["external_unique_id"].fillna("").astype(str).str.strip()
-    held = set(_norm_phones(remote.loc[rkeys.isin(carried_keys), "phone_number"],
-                            mapping.region)) - {""}
-    fresh = set(validated.result.valid["phone_number"]) | set(
-        _norm_phones(mapped.loc[~skip, "phone_number"], mapping.region))
-    if held & fresh:
+    # the carried rows' phones: their hash as recorded by the last run (the campaign
+    # contact is unchanged since), else normalized from the campaign (older stores)
+    carried_keys = validated.carried["external_unique_id"].to_numpy(dtype=object)
+    last = applied.drop_duplicates("key")
+    at = pd.Index(last["key"].to_numpy(dtype=object)).get_indexer(carried_keys)
+    recorded = last["phone_hash"].to_numpy(dtype=object)[at]
+    known = ~pd.isna(recorded)
+    held = {int(h) for h in recorded[known]}
+    if not known.all():
+        unknown = set(carried_keys[~known])
+        rkeys = remote["external_unique_id"].fillna("").astype(str).str.strip()
+        phones = set(_norm_phones(remote.loc[rkeys.isin(unknown), "phone_number"],
+                                  mapping.region)) - {""}
+        held |= set(phone_hashes(sorted(phones)).tolist())
+    fresh = (set(validated.result.valid["phone_number"]) | set(
+        _norm_phones(mapped.loc[~skip, "phone_number"], mapping.region))) - {""}
+    if held & set(phone_hashes(sorted(fresh)).tolist()):
         log.info("a re-checked row's phone is held by a carried one: validating every row")
         return validate_prepared(info, source, mapping, mapped)
     return validated
@@ -385,7 +395,7 @@ def _record_applied(store: StateStore, campaign_id: int, run_id: int, plan: Plan
     after the run; and forget the ones it deleted. Rows carried over are left as
     they are (their hashes did not change), and only the recorded rows are hashed
     and looked up, so a night that changed 1% records 1%."""
-    from .pipeline import remote_hashes, source_hashes
+    from .pipeline import phone_hashes, remote_hashes, source_hashes
 
     done = {(op["kind"], op["key"]): op for op in store.operations(run_id)
             if op["status"] == "done"}
@@ -414,8 +424,14 @@ def _record_applied(store: StateStore, campaign_id: int, run_id: int, plan: Plan
         single = (akeys.ne("") & ~akeys.duplicated(keep=False) & akeys.isin(wanted)).to_numpy()
         rem_hash = dict(zip(akeys[single].to_numpy(), remote_hashes(after[single]).to_numpy()))
         rem_id = dict(zip(akeys[single].to_numpy(), after.loc[single, "remote_id"].to_numpy()))
+    # the phone the contact holds after the run: the source's E.164 (added, patched or
+    # found equal); unknown when the source left it blank
+    kept = rows.loc[keep, ["external_unique_id", "action", "phone_number"]]
+    phone = kept["phone_number"].fillna("").astype(str).to_numpy(dtype=object)
+    hashes_of = phone_hashes(phone).to_numpy() if len(phone) else []
     applied = []
-    for key, action in zip(rows.loc[keep, "external_unique_id"], rows.loc[keep, "action"]):
+    for (key, action), ph, phash in zip(
+            zip(kept["external_unique_id"], kept["action"]), phone, hashes_of):
         if action in ("add", "update") and (action, key) not in done:
             continue
         if key not in src_hash or (after is not None and key not in rem_hash):
@@ -423,5 +439,6 @@ def _record_applied(store: StateStore, campaign_id: int, run_id: int, plan: Plan
         rid = rem_id.get(key)
         rh = rem_hash.get(key)
         applied.append((key, int(src_hash[key]), None if rh is None else int(rh),
-                        None if rid is None or pd.isna(rid) else int(rid)))
+                        None if rid is None or pd.isna(rid) else int(rid),
+                        int(phash) if ph else None))
     store.record_applied(campaign_id, run_id, applied, removed)

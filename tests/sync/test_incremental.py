@@ -104,6 +104,29 @@ def test_a_new_row_taking_a_carried_rows_phone_is_decided_as_a_full_check_would(
     assert "same_as_last_run" not in set(full_reasons)     # fell back to the full path
 
 
+def test_a_store_without_phone_hashes_normalizes_the_carried_phones_instead(
+        sandbox, tmp_path):
+    import sqlite3
+
+    from connector.state import StateStore
+
+    rows = base_rows(30)
+    sync(sandbox, tmp_path, write_source(tmp_path / "a.csv", rows))
+    # as a store written before phone hashes were kept: the column dropped
+    db = sqlite3.connect(tmp_path / "state.db")
+    db.execute("ALTER TABLE contacts DROP COLUMN phone_hash")
+    db.commit()
+    db.close()
+    StateStore(tmp_path / "state.db").close()  # opening it adds the column back, empty
+    db = sqlite3.connect(tmp_path / "state.db")
+    assert db.execute("SELECT COUNT(*) FROM contacts WHERE phone_hash IS NULL").fetchone()[0] == 30
+    db.close()
+    night = [("x0", "Early Bird", "", rows[20][3])] + rows
+    second = sync(sandbox, tmp_path, write_source(tmp_path / "b.csv", night))
+    assert second.plan.rows.set_index("external_unique_id")["reason"]["k20"] == \
+        "duplicate_phone"
+
+
 def test_full_check_every_n_runs(sandbox, tmp_path):
     source = write_source(tmp_path / "a.csv", base_rows(20))
     seen = []
@@ -121,10 +144,16 @@ def test_the_applied_state_is_hashes_not_contact_values(sandbox, tmp_path):
     sync(sandbox, tmp_path, write_source(tmp_path / "a.csv", base_rows(20)))
     db = sqlite3.connect(tmp_path / "state.db")
     columns = [r[1] for r in db.execute("PRAGMA table_info(contacts)")]
-    assert columns == ["campaign_id", "key", "row_hash", "remote_hash", "remote_id", "run_id"]
-    rows = db.execute("SELECT key, row_hash, remote_hash FROM contacts").fetchall()
+    assert columns == ["campaign_id", "key", "row_hash", "remote_hash", "remote_id", "run_id",
+                       "phone_hash"]
+    rows = db.execute("SELECT key, row_hash, remote_hash, phone_hash FROM contacts").fetchall()
     assert len(rows) == 20
-    assert all(isinstance(h, int) and isinstance(r, int) for _k, h, r in rows)
+    assert all(isinstance(h, int) and isinstance(r, int) and isinstance(p, int)
+               for _k, h, r, p in rows)
+    # no phone, email or name in that table: keys and integers only
+    for row in db.execute("SELECT * FROM contacts"):
+        assert [type(v) for v in row] == [int, str, int, int, int, int, int]
+
 
 
 def test_trust_state_plans_without_reading_the_campaign(sandbox, tmp_path):
