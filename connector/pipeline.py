@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -86,12 +87,13 @@ def validate_while(info: Any, df: pd.DataFrame, mapping: Mapping, mapped: pd.Dat
     Both are CPU work in one interpreter, so for a large source the validation runs
     in a forked child process (it inherits the rows; only its verdict comes back
     through a pipe) and the two use a core each. Smaller sources, or a platform
-    without fork, validate first and then run `work`. An error of either side is
+    other than Linux, validate first and then run `work`. An error of either side is
     raised here as it would be in sequence; a child that dies (killed, out of
     memory) is replaced by validating in this process."""
     import multiprocessing as mp
 
-    if len(mapped) < min_rows or "fork" not in mp.get_all_start_methods():
+    # fork only on Linux: elsewhere it is either missing or unsafe with system libraries
+    if len(mapped) < min_rows or not sys.platform.startswith("linux"):
         validated = validate_prepared(info, df, mapping, mapped)
         return validated, work()
     ctx = mp.get_context("fork")
