@@ -79,6 +79,19 @@ def verify(store: StateStore, run_id: int, remote: pd.DataFrame, region: str | N
     return confirmed, len(results) - confirmed
 
 
+def _answers_show_patches(answers: Mapping[int, Any], store: StateStore, run_id: int
+                          ) -> bool:
+    """True when every done PATCH of the run has an answer showing each field it sent
+    (with any value: a different one is then reported unconfirmed)."""
+    for op in store.operations(run_id, "update", ["done"]):
+        contact = answers.get(int(op["remote_id"])) if op["remote_id"] is not None else None
+        if contact is None:
+            return False
+        if any(getattr(contact, f, None) is None for f in op["payload"]):
+            return False
+    return True
+
+
 def after_answers(remote: pd.DataFrame, answers: Mapping[int, Any], store: StateStore,
                   run_id: int) -> pd.DataFrame:
     """The campaign after a run of patches and deletes, without reading it again: the
@@ -251,8 +264,10 @@ def run_sync(*, source: str, campaign_id: int, mapping: str, plan_options: PlanO
         if trusting:  # no second read: the writes' own answers are the outcome
             confirmed = unconfirmed = 0
         elif plan.has_writes():
-            if full_check or store.operations(run_id, "add"):
-                # imports answer with a job, not the contacts: read the campaign again
+            if (full_check or store.operations(run_id, "add")
+                    or not _answers_show_patches(loader.answers, store, run_id)):
+                # imports answer with a job, not the contacts (and an answer without
+                # a patched field says nothing of it): read the campaign again
                 after = fetch_remote(client, campaign_id)
                 result.reads += 1
             else:  # patches and deletes only: the platform's answers say what it holds

@@ -256,3 +256,25 @@ def test_plan_json_counts_carried_rows_and_lists_what_changed(sandbox, tmp_path)
         actions = list(csv.DictReader(f))
     assert len(actions) == 120  # actions.csv lists every row
     assert sum(a["reason"] == "same_as_last_run" for a in actions) == 119
+
+
+def test_patch_answers_without_the_patched_field_make_the_run_read_again(
+        sandbox, tmp_path, monkeypatch):
+    rows = base_rows(20)
+    assert sync(sandbox, tmp_path, write_source(tmp_path / "a.csv", rows)).exit_code == 0
+    night = list(rows)
+    night[4] = ("k4", "Renamed Four", night[4][2], night[4][3])
+    import connector.sandbox.endpoints as endpoints
+
+    original = endpoints.patch_contact
+
+    def terse(store, opts, req, m):  # a platform that answers with the id only
+        reply = original(store, opts, req, m)
+        reply.body = {"id": reply.body["id"]}
+        return reply
+
+    monkeypatch.setattr(endpoints, "patch_contact", terse)
+    sandbox.reset_counts()
+    second = sync(sandbox, tmp_path, write_source(tmp_path / "b.csv", night))
+    assert second.exit_code == 0 and second.counts["confirmed"] == 1
+    assert sandbox.counts["list"] == 2  # the plan's read, and a re-read to verify
