@@ -494,9 +494,10 @@ def build_plan(valid: pd.DataFrame, rejects: pd.DataFrame, remote: pd.DataFrame,
     rows.loc[~rows["action"].isin(["update"]), "changed"] = ""
 
     # -- rows carried over from the last run: unchanged, their contacts kept
-    carried_keys: set[str] = set()
-    if carried is not None and len(carried):
-        carried_keys = set(carried["external_unique_id"])
+    # (an array, not a set: a million keys are hashed in C by isin)
+    carried_keys = (carried["external_unique_id"].to_numpy(dtype=object)
+                    if carried is not None else np.array([], dtype=object))
+    if len(carried_keys):
         rem.loc[rem["action"].eq("") & rem["key"].isin(carried_keys),
                 ["action", "reason"]] = ("kept", "same_as_last_run")
 
@@ -505,7 +506,7 @@ def build_plan(valid: pd.DataFrame, rejects: pd.DataFrame, remote: pd.DataFrame,
         if "key" in rejects.columns else set()
     todo_r = rem["action"].eq("")
     in_valid = rem["key"].isin(keys.to_numpy(dtype=object))
-    if carried_keys:
+    if len(carried_keys):
         in_valid |= rem["key"].isin(carried_keys)
     in_rejected = rem["key"].isin(rejected_keys) & ~in_valid
     rem.loc[todo_r & in_rejected, ["action", "reason"]] = ("kept", "source_rejected")
@@ -549,7 +550,7 @@ def build_plan(valid: pd.DataFrame, rejects: pd.DataFrame, remote: pd.DataFrame,
     # -- rejected rows: one line per source row, reasons joined
     rej_rows = _rejected_rows(rejects)
     parts = [rows] + ([rej_rows] if len(rej_rows) else [])
-    if carried_keys:
+    if len(carried_keys):
         same = pd.DataFrame({"line": pd.array(carried["line"].to_numpy(), dtype="Int64"),
                              "external_unique_id": carried["external_unique_id"].to_numpy(),
                              "action": "unchanged", "reason": "same_as_last_run"})
@@ -582,7 +583,7 @@ def build_plan(valid: pd.DataFrame, rejects: pd.DataFrame, remote: pd.DataFrame,
     plan = Plan(options=options, rows=table, remote=remote_out.reset_index(drop=True),
                 conflicts=conflicts, rejects=problems, unknown_statuses=unknown_statuses,
                 outbound_differences=outbound_differences, meta=dict(meta or {}))
-    plan.refused = _safety(plan, has_valid=len(src) > 0 or bool(carried_keys))
+    plan.refused = _safety(plan, has_valid=len(src) > 0 or len(carried_keys) > 0)
     return plan
 
 
