@@ -469,7 +469,9 @@ class _Bars:
                    "(the next run waits for it).")
 @click.option("--full-check", is_flag=True,
               help="Normalize and compare every row, even those the state store knows to "
-                   "be as the last run left them on both sides.")
+                   "be as the last run left them on both sides, and verify the writes by "
+                   "reading the campaign again (otherwise a run of patches and deletes only "
+                   "is verified from the platform's answers).")
 @click.option("--full-check-every", default=0, show_default=True, type=click.IntRange(0),
               metavar="N", help="Make every Nth sync a full check (0: never by itself).")
 @click.option("--trust-state", is_flag=True,
