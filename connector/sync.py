@@ -106,6 +106,7 @@ def after_answers(remote: pd.DataFrame, answers: Mapping[int, Any], store: State
     after = remote[~ids.isin(gone | set(answers)).fillna(False).to_numpy(dtype=bool)]
     if not answers:
         return after.reset_index(drop=True)
+
     def text(value: Any) -> str:  # as fetch_remote reads a listed field
         return "" if value is None or not str(value).strip() else str(value)
 
