@@ -80,7 +80,7 @@ PARALLEL_MIN_ROWS = 50_000
 
 
 def validate_while(info: Any, df: pd.DataFrame, mapping: Mapping, mapped: pd.DataFrame,
-                   work: Callable[[], T], *, min_rows: int = PARALLEL_MIN_ROWS
+                   work: Callable[[], T], *, min_rows: int | None = None
                    ) -> tuple[Validated, T]:
     """Validate the mapped rows while `work()` (the campaign read) runs.
 
@@ -93,6 +93,8 @@ def validate_while(info: Any, df: pd.DataFrame, mapping: Mapping, mapped: pd.Dat
     import multiprocessing as mp
 
     # fork only on Linux: elsewhere it is either missing or unsafe with system libraries
+    if min_rows is None:
+        min_rows = PARALLEL_MIN_ROWS
     if len(mapped) < min_rows or not sys.platform.startswith("linux"):
         validated = validate_prepared(info, df, mapping, mapped)
         return validated, work()
