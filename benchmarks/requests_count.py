@@ -310,6 +310,9 @@ def main(argv: list[str] | None = None) -> int:
         steady = steady_run.result
         print(f"steady: {steady['seconds']:.1f} s", flush=True)
     rows = evaluate(res, steady)
+    rows.append(["peak RSS MiB, the syncs' process (sandbox in it) / the steady one",
+                 f"{fmt_num(run.peak_rss_mib)} / "
+                 f"{fmt_num(steady_run.peak_rss_mib) if steady_run else '-'}", "", "", "", ""])
     print()
     print(format_table(["figure", "measured", "baseline/minimum", "ratio", "target", "met"],
                        rows))

@@ -295,6 +295,10 @@ def main(argv: list[str] | None = None) -> int:
         print(exc, file=sys.stderr)
         return 1
     rows = evaluate(c1, cn, lim)
+    peaks = [max(r["peak_rss_mib"] or 0 for r in runs) for runs in (runs1, runsn, runsl) if runs]
+    rows.append([f"peak RSS MiB (process, sandbox in it): concurrency 1 / {args.concurrency}"
+                 + (" / limited" if runsl else ""), " / ".join(fmt_num(p) for p in peaks),
+                 "", "", "", ""])
     print()
     print(format_table(["figure", "measured", "baseline/minimum", "ratio", "target", "met"],
                        rows))
