@@ -299,6 +299,12 @@ def write_rejects(validated: Validated, output: str | Path) -> int:
                                originals=rejected_source_rows(validated))
 
 
+def listed_text(value: Any) -> str:
+    """A contact field as the campaign lists it, as text: "" when missing or blank."""
+    text = "" if value is None else str(value)
+    return text if text.strip() else ""
+
+
 def fetch_remote(client: Any, campaign_id: int, *,
                  progress: Callable[[int], None] | None = None) -> pd.DataFrame:
     """Every contact of the campaign as a `plan.remote_frame` (GET requests only).
@@ -313,10 +319,6 @@ def fetch_remote(client: Any, campaign_id: int, *,
     cols: dict[str, list[Any]] = {c: [] for c in REMOTE_COLUMNS}
     raw_ids: list[Any] = []
     seen = 0
-
-    def clean(value: Any) -> str:
-        text = "" if value is None else str(value)
-        return text if text.strip() else ""
 
     def plain(value: Any) -> bool:  # the common case: a non-blank string, kept as is
         return type(value) is str and value != "" and not value.isspace()
@@ -337,11 +339,11 @@ def fetch_remote(client: Any, campaign_id: int, *,
             for i, value in enumerate(values):
                 if plain(value):
                     continue
-                text = clean(value)
+                text = listed_text(value)
                 if not text and fallback:
                     meta = page[i].get("user_custom_metadata")
                     if isinstance(meta, dict):
-                        text = clean(meta.get(fallback))
+                        text = listed_text(meta.get(fallback))
                 values[i] = text
             cols[name].extend(values)
         seen += len(page)

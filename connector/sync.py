@@ -98,6 +98,7 @@ def after_answers(remote: pd.DataFrame, answers: Mapping[int, Any], store: State
     read the plan was made from, less the contacts a DELETE answered for, with every
     patched contact as its PATCH answer showed it (the platform's own word on what it
     now holds). `verify` checks the operations against it as against a re-read."""
+    from .pipeline import listed_text
     from .plan import REMOTE_COLUMNS
 
     gone = {int(op["remote_id"]) for op in store.operations(run_id, "delete")
@@ -106,11 +107,7 @@ def after_answers(remote: pd.DataFrame, answers: Mapping[int, Any], store: State
     after = remote[~ids.isin(gone | set(answers)).fillna(False).to_numpy(dtype=bool)]
     if not answers:
         return after.reset_index(drop=True)
-
-    def text(value: Any) -> str:  # as fetch_remote reads a listed field
-        return "" if value is None or not str(value).strip() else str(value)
-
-    patched = pd.DataFrame([[c.id] + [text(getattr(c, f)) for f in REMOTE_COLUMNS[1:]]
+    patched = pd.DataFrame([[c.id] + [listed_text(getattr(c, f)) for f in REMOTE_COLUMNS[1:]]
                             for c in answers.values()], columns=list(REMOTE_COLUMNS),
                            dtype=object)
     patched["remote_id"] = pd.array(patched["remote_id"].to_numpy(), dtype="Int64")
