@@ -305,14 +305,19 @@ def listed_text(value: Any) -> str:
     return text if text.strip() else ""
 
 
+_INT64_MIN, _INT64_MAX = -(2 ** 63), 2 ** 63 - 1
+
+
 def fetch_remote(client: Any, campaign_id: int, *,
                  progress: Callable[[int], None] | None = None) -> pd.DataFrame:
     """Every contact of the campaign as a `plan.remote_frame` (GET requests only).
 
     Pages are turned into columns as they arrive (the same reading as
     `RemoteContact.from_api`: top-level fields first, then the metadata keys), so a
-    million contacts never stay around as objects."""
-    from .api.client import METADATA_KEYS
+    million contacts never stay around as objects. Pages in the usual shape arrive
+    as `ListedContact`s, decoded from the bytes with only these fields; any other
+    page as JSON objects, read field by field with the same rules."""
+    from .api.client import METADATA_KEYS, ListedContact
     from .plan import REMOTE_COLUMNS
 
     fields = REMOTE_COLUMNS[1:]
@@ -323,7 +328,13 @@ def fetch_remote(client: Any, campaign_id: int, *,
     def plain(value: Any) -> bool:  # the common case: a non-blank string, kept as is
         return type(value) is str and value != "" and not value.isspace()
 
-    for page in client.contacts.iter_pages(campaign_id):
+    for page in client.contacts.iter_pages(campaign_id, listed=True):
+        if page and type(page[0]) is ListedContact:
+            _listed_columns(page, fields, cols, raw_ids)
+            seen += len(page)
+            if progress is not None:
+                progress(seen)
+            continue
         if not all(type(obj) is dict for obj in page):
             from .errors import ProtocolError
 
@@ -351,13 +362,46 @@ def fetch_remote(client: Any, campaign_id: int, *,
             progress(seen)
     ids = cols["remote_id"]
     for raw_id in raw_ids:
-        try:
-            ids.append(int(raw_id) if raw_id is not None and str(raw_id).strip() else None)
-        except (TypeError, ValueError):
-            ids.append(None)
+        if type(raw_id) is not int:
+            try:
+                raw_id = int(raw_id) if raw_id is not None and str(raw_id).strip() else None
+            except (TypeError, ValueError):
+                raw_id = None
+        # an id past 64 bits cannot name a contact in a request either: unusable, as a
+        # missing one is (it used to stop the read)
+        ids.append(raw_id if raw_id is None or _INT64_MIN <= raw_id <= _INT64_MAX else None)
     frame = pd.DataFrame({k: cols[k] for k in fields}, columns=list(fields), dtype=object)
     frame.insert(0, "remote_id", pd.array(ids, dtype="Int64"))
     return frame
+
+
+def _listed_columns(page: list[Any], fields: Iterable[str], cols: dict[str, list[Any]],
+                    raw_ids: list[Any]) -> None:
+    """Append a page of `ListedContact`s to the columns (transposed in C: one tuple per
+    contact, then one per field). Their text fields are strings or None, so a column
+    is kept as is when every value is a non-blank string (two C-level checks);
+    otherwise blanks become "" and fall back to the metadata."""
+    import msgspec
+
+    from .api.client import METADATA_KEYS, ListedContact
+
+    columns = dict(zip(ListedContact.__struct_fields__,
+                       zip(*map(msgspec.structs.astuple, page))))
+    raw_ids.extend(columns["id"])
+    metadata = columns["user_custom_metadata"]
+    for name in fields:
+        values = columns[name]
+        if all(values) and not any(map(str.isspace, values)):
+            cols[name].extend(values)
+            continue
+        values = list(values)
+        fallback = name in METADATA_KEYS
+        for i, value in enumerate(values):
+            if value and not value.isspace():
+                continue
+            meta = metadata[i] if fallback else None
+            values[i] = listed_text(getattr(meta, name)) if meta is not None else ""
+        cols[name].extend(values)
 
 
 def make_plan(validated: Validated, remote: pd.DataFrame, options: Any, *,

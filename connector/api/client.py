@@ -19,6 +19,8 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
+import msgspec
+
 from ..config import Settings
 from ..errors import NotFoundError, ProtocolError
 from .http import HttpSession, RetryPolicy, json_of
@@ -143,6 +145,46 @@ class AddResult:
     invalid: list[Mapping[str, Any]]
 
 
+class _ListedMetadata(msgspec.Struct, gc=False):
+    """The metadata keys a listed contact's fields fall back to (others are skipped)."""
+
+    name: str | None = msgspec.field(default=None, name=METADATA_KEYS["name"])
+    phone_number: str | None = msgspec.field(default=None, name=METADATA_KEYS["phone_number"])
+    email: str | None = msgspec.field(default=None, name=METADATA_KEYS["email"])
+
+
+class ListedContact(msgspec.Struct, gc=False):
+    """A listed contact decoded straight from the page's bytes, keeping only the fields
+    the sync reads (every other key is skipped without being built). Only pages in
+    the usual shape decode this way (a bare array of objects whose text fields are
+    strings or null, an integer or string id, a metadata object or null); any other
+    page is read as plain JSON, exactly as before."""
+
+    id: int | str | None = None
+    external_unique_id: str | None = None
+    name: str | None = None
+    email: str | None = None
+    phone_number: str | None = None
+    outbound_number: str | None = None
+    status: str | None = None
+    user_custom_metadata: _ListedMetadata | None = None
+
+
+_LISTED_PAGE = msgspec.json.Decoder(list[ListedContact])
+
+
+def _listed_page(response: Any) -> list[ListedContact] | None:
+    """The page as ListedContacts, or None when it is not in the usual shape (or not
+    UTF-8 JSON, which is all this decoder reads): the caller then parses it as JSON."""
+    charset = response.headers.get("Content-Type", "").partition("charset=")[2]
+    if charset.strip(' "\'').lower() not in ("", "utf-8", "utf8"):
+        return None
+    try:
+        return _LISTED_PAGE.decode(response.content)
+    except (msgspec.DecodeError, msgspec.ValidationError):
+        return None
+
+
 _LINK_RE = re.compile(r'<([^>]*)>\s*((?:;\s*[^;,]+)*)')
 _JOB_IN_PATH = re.compile(r"/jobs/(\d+)/?(?:[?#].*)?$")
 
@@ -191,10 +233,20 @@ class ContactsResource:
     def _base(campaign_id: int) -> str:
         return f"outbound_dialer/campaigns/{int(campaign_id)}"
 
-    def _page(self, campaign_id: int, url: str, params: dict[str, Any] | None
+    def _page(self, campaign_id: int, url: str, params: dict[str, Any] | None,
+              listed: bool = False
               ) -> tuple[list[Any], list[Any], dict[str, str], int | None]:
-        """One GET of the contact list: (contacts, their ids, Link rels, Total or None)."""
+        """One GET of the contact list: (contacts, their ids, Link rels, Total or None).
+
+        With `listed`, a page in the usual shape comes back as `ListedContact`s (its
+        other keys never decoded); any other page as the JSON objects it holds."""
         response = self.http.request("GET", url, params=params)
+        raw_total = (response.headers.get("Total") or "").strip()
+        total = int(raw_total) if raw_total.isdigit() else None
+        links = parse_link_header(response.headers.get("Link"))
+        fast = _listed_page(response) if listed else None
+        if fast is not None:
+            return fast, [c.id for c in fast], links, total
         body = json_of(response, "GET", url)
         if isinstance(body, Mapping):
             # tolerate an envelope such as {"contacts": [...]} or {"data": [...]}
@@ -206,13 +258,13 @@ class ContactsResource:
                 f"{type(body).__name__}", method="GET", url=url)
         # dict first: isinstance against typing.Mapping costs ~4 us a contact
         ids = [c.get("id") if type(c) is dict or isinstance(c, Mapping) else c for c in body]
-        raw_total = (response.headers.get("Total") or "").strip()
-        total = int(raw_total) if raw_total.isdigit() else None
-        return body, ids, parse_link_header(response.headers.get("Link")), total
+        return body, ids, links, total
 
     def iter_pages(self, campaign_id: int, *, per: int = MAX_PER_PAGE,
-                   workers: int = READ_WORKERS) -> Iterator[list[dict[str, Any]]]:
-        """Yield the campaign's contacts page by page, in order, as raw objects.
+                   workers: int = READ_WORKERS, listed: bool = False
+                   ) -> Iterator[list[Any]]:
+        """Yield the campaign's contacts page by page, in order, as raw objects (with
+        `listed`, pages in the usual shape as `ListedContact`s: see `_page`).
 
         Sends ``page``/``per``; follows ``Link: rel="next"`` when present; stops
         on a short or empty page; detects a server that ignores paging (a page
@@ -238,7 +290,7 @@ class ContactsResource:
                 got = next(ahead, None) if ahead is not None else None
                 if got is None:  # one by one (or the numbered pages are all read)
                     ahead = None
-                    got = self._page(campaign_id, url, params)
+                    got = self._page(campaign_id, url, params, listed)
                 body, ids, links, total = got
                 if previous_ids is not None and body and ids == previous_ids:
                     log.info("campaign %s: the server ignores paging; read once", campaign_id)
@@ -267,7 +319,7 @@ class ContactsResource:
                         pool = ThreadPoolExecutor(max_workers=workers,
                                                   thread_name_prefix="page")
                         ahead = self._read_ahead(pool, campaign_id, path, per, 2, last,
-                                                 workers * 2)
+                                                 workers * 2, listed)
                         # after the numbered pages, if the campaign grew meanwhile
                         page_no = last + 1
                         url, params = self.http.url(path), {"page": page_no, "per": per}
@@ -300,7 +352,7 @@ class ContactsResource:
         return None
 
     def _read_ahead(self, pool: ThreadPoolExecutor, campaign_id: int, path: str, per: int,
-                    first: int, last: int, window: int
+                    first: int, last: int, window: int, listed: bool = False
                     ) -> Iterator[tuple[list[Any], list[Any], dict[str, str], int | None]]:
         """Pages `first`..`last` through `pool`, at most `window` asked ahead, in order."""
         url = self.http.url(path)
@@ -309,7 +361,7 @@ class ContactsResource:
         while next_page <= last or pending:
             while next_page <= last and len(pending) < window:
                 pending.append(pool.submit(self._page, campaign_id, url,
-                                           {"page": next_page, "per": per}))
+                                           {"page": next_page, "per": per}, listed))
                 next_page += 1
             yield pending.popleft().result()
 

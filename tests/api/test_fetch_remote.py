@@ -4,6 +4,8 @@ the metadata keys where a field is blank; ids as integers or missing."""
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from connector.api.client import RemoteContact
 from connector.errors import ProtocolError
@@ -26,7 +28,7 @@ class FakeContacts:
     def __init__(self, pages):
         self.pages = pages
 
-    def iter_pages(self, campaign_id):
+    def iter_pages(self, campaign_id, listed=False):
         yield from self.pages
 
 
@@ -49,3 +51,62 @@ def test_fetch_remote_equals_remote_contact_reading():
 def test_fetch_remote_refuses_a_page_of_non_objects():
     with pytest.raises(ProtocolError, match="expected contact objects"):
         fetch_remote(FakeClient([[{"id": 1}, "oops"]]), 6)
+
+
+texts = st.one_of(st.none(), st.sampled_from(["", " ", "\t", "Ann", " Ann ", "+12014716992",
+                                              "a@x.org", "Ünïcode", "\u00a0"]))
+contacts = st.fixed_dictionaries(
+    {"id": st.one_of(st.none(), st.integers(-5, 10**20), st.sampled_from(["7", " ", "x"]))},
+    optional={**{f: texts for f in ("external_unique_id", "name", "email", "phone_number",
+                                    "outbound_number", "status")},
+              "user_custom_metadata": st.one_of(st.none(), st.fixed_dictionaries(
+                  {}, optional={k: texts for k in ("NAME (REQUIRED)", "PHONE (REQUIRED)",
+                                                   "EMAIL (REQUIRED)", "OTHER")})),
+              "priority": st.one_of(st.none(), st.integers(), st.lists(st.integers()))})
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.lists(contacts, min_size=1, max_size=6), min_size=1, max_size=3))
+def test_pages_decoded_as_listed_contacts_read_as_the_json_objects_do(pages):
+    """The fast decoding (only the fields the sync reads, straight from the bytes) gives
+    the same frame as reading the same page as JSON objects."""
+    import json
+
+    from connector.api.client import _LISTED_PAGE
+
+    listed = [_LISTED_PAGE.decode(json.dumps(page).encode()) for page in pages]
+    fast = fetch_remote(FakeClient(listed), 6)
+    slow = fetch_remote(FakeClient(pages), 6)
+    assert fast.equals(slow), (fast.to_dict("records"), slow.to_dict("records"))
+
+
+class Answer:
+    def __init__(self, body: bytes, content_type: str = "application/json") -> None:
+        self.content = body
+        self.headers = {"Content-Type": content_type}
+
+
+@pytest.mark.parametrize("body, content_type", [
+    (b'{"contacts": []}', "application/json"),                 # an envelope
+    (b'[{"id": 1, "name": 5}]', "application/json"),           # a number for a text field
+    (b'[{"id": 1.5}]', "application/json"),                     # a float id
+    (b'[{"id": 1, "user_custom_metadata": "x"}]', "application/json"),
+    (b'[{"id": 1, "name": NaN}]', "application/json"),          # not strict JSON
+    (b'[{"id": 1, "name": "\\ud800"}]', "application/json"),   # a lone surrogate
+    ('[{"id": 1, "name": "Ã©"}]'.encode("latin-1"), "application/json; charset=iso-8859-1"),
+])
+def test_pages_in_any_other_shape_are_left_to_the_json_reading(body, content_type):
+    from connector.api.client import _listed_page
+
+    assert _listed_page(Answer(body, content_type)) is None
+
+
+def test_a_usual_page_decodes_as_listed_contacts():
+    from connector.api.client import ListedContact, _listed_page
+
+    page = _listed_page(Answer(b'[{"id": 1, "name": "Ann", "priority": [1], "campaign_id": 6,'
+                               b' "user_custom_metadata": {"NAME (REQUIRED)": "A", "X": {}}}]',
+                               "application/json; charset=utf-8"))
+    assert page == [ListedContact(id=1, name="Ann", user_custom_metadata=page[0]
+                                  .user_custom_metadata)]
+    assert page[0].user_custom_metadata.name == "A"
