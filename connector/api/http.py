@@ -26,14 +26,17 @@ import collections
 import email.utils
 import json
 import logging
+import os
 import random
 import threading
 import time
+import urllib.parse
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-import requests
+import requests.exceptions
+import urllib3
 import urllib3.exceptions
 
 from .. import __version__
@@ -144,7 +147,7 @@ BODY_CHUNK = 64 * 1024
 MIN_SCRUBBED = 8  # characters: shorter forms of the token are not taken out of answers
 
 
-def server_message(response: requests.Response) -> str | None:
+def server_message(response: Response) -> str | None:
     """The body's ``message``/``error``/``errors``, or a short description of it."""
     text = response.text or ""
     if not text.strip():
@@ -179,7 +182,7 @@ def _secret_forms(user: str, token: str) -> tuple[str, ...]:
     return tuple(sorted(forms, key=len, reverse=True))
 
 
-def _never_sent(exc: requests.RequestException) -> bool:
+def _never_sent(exc: requests.exceptions.RequestException) -> bool:
     """True when the request provably did not reach the server."""
     if isinstance(exc, requests.exceptions.ConnectTimeout):
         return True
@@ -201,8 +204,83 @@ def _never_sent(exc: requests.RequestException) -> bool:
     return False
 
 
+class Response:
+    """An answer as the resources see it: status, reason, headers (case-insensitive,
+    as urllib3 keeps them) and the whole body, read and scrubbed. ``text`` and
+    ``json()`` decode it as requests did: the charset the Content-Type names, UTF-8
+    for JSON, ISO-8859-1 for other text."""
+
+    __slots__ = ("status_code", "reason", "headers", "content", "url")
+
+    def __init__(self, status_code: int, reason: str | None, headers: Any, content: bytes,
+                 url: str) -> None:
+        self.status_code = status_code
+        self.reason = reason
+        self.headers = headers
+        self.content = content
+        self.url = url
+
+    @property
+    def encoding(self) -> str | None:
+        kind, _, params = (self.headers.get("Content-Type") or "").partition(";")
+        for param in params.split(";"):
+            name, _, value = param.strip().partition("=")
+            if name.strip().lower() == "charset":
+                return value.strip(" '\"") or None
+        kind = kind.strip().lower()
+        if "text" in kind:
+            return "ISO-8859-1"
+        if "application/json" in kind:
+            return "utf-8"
+        return None
+
+    @property
+    def text(self) -> str:
+        try:
+            return str(self.content, self.encoding or "utf-8", errors="replace")
+        except LookupError:  # a charset Python does not know
+            return str(self.content, "utf-8", errors="replace")
+
+    def json(self) -> Any:
+        """The body as JSON; ValueError when it is not."""
+        if self.encoding is None and len(self.content) > 3:
+            return json.loads(self.content)  # detects UTF-8, -16 and -32
+        return json.loads(self.text)
+
+
+def _default_bundle() -> str | None:
+    """certifi's CA bundle (the one requests verified against), else the system's."""
+    try:
+        import certifi
+    except ImportError:  # pragma: no cover - certifi comes with requests
+        return None
+    return certifi.where()
+
+
+def _as_request_error(exc: Exception) -> requests.exceptions.RequestException:
+    """A urllib3 failure of an attempt in the vocabulary the rest of this module (and
+    every message) uses, as requests' adapter maps it: a connection that could not be
+    opened or was dropped is a ConnectionError, a connect timeout a ConnectTimeout, a
+    read timeout a ReadTimeout, a TLS failure an SSLError."""
+    errors = urllib3.exceptions
+    if isinstance(exc, errors.SSLError):
+        return requests.exceptions.SSLError(exc)
+    if isinstance(exc, errors.ConnectTimeoutError) and not isinstance(
+            exc, errors.NewConnectionError):
+        return requests.exceptions.ConnectTimeout(exc)
+    if isinstance(exc, errors.ReadTimeoutError):
+        return requests.exceptions.ReadTimeout(exc)
+    if isinstance(exc, errors.LocationValueError):
+        return requests.exceptions.InvalidURL(exc)
+    return requests.exceptions.ConnectionError(exc)
+
+
 class HttpSession:
-    """The one ``requests.Session`` every resource shares."""
+    """The one connection pool every resource shares (urllib3, keep-alive, TLS
+    verified against ``ca_bundle`` or certifi's bundle).
+
+    Requests go straight to urllib3: requests' own per-request machinery (settings
+    merging, cookies, hooks) cost more CPU than the rest of a page read."""
 
     def __init__(self, settings: Settings, *, retry: RetryPolicy | None = None,
                  sleep: Callable[[float], None] = time.sleep,
@@ -214,30 +292,34 @@ class HttpSession:
         self._sleep = sleep
         self._rng = random.Random(seed)
         self.limiter = RateLimiter(settings.rate_limit, clock=clock, sleep=sleep)
-        self.timeout = (settings.connect_timeout, settings.read_timeout)
         self.deadline = settings.request_deadline
         self._secrets = _secret_forms(settings.api_user, settings.api_token)
         # only a form long enough to tell from data is taken out of answers: replacing a
         # one-letter test token in a page of contacts would rewrite the contacts
         self._answer_secrets = tuple(f for f in self._secrets if len(f) >= MIN_SCRUBBED)
-        self.session = requests.Session()
-        self.session.auth = (settings.api_user, settings.api_token)
-        self.session.verify = settings.ca_bundle or True
-        self.session.trust_env = False  # a stray REQUESTS_CA_BUNDLE or .netrc must not change auth/TLS
-        self.session.headers.update({
+        self.headers = {
             "User-Agent": f"campaign-sync/{__version__}",
             "Accept": "application/json",
-        })
+            "Accept-Encoding": "gzip, deflate",
+            **urllib3.make_headers(basic_auth=f"{settings.api_user}:{settings.api_token}"),
+        }
+        # no proxy or .netrc from the environment (they must not change auth or TLS);
         # retries are ours: urllib3 must not repeat a write behind our back
-        adapter = requests.adapters.HTTPAdapter(max_retries=0, pool_maxsize=32)
-        self.session.mount("https://", adapter)
-        self.session.mount("http://", adapter)
+        tls: dict[str, Any] = {"cert_reqs": "CERT_REQUIRED"}
+        bundle = settings.ca_bundle
+        if bundle and os.path.isdir(bundle):
+            tls["ca_cert_dir"] = bundle
+        else:
+            tls["ca_certs"] = bundle or _default_bundle()
+        self.pool = urllib3.PoolManager(num_pools=4, maxsize=32, retries=False, **tls)
+        self._urllib3_timeout = urllib3.Timeout(connect=settings.connect_timeout,
+                                                read=settings.read_timeout)
         self.stats: dict[str, int] = {"requests": 0, "retries": 0, "rate_limited": 0}
         self._stats_lock = threading.Lock()
 
     def close(self) -> None:
         """Release the connection pool."""
-        self.session.close()
+        self.pool.clear()
 
     def url(self, path: str) -> str:
         """Absolute URL for a path under the API root (absolute URLs pass through)."""
@@ -254,7 +336,7 @@ class HttpSession:
             text = text.replace(form, "***")
         return text
 
-    def _scrub_answer(self, response: requests.Response, body: bytes) -> bytes:
+    def _scrub_answer(self, response: Response, body: bytes) -> bytes:
         """The answer as the rest of the code may see it: the token (and the Basic
         credentials it is sent in) taken out of the body, the headers and the reason
         phrase, so that no message, job error, report or state row built from the
@@ -276,7 +358,7 @@ class HttpSession:
     def request(self, method: str, path: str, *, params: Mapping[str, Any] | None = None,
                 json_body: Any = None, files: Mapping[str, Any] | None = None,
                 idempotent: bool | None = None,
-                ok: Iterable[int] = (200, 201, 202, 204)) -> requests.Response:
+                ok: Iterable[int] = (200, 201, 202, 204)) -> Response:
         """Send one logical request, retrying what is safe; return a 2xx response or raise."""
         method = method.upper()
         url = self.url(path)
@@ -288,12 +370,8 @@ class HttpSession:
             self.limiter.acquire()
             self._count("requests")
             try:
-                deadline = time.monotonic() + self.deadline
-                response = self.session.request(
-                    method, url, params=params, json=json_body, files=files,
-                    timeout=self.timeout, allow_redirects=False, stream=True)
-                self._read_body(response, deadline)
-            except requests.RequestException as exc:
+                response = self._send(method, url, params, json_body, files)
+            except requests.exceptions.RequestException as exc:
                 failures += 1
                 never_sent = _never_sent(exc)
                 error = self._transport_error(exc, method, url, never_sent)
@@ -348,17 +426,41 @@ class HttpSession:
                 continue
             raise self._status_error(response, method, url)
 
-    def _read_body(self, response: requests.Response, deadline: float) -> None:
-        """Read the whole body of a streamed response by ``deadline`` (monotonic), or
-        raise ``ReadTimeout``; afterwards ``response.content`` works as without
-        ``stream=True``.
+    def _send(self, method: str, url: str, params: Mapping[str, Any] | None, json_body: Any,
+              files: Mapping[str, Any] | None) -> Response:
+        """One attempt: send, then read the whole body by the request deadline.
+        Raises requests' exception types (see `_as_request_error`)."""
+        headers = dict(self.headers)
+        body: bytes | None = None
+        if params:
+            url += ("&" if urllib.parse.urlsplit(url).query else "?") + urllib.parse.urlencode(
+                params, doseq=True)
+        if files is not None:
+            body, headers["Content-Type"] = urllib3.encode_multipart_formdata(dict(files))
+        elif json_body is not None:
+            body = json.dumps(json_body, allow_nan=False).encode("utf-8")
+            headers["Content-Type"] = "application/json"
+        deadline = time.monotonic() + self.deadline
+        try:
+            raw = self.pool.urlopen(method, url, body=body, headers=headers, redirect=False,
+                                    retries=False, timeout=self._urllib3_timeout,
+                                    preload_content=False, decode_content=True)
+        except (urllib3.exceptions.HTTPError, OSError) as exc:
+            raise _as_request_error(exc) from None
+        content = self._read_body(raw, deadline)
+        response = Response(raw.status, raw.reason, raw.headers, b"", url)
+        response.content = self._scrub_answer(response, content)
+        return response
+
+    def _read_body(self, raw: urllib3.BaseHTTPResponse, deadline: float) -> bytes:
+        """The whole body of a response by ``deadline`` (monotonic), or ``ReadTimeout``.
 
         ``read1`` returns after a single receive, so the deadline is looked at
         between the packets however slowly they come. urllib3's errors are turned
-        into requests' as ``Response.iter_content`` does, so a body cut short or
-        stalled fails exactly as it did before the body was streamed.
+        into requests' as ``Response.iter_content`` did, so a body cut short or
+        stalled fails exactly as it did when requests read it. A connection goes
+        back to the pool only after a whole body.
         """
-        raw = response.raw
         parts: list[bytes] = []
         try:
             while True:
@@ -367,29 +469,31 @@ class HttpSession:
                     break
                 parts.append(chunk)
                 if time.monotonic() >= deadline and not raw.closed:
-                    response.close()  # a half-read connection must not go back to the pool
                     raise requests.exceptions.ReadTimeout(
                         f"Read timed out: the answer was still arriving after the "
-                        f"{self.deadline:g} s request deadline (request_deadline)",
-                        request=response.request)
-        except urllib3.exceptions.ProtocolError as exc:
-            raise requests.exceptions.ChunkedEncodingError(exc) from None
-        except urllib3.exceptions.DecodeError as exc:
-            raise requests.exceptions.ContentDecodingError(exc) from None
-        except urllib3.exceptions.ReadTimeoutError as exc:
-            raise requests.exceptions.ConnectionError(exc) from None
-        except urllib3.exceptions.SSLError as exc:
-            raise requests.exceptions.SSLError(exc) from None
-        response._content = self._scrub_answer(response, b"".join(parts))
-        response._content_consumed = True
+                        f"{self.deadline:g} s request deadline (request_deadline)")
+        except BaseException as exc:
+            raw.close()  # a half-read connection must not go back to the pool
+            raw.release_conn()
+            if isinstance(exc, urllib3.exceptions.SSLError):
+                raise requests.exceptions.SSLError(exc) from None
+            if isinstance(exc, urllib3.exceptions.ProtocolError):
+                raise requests.exceptions.ChunkedEncodingError(exc) from None
+            if isinstance(exc, urllib3.exceptions.DecodeError):
+                raise requests.exceptions.ContentDecodingError(exc) from None
+            if isinstance(exc, urllib3.exceptions.ReadTimeoutError):
+                raise requests.exceptions.ConnectionError(exc) from None
+            raise
+        raw.release_conn()
+        return b"".join(parts)
 
     def _wait(self, seconds: float, why: str) -> None:
         self._count("retries")
         log.info("retrying in %.2fs after: %s", seconds, why)
         self._sleep(seconds)
 
-    def _transport_error(self, exc: requests.RequestException, method: str, url: str,
-                         never_sent: bool) -> ApiError:
+    def _transport_error(self, exc: requests.exceptions.RequestException, method: str,
+                         url: str, never_sent: bool) -> ApiError:
         detail = self._scrub(f"{type(exc).__name__}: {exc}")[:300]
         if isinstance(exc, requests.exceptions.SSLError) and "WRONG_VERSION_NUMBER" in detail:
             return TransportError(
@@ -413,7 +517,7 @@ class HttpSession:
             url=url, hint="the write may or may not have taken effect; the campaign is "
                           "checked before it is tried again")
 
-    def _status_error(self, response: requests.Response, method: str, url: str) -> ApiError:
+    def _status_error(self, response: Response, method: str, url: str) -> ApiError:
         status = response.status_code
         msg = server_message(response)
         if msg:
@@ -443,7 +547,7 @@ class HttpSession:
         return ApiError("unexpected answer", **kw)
 
 
-def json_of(response: requests.Response, method: str, url: str) -> Any:
+def json_of(response: Response, method: str, url: str) -> Any:
     """The JSON body of a response, or ProtocolError naming what came instead."""
     try:
         return response.json()

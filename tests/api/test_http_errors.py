@@ -1,23 +1,42 @@
-"""Narrow unit tests of the HTTP layer's error mapping and limiter (no server)."""
+"""Narrow tests of the HTTP layer's error mapping and limiter: the limiter and parsers
+with no server, the error mapping against a tiny scripted server on 127.0.0.1
+(tests/network/netfaults.py's FakePlatform)."""
 
 from __future__ import annotations
 
+import json
+import sys
+from pathlib import Path
+
 import pytest
-import responses
 
 from connector.api.client import find_job_id, parse_link_header
 from connector.api.http import HttpSession, RateLimiter, RetryPolicy, parse_retry_after
 from connector.config import Settings
 from connector.errors import AmbiguousWriteError, AuthError, ProtocolError, ServerError
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "network"))
+from netfaults import FakePlatform  # noqa: E402  (a scripted server on 127.0.0.1)
+
 TOKEN = "tok-SECRET-12345"
+JSON = {"Content-Type": "application/json"}
 
 
-def make_session(**kw) -> tuple[HttpSession, list[float]]:
+def make_session(url: str, **kw) -> tuple[HttpSession, list[float]]:
     slept: list[float] = []
-    settings = Settings(base_url="https://acme.uc1.example.com", api_user="acme",
-                        api_token=TOKEN, rate_limit=1000)
+    settings = Settings(base_url=url, api_user="acme", api_token=TOKEN, rate_limit=1000)
     return HttpSession(settings, sleep=slept.append, seed=1, **kw), slept
+
+
+def answering(*answers):
+    """A FakePlatform giving `answers` (status, headers, body) in turn, the last one
+    again once they run out."""
+    queue = list(answers)
+
+    def answer(method, path):
+        status, headers, body = queue.pop(0) if len(queue) > 1 else queue[0]
+        return status, dict(headers), body, None
+    return FakePlatform(answer)
 
 
 class FakeClock:
@@ -97,63 +116,94 @@ def test_link_header_and_job_id_places():
     assert find_job_id({}, {}) == (None, None)
 
 
-@responses.activate
 def test_html_error_page_is_described_not_dumped_and_token_absent():
-    session, slept = make_session(retry=RetryPolicy(max_retries=2))
-    url = session.url("outbound_dialer/campaigns/6/contacts")
-    responses.get(url, body="<html><h1>Bad gateway</h1></html>", status=502,
-                  content_type="text/html")
-    with pytest.raises(ServerError) as info:
-        session.request("GET", url)
+    with answering((502, {"Content-Type": "text/html"},
+                    b"<html><h1>Bad gateway</h1></html>")) as fake:
+        session, slept = make_session(fake.url, retry=RetryPolicy(max_retries=2))
+        with pytest.raises(ServerError) as info:
+            session.request("GET", "outbound_dialer/campaigns/6/contacts")
     text = str(info.value)
     assert "502" in text and "non-JSON body (text/html" in text
     assert TOKEN not in text
     assert session.stats["retries"] == 2  # retried twice, then gave up
-    assert len(responses.calls) == 3
+    assert len(fake.hits) == 3
 
 
-@responses.activate
 def test_401_says_token_refused_and_never_shows_it():
-    session, _ = make_session()
-    url = session.url("outbound_dialer/campaigns/6/contacts")
-    responses.get(url, json={"message": f"bad token {TOKEN}"}, status=401)
-    with pytest.raises(AuthError) as info:
-        session.request("GET", url)
+    with answering((401, JSON, json.dumps({"message": f"bad token {TOKEN}"}).encode())
+                   ) as fake:
+        session, _ = make_session(fake.url)
+        with pytest.raises(AuthError) as info:
+            session.request("GET", "outbound_dialer/campaigns/6/contacts")
     text = str(info.value)
     assert "API token" in text and "401" in text
     assert TOKEN not in text
 
 
-@responses.activate
 def test_5xx_on_a_write_is_ambiguous_and_not_repeated():
-    session, slept = make_session()
-    url = session.url("outbound_dialer/campaigns/6/contacts")
-    responses.post(url, json={"message": "oops"}, status=500)
-    with pytest.raises(AmbiguousWriteError):
-        session.request("POST", url, json_body={}, idempotent=False)
-    assert len(responses.calls) == 1 and slept == []
+    with answering((500, JSON, b'{"message": "oops"}')) as fake:
+        session, slept = make_session(fake.url)
+        with pytest.raises(AmbiguousWriteError):
+            session.request("POST", "outbound_dialer/campaigns/6/contacts", json_body={},
+                            idempotent=False)
+    assert len(fake.hits) == 1 and slept == []
 
 
-@responses.activate
 def test_errors_from_the_body_are_shown():
     from connector.api.http import server_message
 
-    session, _ = make_session()
-    url = session.url("x")
-    for body, expected in [({"message": "m"}, "m"), ({"error": "e"}, "e"),
-                           ({"errors": ["a", "b"]}, '["a", "b"]')]:
-        responses.get(url, json=body, status=400)
-        resp = session.session.get(url)
-        assert server_message(resp) == expected
+    cases = [({"message": "m"}, "m"), ({"error": "e"}, "e"),
+             ({"errors": ["a", "b"]}, '["a", "b"]')]
+    with answering(*[(400, JSON, json.dumps(body).encode()) for body, _ in cases]) as fake:
+        session, _ = make_session(fake.url)
+        for _body, expected in cases:
+            resp = session._send("GET", session.url("x"), None, None, None)
+            assert resp.status_code == 400 and server_message(resp) == expected
 
 
-@responses.activate
 def test_non_json_success_body_is_a_protocol_error():
     from connector.api.client import ContactsResource
 
-    session, _ = make_session()
-    url = session.url("outbound_dialer/campaigns/6/contacts")
-    responses.get(url, body="<html>login</html>", status=200, content_type="text/html")
-    with pytest.raises(ProtocolError) as info:
-        list(ContactsResource(session).iter_pages(6))
+    with answering((200, {"Content-Type": "text/html"}, b"<html>login</html>")) as fake:
+        session, _ = make_session(fake.url)
+        with pytest.raises(ProtocolError) as info:
+            list(ContactsResource(session).iter_pages(6))
     assert "expected JSON, got text/html" in str(info.value)
+
+
+@pytest.mark.parametrize("content_type, body, text", [
+    ("application/json", "{\"name\": \"Zoë\"}".encode(), '{"name": "Zoë"}'),
+    ("application/json; charset=iso-8859-1", "{\"name\": \"Zoë\"}".encode("latin-1"),
+     '{"name": "Zoë"}'),
+    ("text/plain", "Zoë".encode("latin-1"), "Zoë"),            # text: ISO-8859-1
+    ("application/json", b'{"name": "\xff"}', '{"name": "\ufffd"}'),  # bad UTF-8: replaced
+])
+def test_answers_decode_as_their_content_type_says(content_type, body, text):
+    """`text` and `json()` decode a body by its charset as requests did: UTF-8 for JSON,
+    ISO-8859-1 for other text, bad bytes replaced."""
+    from connector.api.http import Response
+
+    response = Response(200, "OK", {"Content-Type": content_type}, body, "http://x")
+    assert response.text == text
+    if content_type.startswith("application/json"):
+        assert response.json() == json.loads(text)
+
+
+def test_params_json_bodies_and_files_go_out_as_requests_sent_them(sandbox):
+    """A query string, a JSON body and a multipart file, each to the sandbox (which
+    parses them as the platform does)."""
+    settings = Settings(base_url=sandbox.url, api_user=sandbox.user,
+                        api_token=sandbox.token, rate_limit=1000)
+    session = HttpSession(settings)
+    base = "outbound_dialer/campaigns/6/contacts"
+    one = {"external_unique_id": "k1", "name": "Zoë", "phone_number": "+12014716992"}
+    assert session.request("POST", base, json_body=one, idempotent=False).status_code == 200
+    page = session.request("GET", base, params={"page": 1, "per": 1}).json()
+    assert [c["name"] for c in page] == ["Zoë"]
+    data = json.dumps([{"external_unique_id": "k2", "name": "Bo",
+                        "phone_number": "+12014716993"}]).encode()
+    answer = session.request("POST", base + "/import",
+                             files={"file": ("contacts.json", data, "application/json")},
+                             idempotent=False)
+    assert answer.status_code == 202 and answer.json()["job_id"]
+    session.close()
