@@ -194,14 +194,16 @@ def carried_rows(mapped: pd.DataFrame, mapping: Mapping, remote: pd.DataFrame,
     the campaign. Everything else goes the full way."""
     if applied is None or applied.empty or mapped.empty:
         return pd.Series(False, index=mapped.index)
-    keys = mapped["external_unique_id"].fillna("").astype(str).str.strip()
+    from .plan import stripped_text
+
+    keys = stripped_text(mapped["external_unique_id"])
     if hashes is None:
         hashes = source_hashes(mapped, mapping)
     import numpy as np
 
     last = applied.drop_duplicates("key")
     at = pd.Index(last["key"].to_numpy()).get_indexer(keys.to_numpy())
-    rkeys = remote["external_unique_id"].fillna("").astype(str).str.strip()
+    rkeys = stripped_text(remote["external_unique_id"])
     once = rkeys.ne("") & ~rkeys.duplicated(keep=False)
     rat = pd.Index(rkeys[once].to_numpy()).get_indexer(keys.to_numpy())
     found = (at >= 0) & (rat >= 0)

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -287,15 +287,31 @@ def _frame(records: list[dict[str, Any]], columns: Iterable[str]) -> pd.DataFram
 # ---------------------------------------------------------------- building
 
 
+def as_text(series: pd.Series) -> pd.Series:
+    """``series.fillna("").astype(str)`` as plain str objects, in one pass over the
+    values (pandas' string conversion costs ~3x more, and this runs over whole
+    campaigns)."""
+    values = series.to_numpy(dtype=object, na_value="")
+    return pd.Series([v if type(v) is str else str(v) for v in values], index=series.index,
+                     dtype=object)
+
+
+def stripped_text(series: pd.Series) -> pd.Series:
+    """``series.fillna("").astype(str).str.strip()``, in one pass (see `as_text`)."""
+    values = series.to_numpy(dtype=object, na_value="")
+    return pd.Series([v.strip() if type(v) is str else str(v).strip() for v in values],
+                     index=series.index, dtype=object)
+
+
 def comparison_frame(remote: pd.DataFrame, region: str | None) -> pd.DataFrame:
     """The campaign's contacts with their comparison keys: ``key`` (the trimmed
     external_unique_id) and ``n_name``, ``n_email``, ``n_phone_number``, as the plan
     compares them (used again by verify and rollback)."""
     rem = remote.copy()
-    rem["key"] = rem["external_unique_id"].fillna("").astype(str).str.strip()
+    rem["key"] = stripped_text(rem["external_unique_id"])
     rem["n_name"] = _collapse(rem["name"])
-    rem["n_email"] = _norm_emails(rem["email"].fillna("").astype(str))
-    rem["n_phone_number"] = _norm_phones(rem["phone_number"].fillna("").astype(str), region)
+    rem["n_email"] = _norm_emails(rem["email"])
+    rem["n_phone_number"] = _norm_phones(rem["phone_number"], region)
     return rem
 
 
@@ -314,7 +330,7 @@ def _norm_phones(series: pd.Series, region: str | None) -> pd.Series:
     the number is valid: a valid number gets exactly its E.164 form, and an invalid
     one a key no valid number has, so comparisons and phone ownership come out as
     with the per-value path. Every other value goes through `normalize_phone`."""
-    text = series.fillna("").astype(str).str.strip()
+    text = stripped_text(series)
     out = pd.Series("", index=series.index, dtype=object)
     shaped = text.str.fullmatch(_NANP_DISPLAY)
     if shaped.any():
@@ -342,7 +358,7 @@ def _norm_emails(series: pd.Series) -> pd.Series:
 
     from .schema import _SPECIAL_DOMAINS
 
-    text = series.fillna("").astype(str).str.strip()
+    text = stripped_text(series)
     out = pd.Series("", index=series.index, dtype=object)
     simple = text.str.fullmatch(_SIMPLE_EMAIL) & text.str.len().le(254)
     if simple.any():
@@ -385,9 +401,19 @@ def build_plan(valid: pd.DataFrame, rejects: pd.DataFrame, remote: pd.DataFrame,
     # -- remote side, normalized for comparison
     rem = remote.reset_index(drop=True).copy()
     for c in REMOTE_COLUMNS[1:]:
-        rem[c] = rem[c].fillna("").astype(str) if c in rem else ""
-    rem["key"] = rem["external_unique_id"].str.strip()
-    rem["n_phone_number"] = _norm_phones(rem["phone_number"], region)
+        rem[c] = as_text(rem[c]) if c in rem else ""
+    rem["key"] = stripped_text(rem["external_unique_id"])
+    # a carried contact's phone is known by the hash the last run recorded (its listed
+    # fields have not changed since): only the other phones are normalized
+    held = _carried_phone_hashes(carried, rem["key"])
+    if held is None:
+        rem["n_phone_number"] = _norm_phones(rem["phone_number"], region)
+    else:
+        n_phone = np.full(len(rem), "", dtype=object)
+        other = held.isna().to_numpy()
+        if other.any():
+            n_phone[other] = _norm_phones(rem.loc[other, "phone_number"], region).to_numpy()
+        rem["n_phone_number"] = n_phone
     rem["action"] = ""
     rem["reason"] = ""
     managed = rem["key"].ne("")
@@ -522,7 +548,7 @@ def build_plan(valid: pd.DataFrame, rejects: pd.DataFrame, remote: pd.DataFrame,
         rem.loc[absent, ["action", "reason"]] = ("kept", "kept_not_in_source")
 
     # -- phone conflicts: a phone held by another campaign contact that keeps it
-    clash, waves = _phone_conflicts(rows, rem)
+    clash, waves = _phone_conflicts(rows, rem, held)
     phone = rows["phone_number"]
     rows["wave"] = pd.array([None] * len(rows), dtype="Int64")
     if waves:
@@ -587,20 +613,73 @@ def build_plan(valid: pd.DataFrame, rejects: pd.DataFrame, remote: pd.DataFrame,
     return plan
 
 
-def _phone_conflicts(rows: pd.DataFrame, rem: pd.DataFrame) -> tuple[pd.Series, dict[int, int]]:
+def _carried_phone_hashes(carried: pd.DataFrame | None, rem_keys: pd.Series
+                          ) -> pd.Series | None:
+    """Per campaign contact, the phone hash recorded for it when it is a carried row's
+    contact (`carried` has a ``phone_hash`` column: see `sync._validate_incremental`),
+    else NA; None when no carried row has one."""
+    if carried is None or "phone_hash" not in carried or not len(carried):
+        return None
+    hashes = carried["phone_hash"]
+    known = hashes.notna().to_numpy()
+    if not known.any():
+        return None
+    keys = carried["external_unique_id"].to_numpy(dtype=object)[known]
+    at = pd.Index(keys).get_indexer(rem_keys.to_numpy(dtype=object))
+    values = hashes.to_numpy(dtype="int64", na_value=0)[known]
+    found = at >= 0
+    return pd.Series(pd.arrays.IntegerArray(np.where(found, values[at], 0), ~found),
+                     index=rem_keys.index)
+
+
+def _phone_holders(rem: pd.DataFrame, held: pd.Series | None
+                   ) -> tuple[pd.Series, Callable[[pd.Series], pd.Series]]:
+    """The first campaign contact holding each phone (deleted ones hold none), as a
+    Series key by phone, and how to turn source phones into that Series' index: the
+    E.164 text itself, or (with `held`, the carried contacts' recorded phone hashes)
+    the phone's hash, which carried and normalized phones alike have."""
+    live = ~rem["action"].eq("deleted").to_numpy()
+    if held is None:
+        phones = rem["n_phone_number"].to_numpy(dtype=object)
+        has = live & (phones != "")
+        holders = pd.DataFrame({"phone": phones[has],
+                                "key": rem["key"].to_numpy(dtype=object)[has]})
+        holders = holders.drop_duplicates("phone")
+        return (pd.Series(holders["key"].to_numpy(), index=holders["phone"].to_numpy()),
+                lambda phone: phone)
+    from .pipeline import phone_hashes
+
+    ident = held.to_numpy(dtype="int64", na_value=0).copy()
+    has = held.notna().to_numpy().copy()
+    phones = rem["n_phone_number"].to_numpy(dtype=object)
+    other = ~has & (phones != "")
+    if other.any():
+        ident[other] = phone_hashes(phones[other]).to_numpy()
+    has |= other
+    has &= live
+    holders = pd.DataFrame({"phone": ident[has], "key": rem["key"].to_numpy(dtype=object)[has]})
+    holders = holders.drop_duplicates("phone")
+
+    def hashed(phone: pd.Series) -> pd.Series:
+        return pd.Series(phone_hashes(phone.to_numpy(dtype=object)).to_numpy(),
+                         index=phone.index)
+    return pd.Series(holders["key"].to_numpy(), index=holders["phone"].to_numpy()), hashed
+
+
+def _phone_conflicts(rows: pd.DataFrame, rem: pd.DataFrame, held: pd.Series | None = None
+                     ) -> tuple[pd.Series, dict[int, int]]:
     """Reject (phone_in_use) each add or update whose phone another campaign contact
     keeps after this plan. A phone is free when its holder is deleted (deletes go
     first) or, for adds, updated to another phone (updates go before adds). An
     update may take a phone that another update frees: it then goes in a later
     wave, after that one; updates that would swap phones (a cycle) are rejected.
     Returns the rejected rows' mask and the wave of every update taking a freed phone.
+    `held`: see `_carried_phone_hashes` (phones are then matched by their hashes).
     """
-    holders = rem.loc[~rem["action"].eq("deleted") & rem["n_phone_number"].ne(""),
-                      ["n_phone_number", "key"]].drop_duplicates("n_phone_number")
-    holder_key = pd.Series(holders["key"].to_numpy(), index=holders["n_phone_number"].to_numpy())
+    holder_key, as_index = _phone_holders(rem, held)
     keys = rows["external_unique_id"]
     phone = rows["phone_number"]
-    owner = phone.map(holder_key)
+    owner = as_index(phone).map(holder_key).where(phone.ne(""))
     foreign = owner.notna() & owner.ne(keys) & phone.ne("")
     clash = pd.Series(False, index=rows.index)
     waves: dict[int, int] = {}

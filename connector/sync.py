@@ -15,7 +15,7 @@ import pandas as pd
 from .errors import ExitCode
 from .fileio import write_csv
 from .load import Loader, LoadOptions, Progress, record_plan, wait_for_pending_jobs
-from .plan import Plan, PlanOptions, _norm_phones, comparison_frame
+from .plan import Plan, PlanOptions, _norm_phones, as_text, comparison_frame, stripped_text
 from .state import StateStore
 
 log = logging.getLogger("campaign_sync.sync")
@@ -42,7 +42,7 @@ def verify(store: StateStore, run_id: int, remote: pd.DataFrame, region: str | N
     ops = [op for op in store.operations(run_id) if op["status"] != "failed"]
     want_ids = {int(op["remote_id"]) for op in ops if op["remote_id"] is not None}
     want_keys = {op["key"] for op in ops if op["key"]}
-    keys = remote["external_unique_id"].fillna("").astype(str).str.strip()
+    keys = stripped_text(remote["external_unique_id"])
     named = (remote["remote_id"].isin(want_ids).fillna(False).to_numpy(dtype=bool)
              | keys.isin(want_keys).to_numpy(dtype=bool))
     rem = comparison_frame(remote[named].reset_index(drop=True), region)
@@ -363,7 +363,7 @@ def _validate_incremental(store: StateStore, campaign_id: int, info: Any, source
     if hashes is None:
         hashes = source_hashes(mapped, mapping)
     if trusting:
-        keys = mapped["external_unique_id"].fillna("").astype(str).str.strip()
+        keys = stripped_text(mapped["external_unique_id"])
         last = applied.drop_duplicates("key")
         at = pd.Index(last["key"].to_numpy()).get_indexer(keys.to_numpy())
         stored = last["row_hash"].to_numpy(dtype="int64")
@@ -385,10 +385,14 @@ def _validate_incremental(store: StateStore, campaign_id: int, info: Any, source
     at = pd.Index(last["key"].to_numpy(dtype=object)).get_indexer(carried_keys)
     recorded = last["phone_hash"].to_numpy(dtype=object)[at]
     known = ~pd.isna(recorded)
+    # the plan matches phones of carried contacts by these hashes instead of
+    # normalizing every campaign phone again
+    validated.carried["phone_hash"] = pd.array(
+        [int(h) if k else None for h, k in zip(recorded, known)], dtype="Int64")
     held = {int(h) for h in recorded[known]}
     if not known.all():
         unknown = set(carried_keys[~known])
-        rkeys = remote["external_unique_id"].fillna("").astype(str).str.strip()
+        rkeys = stripped_text(remote["external_unique_id"])
         phones = set(_norm_phones(remote.loc[rkeys.isin(unknown), "phone_number"],
                                   mapping.region)) - {""}
         held |= set(phone_hashes(sorted(phones)).tolist())
@@ -420,7 +424,7 @@ def _record_applied(store: StateStore, campaign_id: int, run_id: int, plan: Plan
     if mapped is None:
         return
     wanted = set(rows.loc[keep, "external_unique_id"])
-    mkeys = mapped["external_unique_id"].fillna("").astype(str).str.strip()
+    mkeys = stripped_text(mapped["external_unique_id"])
     mine = mkeys.isin(wanted).to_numpy()
     if hashes is None:
         hashes = source_hashes(mapped[mine], validated.mapping)
@@ -433,14 +437,16 @@ def _record_applied(store: StateStore, campaign_id: int, run_id: int, plan: Plan
         for key, rid in zip(rows.loc[keep, "external_unique_id"], rows.loc[keep, "remote_id"]):
             rem_id.setdefault(key, rid)
     else:
-        akeys = after["external_unique_id"].fillna("").astype(str).str.strip()
+        akeys = stripped_text(after["external_unique_id"])
         single = (akeys.ne("") & ~akeys.duplicated(keep=False) & akeys.isin(wanted)).to_numpy()
         rem_hash = dict(zip(akeys[single].to_numpy(), remote_hashes(after[single]).to_numpy()))
         rem_id = dict(zip(akeys[single].to_numpy(), after.loc[single, "remote_id"].to_numpy()))
     # the phone the contact holds after the run: the source's E.164 (added, patched or
     # found equal); unknown when the source left it blank
     kept = rows.loc[keep, ["external_unique_id", "action", "phone_number"]]
-    phone = kept["phone_number"].fillna("").astype(str).to_numpy(dtype=object)
+    # ... but not for a row add-only mode left alone: its contact may hold another phone
+    phone = as_text(kept["phone_number"].where(rows.loc[keep, "reason"].ne("add_only"),
+                                               "")).to_numpy(dtype=object)
     hashes_of = phone_hashes(phone).to_numpy() if len(phone) else []
     applied = []
     for (key, action), ph, phash in zip(

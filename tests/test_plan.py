@@ -358,3 +358,43 @@ def test_applying_a_plan_then_planning_again_gives_an_empty_plan(src_rows, rem_r
     after = apply(first, rem)
     second = plan_of(src, after, mode, force=True)
     assert not second.has_writes(), second.rows[["external_unique_id", "action", "reason"]]
+
+
+@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(st.tuples(keys, names, phones), max_size=10),
+       st.lists(st.tuples(keys, names, phones, statuses), max_size=10),
+       st.sampled_from(["add-only", "upsert", "mirror"]),
+       st.lists(st.booleans(), min_size=10, max_size=10),
+       st.lists(st.booleans(), min_size=10, max_size=10))
+def test_carried_phones_known_by_their_hash_plan_as_normalized_ones(
+        src_rows, rem_rows, mode, carry, hashed):
+    """A nightly plan matches the phones of carried contacts by the hash the last run
+    recorded instead of normalizing them: the plan must be the same either way."""
+    from connector.pipeline import phone_hashes
+    from connector.plan import _norm_phones
+
+    src = source(*[(k, n, "", p) for k, n, p in src_rows])
+    rem = remote(*[{"id": i, "external_unique_id": k, "name": n,
+                    "phone_number": p.replace("bad", "+12014710000"), "status": s}
+                   for i, (k, n, p, s) in enumerate(rem_rows)])
+    v = normalize_contacts(src, region="US")
+    valid = v.valid.reset_index(drop=True)
+    once_src = valid["external_unique_id"].ne("") & ~valid["external_unique_id"].duplicated(
+        keep=False)
+    rem_keys = rem["external_unique_id"]
+    once_rem = set(rem_keys[rem_keys.ne("") & ~rem_keys.duplicated(keep=False)])
+    take = [bool(carry[i]) and once_src[i] and valid.at[i, "external_unique_id"] in once_rem
+            for i in range(len(valid))]
+    take = pd.Series(take, index=valid.index, dtype=bool)
+    carried = pd.DataFrame({"line": valid.loc[take, "__line__"].astype("int64"),
+                            "external_unique_id": valid.loc[take, "external_unique_id"]})
+    phone_of = dict(zip(rem_keys, _norm_phones(rem["phone_number"], "US")))
+    hashes = [int(phone_hashes([phone_of[k]])[0]) if phone_of[k] and hashed[i] else None
+              for i, k in enumerate(carried["external_unique_id"])]
+    with_hashes = carried.assign(phone_hash=pd.array(hashes, dtype="Int64"))
+    options = PlanOptions(mode=mode, region="US", force=True)
+    plain = build_plan(valid[~take], v.rejects, rem, options, carried=carried)
+    fast = build_plan(valid[~take], v.rejects, rem, options, carried=with_hashes)
+    for part in ("rows", "remote", "rejects"):
+        pd.testing.assert_frame_equal(getattr(fast, part), getattr(plain, part))
+    assert list(fast.operations()) == list(plain.operations())
