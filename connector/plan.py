@@ -639,31 +639,27 @@ def _phone_holders(rem: pd.DataFrame, held: pd.Series | None
     E.164 text itself, or (with `held`, the carried contacts' recorded phone hashes)
     the phone's hash, which carried and normalized phones alike have."""
     live = ~rem["action"].eq("deleted").to_numpy()
-    if held is None:
-        phones = rem["n_phone_number"].to_numpy(dtype=object)
-        has = live & (phones != "")
-        holders = pd.DataFrame({"phone": phones[has],
-                                "key": rem["key"].to_numpy(dtype=object)[has]})
-        holders = holders.drop_duplicates("phone")
-        return (pd.Series(holders["key"].to_numpy(), index=holders["phone"].to_numpy()),
-                lambda phone: phone)
-    from .pipeline import phone_hashes
-
-    ident = held.to_numpy(dtype="int64", na_value=0).copy()
-    has = held.notna().to_numpy().copy()
     phones = rem["n_phone_number"].to_numpy(dtype=object)
-    other = ~has & (phones != "")
-    if other.any():
-        ident[other] = phone_hashes(phones[other]).to_numpy()
-    has |= other
+    as_index: Callable[[pd.Series], pd.Series] = lambda phone: phone  # noqa: E731
+    if held is None:
+        ident, has = phones, phones != ""
+    else:
+        from .pipeline import phone_hashes
+
+        ident = held.to_numpy(dtype="int64", na_value=0).copy()
+        has = held.notna().to_numpy().copy()
+        other = ~has & (phones != "")
+        if other.any():
+            ident[other] = phone_hashes(phones[other]).to_numpy()
+        has |= other
+
+        def as_index(phone: pd.Series) -> pd.Series:
+            return pd.Series(phone_hashes(phone.to_numpy(dtype=object)).to_numpy(),
+                             index=phone.index)
     has &= live
     holders = pd.DataFrame({"phone": ident[has], "key": rem["key"].to_numpy(dtype=object)[has]})
     holders = holders.drop_duplicates("phone")
-
-    def hashed(phone: pd.Series) -> pd.Series:
-        return pd.Series(phone_hashes(phone.to_numpy(dtype=object)).to_numpy(),
-                         index=phone.index)
-    return pd.Series(holders["key"].to_numpy(), index=holders["phone"].to_numpy()), hashed
+    return pd.Series(holders["key"].to_numpy(), index=holders["phone"].to_numpy()), as_index
 
 
 def _phone_conflicts(rows: pd.DataFrame, rem: pd.DataFrame, held: pd.Series | None = None
