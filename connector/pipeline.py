@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
+import numpy as np
 import pandas as pd
 
 from .errors import UsageError
@@ -59,11 +60,13 @@ def validate_prepared(info: Any, df: pd.DataFrame, mapping: Mapping, mapped: pd.
                       skip: pd.Series | None = None) -> Validated:
     """Normalize and validate the mapped rows, all of them or those not in `skip` (a
     boolean mask of rows carried over unchanged from the last run)."""
+    from .plan import stripped_text
+
     carried = None
     if skip is not None and skip.any():
         carried = pd.DataFrame({"line": mapped.loc[skip, LINE_COLUMN].astype("int64"),
                                 "external_unique_id":
-                                    mapped.loc[skip, "external_unique_id"].str.strip()})
+                                    stripped_text(mapped.loc[skip, "external_unique_id"])})
         todo = mapped[~skip]
     else:
         todo = mapped
@@ -169,7 +172,10 @@ def source_hashes(mapped: pd.DataFrame, mapping: Mapping) -> pd.Series:
 def remote_hashes(remote: pd.DataFrame) -> pd.Series:
     """One int64 per campaign contact: a hash of its five fields as listed (not its
     status, which the dialer changes all day)."""
-    frame = remote[list(HASH_FIELDS)].fillna("").astype(str)
+    frame = remote[list(HASH_FIELDS)]
+    if not all(pd.api.types.infer_dtype(frame[c].to_numpy(dtype=object), skipna=False)
+               == "string" for c in HASH_FIELDS):  # as the campaign is read: all text
+        frame = frame.fillna("").astype(str)
     hashed = pd.util.hash_pandas_object(frame, index=False, categorize=False)
     return pd.Series(hashed.to_numpy().view("int64"), index=remote.index)
 
@@ -186,14 +192,18 @@ def phone_hashes(phones: Iterable[str]) -> pd.Series:
     return pd.Series(hashed.view("int64"))
 
 
-def carried_rows(mapped: pd.DataFrame, mapping: Mapping, remote: pd.DataFrame,
-                 applied: pd.DataFrame, hashes: pd.Series | None = None) -> pd.Series:
+def carried_match(mapped: pd.DataFrame, mapping: Mapping, remote: pd.DataFrame,
+                  applied: pd.DataFrame, hashes: pd.Series | None = None
+                  ) -> tuple[pd.Series, pd.DataFrame | None, Any]:
     """Rows that need no normalization or comparison: the same key and row hash as
     the last applied run, a campaign contact with that key whose listed fields hash as
     they did after that run, and a key that appears once in the source and once in
-    the campaign. Everything else goes the full way."""
+    the campaign. Everything else goes the full way.
+
+    Also returns what it looked up, so the caller need not join again: the applied
+    rows, one per key, and each mapped row's position among them (-1: none)."""
     if applied is None or applied.empty or mapped.empty:
-        return pd.Series(False, index=mapped.index)
+        return pd.Series(False, index=mapped.index), None, None
     from .plan import stripped_text
 
     keys = stripped_text(mapped["external_unique_id"])
@@ -215,7 +225,8 @@ def carried_rows(mapped: pd.DataFrame, mapping: Mapping, remote: pd.DataFrame,
     i = np.flatnonzero(found)
     same[i] = ((stored_row[at[i]] == hashes.to_numpy()[i]) & has_remote[at[i]]
                & (stored_remote[at[i]] == now_remote[rat[i]]))
-    return pd.Series(same, index=mapped.index) & keys.ne("") & ~keys.duplicated(keep=False)
+    return (pd.Series(same, index=mapped.index) & keys.ne("") & ~keys.duplicated(keep=False),
+            last, at)
 
 
 REPAIRED_NOTE = "repaired from a number: the cell held a number, read back as its digits"
@@ -362,7 +373,21 @@ def fetch_remote(client: Any, campaign_id: int, *,
         seen += len(page)
         if progress is not None:
             progress(seen)
-    ids = cols["remote_id"]
+    frame = pd.DataFrame({k: cols[k] for k in fields}, columns=list(fields), dtype=object)
+    frame.insert(0, "remote_id", _remote_ids(raw_ids))
+    return frame
+
+
+def _remote_ids(raw_ids: list[Any]) -> pd.api.extensions.ExtensionArray:
+    """The listed ids as a nullable Int64 array: ints as they are, digit strings read,
+    anything else (missing, blank, not a number, past 64 bits) missing. When every id
+    is a plain int, as the campaign lists them, numpy converts them in one C pass."""
+    if set(map(type, raw_ids)) <= {int}:
+        try:
+            return pd.array(np.array(raw_ids, dtype=np.int64), dtype="Int64")
+        except OverflowError:
+            pass
+    ids: list[int | None] = []
     for raw_id in raw_ids:
         if type(raw_id) is not int:
             try:
@@ -372,9 +397,7 @@ def fetch_remote(client: Any, campaign_id: int, *,
         # an id past 64 bits cannot name a contact in a request either: unusable, as a
         # missing one is (it used to stop the read)
         ids.append(raw_id if raw_id is None or _INT64_MIN <= raw_id <= _INT64_MAX else None)
-    frame = pd.DataFrame({k: cols[k] for k in fields}, columns=list(fields), dtype=object)
-    frame.insert(0, "remote_id", pd.array(ids, dtype="Int64"))
-    return frame
+    return pd.array(ids, dtype="Int64")
 
 
 def _listed_columns(page: list[Any], fields: Iterable[str], cols: dict[str, list[Any]],

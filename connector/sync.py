@@ -356,7 +356,7 @@ def _validate_incremental(store: StateStore, campaign_id: int, info: Any, source
     """Validate, skipping the rows that are exactly as the last applied run left them
     on both sides. Falls back to the full path when a re-checked row's phone is one a
     skipped row holds (duplicate_phone must then be decided over every row)."""
-    from .pipeline import carried_rows, phone_hashes, source_hashes, validate_prepared
+    from .pipeline import carried_match, phone_hashes, source_hashes, validate_prepared
 
     if applied is None:
         applied = store.applied(campaign_id)
@@ -374,15 +374,17 @@ def _validate_incremental(store: StateStore, campaign_id: int, info: Any, source
         same[hit] = stored[at[hit]] == hashes.to_numpy()[hit]
         skip = pd.Series(same, index=mapped.index) & keys.ne("") & ~keys.duplicated(keep=False)
         return validate_prepared(info, source, mapping, mapped, skip)
-    skip = None if full else carried_rows(mapped, mapping, remote, applied, hashes)
-    if skip is None or not skip.any():
+    if full:
+        return validate_prepared(info, source, mapping, mapped)
+    skip, last, positions = carried_match(mapped, mapping, remote, applied, hashes)
+    if not skip.any():
         return validate_prepared(info, source, mapping, mapped)
     validated = validate_prepared(info, source, mapping, mapped, skip)
     # the carried rows' phones: their hash as recorded by the last run (the campaign
-    # contact is unchanged since), else normalized from the campaign (older stores)
+    # contact is unchanged since), else normalized from the campaign (older stores);
+    # carried rows are the skipped ones in order, each found in `last` by carried_match
     carried_keys = validated.carried["external_unique_id"].to_numpy(dtype=object)
-    last = applied.drop_duplicates("key")
-    at = pd.Index(last["key"].to_numpy(dtype=object)).get_indexer(carried_keys)
+    at = positions[skip.to_numpy()]
     recorded = last["phone_hash"].to_numpy(dtype=object)[at]
     known = ~pd.isna(recorded)
     # the plan matches phones of carried contacts by these hashes instead of

@@ -3,6 +3,7 @@ the metadata keys where a field is blank; ids as integers or missing."""
 
 from __future__ import annotations
 
+import pandas as pd
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -110,3 +111,18 @@ def test_a_usual_page_decodes_as_listed_contacts():
     assert page == [ListedContact(id=1, name="Ann", user_custom_metadata=page[0]
                                   .user_custom_metadata)]
     assert page[0].user_custom_metadata.name == "A"
+
+
+@pytest.mark.parametrize("raw, expected", [
+    ([], []),
+    ([1, 2, 2**63 - 1], [1, 2, 2**63 - 1]),
+    # all ints, one past 64 bits: the one-pass conversion overflows, the rest stand
+    ([5, 2**63, -(2**63) - 1, 7], [5, None, None, 7]),
+    ([3, "4", " 12 ", None, "", "x", 1.5, True], [3, 4, 12, None, None, None, 1, 1]),
+])
+def test_listed_ids_become_nullable_ints_whatever_their_shape(raw, expected):
+    from connector.pipeline import _remote_ids
+
+    ids = _remote_ids(raw)
+    assert str(ids.dtype) == "Int64"
+    assert [None if v is pd.NA else int(v) for v in ids] == expected
