@@ -85,13 +85,15 @@ def neutralized_columns(frame: pd.DataFrame) -> list[Any]:
     for column in frame.columns:
         col = frame[column]
         arr = col.to_numpy(dtype=object, copy=True)
-        missing = pd.isna(arr)
-        if missing.any():
-            arr[missing] = ""
+        text = pd.api.types.infer_dtype(arr, skipna=False) == "string"  # a C pass
+        if not text:  # only then can a value be missing
+            missing = pd.isna(arr)
+            if missing.any():
+                arr[missing] = ""
         if pd.api.types.is_integer_dtype(col.dtype):
             out.append(arr)
             continue
-        if pd.api.types.infer_dtype(arr, skipna=False) != "string":  # a C pass
+        if not text and pd.api.types.infer_dtype(arr, skipna=False) != "string":
             arr = np.array([v if type(v) is str else str(v) for v in arr], dtype=object)
         # each distinct value is tested once (actions, reasons and blanks repeat a lot)
         codes, uniques = pd.factorize(arr)

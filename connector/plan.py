@@ -291,15 +291,20 @@ def as_text(series: pd.Series) -> pd.Series:
     """``series.fillna("").astype(str)`` as plain str objects, in one pass over the
     values (pandas' string conversion costs ~3x more, and this runs over whole
     campaigns)."""
-    values = series.to_numpy(dtype=object, na_value="")
-    return pd.Series([v if type(v) is str else str(v) for v in values], index=series.index,
-                     dtype=object)
+    values = series.to_numpy(dtype=object)
+    if pd.api.types.infer_dtype(values, skipna=False) != "string":  # a C pass
+        values = [v if type(v) is str else str(v)
+                  for v in series.to_numpy(dtype=object, na_value="")]
+    return pd.Series(values, index=series.index, dtype=object)
 
 
 def stripped_text(series: pd.Series) -> pd.Series:
     """``series.fillna("").astype(str).str.strip()``, in one pass (see `as_text`)."""
-    values = series.to_numpy(dtype=object, na_value="")
-    return pd.Series([v.strip() if type(v) is str else str(v).strip() for v in values],
+    values = series.to_numpy(dtype=object)
+    if pd.api.types.infer_dtype(values, skipna=False) == "string":  # a C pass, no NA
+        return pd.Series(list(map(str.strip, values)), index=series.index, dtype=object)
+    return pd.Series([v.strip() if type(v) is str else str(v).strip()
+                      for v in series.to_numpy(dtype=object, na_value="")],
                      index=series.index, dtype=object)
 
 
@@ -405,7 +410,11 @@ def build_plan(valid: pd.DataFrame, rejects: pd.DataFrame, remote: pd.DataFrame,
     rem["key"] = stripped_text(rem["external_unique_id"])
     # a carried contact's phone is known by the hash the last run recorded (its listed
     # fields have not changed since): only the other phones are normalized
-    held = _carried_phone_hashes(carried, rem["key"])
+    # each campaign contact's carried row, if any (one hash join, used three times)
+    carried_keys = (carried["external_unique_id"].to_numpy(dtype=object)
+                    if carried is not None else np.array([], dtype=object))
+    carried_at = _carried_positions(carried_keys, rem["key"])
+    held = _carried_phone_hashes(carried, carried_at)
     if held is None:
         rem["n_phone_number"] = _norm_phones(rem["phone_number"], region)
     else:
@@ -520,11 +529,9 @@ def build_plan(valid: pd.DataFrame, rejects: pd.DataFrame, remote: pd.DataFrame,
     rows.loc[~rows["action"].isin(["update"]), "changed"] = ""
 
     # -- rows carried over from the last run: unchanged, their contacts kept
-    # (an array, not a set: a million keys are hashed in C by isin)
-    carried_keys = (carried["external_unique_id"].to_numpy(dtype=object)
-                    if carried is not None else np.array([], dtype=object))
+    is_carried = carried_at >= 0
     if len(carried_keys):
-        rem.loc[rem["action"].eq("") & rem["key"].isin(carried_keys),
+        rem.loc[rem["action"].eq("").to_numpy() & is_carried,
                 ["action", "reason"]] = ("kept", "same_as_last_run")
 
     # -- remote contacts' fate, before phone checks (deletes free phones)
@@ -533,7 +540,7 @@ def build_plan(valid: pd.DataFrame, rejects: pd.DataFrame, remote: pd.DataFrame,
     todo_r = rem["action"].eq("")
     in_valid = rem["key"].isin(keys.to_numpy(dtype=object))
     if len(carried_keys):
-        in_valid |= rem["key"].isin(carried_keys)
+        in_valid |= is_carried
     in_rejected = rem["key"].isin(rejected_keys) & ~in_valid
     rem.loc[todo_r & in_rejected, ["action", "reason"]] = ("kept", "source_rejected")
     todo_r &= ~in_rejected
@@ -577,17 +584,28 @@ def build_plan(valid: pd.DataFrame, rejects: pd.DataFrame, remote: pd.DataFrame,
     rej_rows = _rejected_rows(rejects)
     parts = [rows] + ([rej_rows] if len(rej_rows) else [])
     if len(carried_keys):
-        same = pd.DataFrame({"line": pd.array(carried["line"].to_numpy(), dtype="Int64"),
-                             "external_unique_id": carried["external_unique_id"].to_numpy(),
-                             "action": "unchanged", "reason": "same_as_last_run"})
-        for c in ROW_COLUMNS:
-            if c not in same:
-                same[c] = (pd.array([None] * len(same), dtype="Int64")
-                           if c in ("remote_id", "wave") else "")
-        parts.append(same[list(ROW_COLUMNS)])
-    table = pd.concat(parts, ignore_index=True) if len(parts) > 1 else rows
-    table = table.sort_values("line", kind="stable").reset_index(drop=True)
-    table = table[list(ROW_COLUMNS)]
+        n_same = len(carried_keys)
+        blank = np.full(n_same, "", dtype=object)
+        same = pd.DataFrame({
+            c: (pd.array(carried["line"].to_numpy(), dtype="Int64") if c == "line"
+                else carried_keys if c == "external_unique_id"
+                else np.full(n_same, "unchanged", dtype=object) if c == "action"
+                else np.full(n_same, "same_as_last_run", dtype=object) if c == "reason"
+                else pd.arrays.IntegerArray(np.zeros(n_same, dtype="int64"),
+                                            np.ones(n_same, dtype=bool))
+                if c in ("remote_id", "wave") else blank)
+            for c in ROW_COLUMNS})
+        parts.append(same)
+    table = pd.concat([p[list(ROW_COLUMNS)] for p in parts], ignore_index=True) \
+        if len(parts) > 1 else rows[list(ROW_COLUMNS)]
+    # in line order (stable: a line's rows keep their order); numpy's argsort on the
+    # plain ints, much cheaper than sort_values on the nullable column
+    line = table["line"]
+    if not line.isna().any():
+        order = np.argsort(line.to_numpy(dtype="int64"), kind="stable")
+        table = table.take(order).reset_index(drop=True)
+    else:
+        table = table.sort_values("line", kind="stable").reset_index(drop=True)
 
     remote_out = rem[list(REMOTE_PLAN_COLUMNS)].copy()
     remote_out["external_unique_id"] = rem["external_unique_id"]
@@ -613,23 +631,35 @@ def build_plan(valid: pd.DataFrame, rejects: pd.DataFrame, remote: pd.DataFrame,
     return plan
 
 
-def _carried_phone_hashes(carried: pd.DataFrame | None, rem_keys: pd.Series
+def _carried_positions(carried_keys: np.ndarray, rem_keys: pd.Series) -> np.ndarray:
+    """Per campaign contact, the position of the carried row with its key, else -1.
+    Carried keys are unique (a carried row's key appears once in the source); were
+    they not, the first row with the key is the one found."""
+    if not len(carried_keys):
+        return np.full(len(rem_keys), -1, dtype=np.intp)
+    index = pd.Index(carried_keys)
+    if not index.is_unique:
+        first = np.flatnonzero(~index.duplicated(keep="first"))
+        at = index[first].get_indexer(rem_keys.to_numpy(dtype=object))
+        return np.where(at >= 0, first[at], -1)
+    return index.get_indexer(rem_keys.to_numpy(dtype=object))
+
+
+def _carried_phone_hashes(carried: pd.DataFrame | None, carried_at: np.ndarray
                           ) -> pd.Series | None:
     """Per campaign contact, the phone hash recorded for it when it is a carried row's
     contact (`carried` has a ``phone_hash`` column: see `sync._validate_incremental`),
-    else NA; None when no carried row has one."""
+    else NA; None when no carried row has one. carried_at: `_carried_positions`."""
     if carried is None or "phone_hash" not in carried or not len(carried):
         return None
     hashes = carried["phone_hash"]
     known = hashes.notna().to_numpy()
     if not known.any():
         return None
-    keys = carried["external_unique_id"].to_numpy(dtype=object)[known]
-    at = pd.Index(keys).get_indexer(rem_keys.to_numpy(dtype=object))
-    values = hashes.to_numpy(dtype="int64", na_value=0)[known]
-    found = at >= 0
-    return pd.Series(pd.arrays.IntegerArray(np.where(found, values[at], 0), ~found),
-                     index=rem_keys.index)
+    values = hashes.to_numpy(dtype="int64", na_value=0)
+    found = carried_at >= 0
+    found[found] = known[carried_at[found]]
+    return pd.Series(pd.arrays.IntegerArray(np.where(found, values[carried_at], 0), ~found))
 
 
 def _phone_holders(rem: pd.DataFrame, held: pd.Series | None

@@ -398,3 +398,17 @@ def test_carried_phones_known_by_their_hash_plan_as_normalized_ones(
     for part in ("rows", "remote", "rejects"):
         pd.testing.assert_frame_equal(getattr(fast, part), getattr(plain, part))
     assert list(fast.operations()) == list(plain.operations())
+
+
+def test_carried_positions_find_each_contacts_carried_row_even_with_repeated_keys():
+    import numpy as np
+
+    from connector.plan import _carried_positions
+
+    rem = pd.Series(["a", "b", "c", "", "a"])
+    assert _carried_positions(np.array([], dtype=object), rem).tolist() == [-1] * 5
+    assert _carried_positions(np.array(["c", "a"], dtype=object), rem).tolist() == \
+        [1, -1, 0, -1, 1]
+    # a repeated carried key: its first row is the one found
+    assert _carried_positions(np.array(["b", "a", "b"], dtype=object), rem).tolist() == \
+        [1, 0, -1, -1, 1]
