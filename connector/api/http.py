@@ -312,6 +312,10 @@ class HttpSession:
         else:
             tls["ca_certs"] = bundle or _default_bundle()
         self.pool = urllib3.PoolManager(num_pools=4, maxsize=32, retries=False, **tls)
+        root = urllib.parse.urlsplit(self.root)
+        self._origin = f"{root.scheme}://{root.netloc}"
+        self._origin_slash = self._origin + "/"
+        self._origin_pool: urllib3.HTTPConnectionPool | None = None
         self._urllib3_timeout = urllib3.Timeout(connect=settings.connect_timeout,
                                                 read=settings.read_timeout)
         self.stats: dict[str, int] = {"requests": 0, "retries": 0, "rate_limited": 0}
@@ -320,6 +324,7 @@ class HttpSession:
     def close(self) -> None:
         """Release the connection pool."""
         self.pool.clear()
+        self._origin_pool = None
 
     def url(self, path: str) -> str:
         """Absolute URL for a path under the API root (absolute URLs pass through)."""
@@ -442,9 +447,18 @@ class HttpSession:
             headers["Content-Type"] = "application/json"
         deadline = time.monotonic() + self.deadline
         try:
-            raw = self.pool.urlopen(method, url, body=body, headers=headers, redirect=False,
-                                    retries=False, timeout=self._urllib3_timeout,
-                                    preload_content=False, decode_content=True)
+            # the API's own origin goes straight to its connection pool (the manager
+            # would parse the URL and look the pool up on every request)
+            if url.startswith(self._origin_slash):
+                pool: Any = self._origin_pool
+                if pool is None:
+                    pool = self._origin_pool = self.pool.connection_from_url(self._origin)
+                target = url[len(self._origin):]
+            else:
+                pool, target = self.pool, url
+            raw = pool.urlopen(method, target, body=body, headers=headers, redirect=False,
+                               retries=False, timeout=self._urllib3_timeout,
+                               preload_content=False, decode_content=True)
         except (urllib3.exceptions.HTTPError, OSError) as exc:
             raise _as_request_error(exc) from None
         content = self._read_body(raw, deadline)

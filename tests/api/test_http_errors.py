@@ -207,3 +207,18 @@ def test_params_json_bodies_and_files_go_out_as_requests_sent_them(sandbox):
                              idempotent=False)
     assert answer.status_code == 202 and answer.json()["job_id"]
     session.close()
+
+
+def test_requests_reach_the_api_origin_and_any_other_absolute_url():
+    """Paths under the API root go to its own connection pool; an absolute URL on
+    another origin (a Link header may name one) still goes out, through the manager."""
+    ok = (200, JSON, b"[]")
+    with answering(ok) as api, answering(ok) as other:
+        session, _ = make_session(api.url)
+        assert session.request("GET", "outbound_dialer/campaigns/6/contacts",
+                               params={"page": 2}).json() == []
+        assert session.request("GET", other.url + "/elsewhere?page=3").json() == []
+        assert session.request("GET", session.url("x")).status_code == 200
+    assert [path for _, path in api.hits][0].endswith("/outbound_dialer/campaigns/6/contacts?page=2")
+    assert len(api.hits) == 2
+    assert [path for _, path in other.hits] == ["/elsewhere?page=3"]
