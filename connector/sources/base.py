@@ -5,7 +5,7 @@ from __future__ import annotations
 import codecs
 import hashlib
 import io
-from collections.abc import Collection, Iterable, Iterator
+from collections.abc import Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TextIO
@@ -200,7 +200,7 @@ def kept_positions(columns: list[str], wanted: Collection[str] | None) -> list[i
     return [i for i, name in enumerate(columns) if name in wanted_set]
 
 
-def make_frame(records: list[list[str]], lines: list[int], names: list[str],
+def make_frame(records: Sequence[Sequence[str]], lines: list[int], names: list[str],
                start: int) -> pd.DataFrame:
     """A str-valued frame (object dtype) plus the line column; index continues across chunks."""
     if names:

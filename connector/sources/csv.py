@@ -7,7 +7,8 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Collection, Iterator
+import operator
+from collections.abc import Callable, Collection, Iterator, Sequence
 from itertools import islice
 from pathlib import Path
 
@@ -86,16 +87,33 @@ class _Reader:
         self.handle.close()
 
 
+def _picker(keep: list[int]) -> Callable[[list[str]], Sequence[str]]:
+    """The fields at `keep` (none or one: itemgetter would not give a tuple)."""
+    at = tuple(keep)
+
+    def pick(record: list[str]) -> Sequence[str]:
+        return tuple(record[i] for i in at)
+    return pick
+
+
 def _chunks(path: Path, enc: TextEncoding, info: SourceInfo, width: int, keep: list[int],
             names: list[str], chunk_rows: int) -> Iterator[pd.DataFrame]:
     reader = _Reader(path, enc, info.delimiter or ",")
     spath = str(path)
     try:
         reader.next_record()  # the header, already checked
-        all_kept = keep == list(range(width))
+        # the kept columns of a record, picked in C (a list comprehension per record
+        # cost as much as parsing it)
+        pick: Callable[[list[str]], Sequence[str]] | None
+        if keep == list(range(width)):
+            pick = None
+        elif len(keep) > 1:
+            pick = operator.itemgetter(*keep)
+        else:
+            pick = _picker(keep)
         csv_reader = reader.reader
         while True:
-            records: list[list[str]] = []
+            records: list[Sequence[str]] = []
             lines: list[int] = []
             try:
                 for record in csv_reader:
@@ -115,7 +133,7 @@ def _chunks(path: Path, enc: TextEncoding, info: SourceInfo, width: int, keep: l
                             record = record[:width]
                     elif not any(record):
                         continue
-                    records.append(record if all_kept else [record[i] for i in keep])
+                    records.append(record if pick is None else pick(record))
                     lines.append(start)
                     if len(lines) >= chunk_rows:
                         break

@@ -104,6 +104,19 @@ def test_wanted_columns_restrict_the_frame(tmp_path: Path) -> None:
     assert info.columns == ["a", "b", "c"]
 
 
+@pytest.mark.parametrize("wanted", [["b"], ["c", "a"], ["zz"], ["a", "b", "c"]])
+def test_wanted_columns_keep_each_records_values(tmp_path: Path, wanted) -> None:
+    p = tmp_path / "w.csv"
+    # short and long records are padded / cut before the columns are picked
+    p.write_text("a,b,c\n1,2,3\n4,5\n\n7,8,9,\n", encoding="utf-8")
+    frame, _ = read_source(p, wanted_columns=wanted)
+    kept = [c for c in "abc" if c in wanted]
+    full = {"a": ["1", "4", "7"], "b": ["2", "5", "8"], "c": ["3", "", "9"]}
+    assert list(frame.columns) == [*kept, LINE_COLUMN]
+    assert {c: frame[c].tolist() for c in kept} == {c: full[c] for c in kept}
+    assert frame[LINE_COLUMN].tolist() == [2, 3, 5]
+
+
 def test_unclosed_quote_is_an_error_with_line(tmp_path: Path) -> None:
     p = tmp_path / "u.csv"
     p.write_text('a,b\n1,2\n3,"never closed\n4,5\n', encoding="utf-8")
