@@ -18,6 +18,7 @@ comparisons normalize both sides, so the same data never yields an update.
 
 from __future__ import annotations
 
+import copy
 import json
 import re
 from collections.abc import Callable, Iterable, Iterator, Mapping
@@ -126,6 +127,8 @@ class Plan:
     outbound_differences: int = 0
     refused: str | None = None
     meta: dict[str, Any] = field(default_factory=dict)
+    _counted: tuple[tuple[pd.DataFrame, ...], dict[str, Any]] | None = field(
+        default=None, init=False, repr=False, compare=False)
 
     # ------------------------------------------------------------ counts
     @property
@@ -133,6 +136,18 @@ class Plan:
         return self.options.mode
 
     def counts(self) -> dict[str, Any]:
+        """What the plan does, in numbers. A run asks several times (report, state,
+        summary); the counting over a million rows is done once per set of frames (a
+        plan's frames are not changed in place once built)."""
+        frames = (self.rows, self.remote, self.conflicts)
+        cached = self._counted
+        if cached is None or any(a is not b for a, b in zip(cached[0], frames)):
+            cached = self._counted = (frames, self._count_frames())
+        return {**copy.deepcopy(cached[1]),
+                "unknown_statuses": dict(self.unknown_statuses),
+                "outbound_differences": int(self.outbound_differences)}
+
+    def _count_frames(self) -> dict[str, Any]:
         src = self.rows["action"].value_counts()
         rem = self.remote["action"].value_counts()
         reasons = self.rows.loc[self.rows["action"].eq("rejected"), "reason"]
@@ -149,8 +164,6 @@ class Plan:
             "deferred_reasons": _reason_counts(self.rows, "deferred"),
             "conflicts": int(self.conflicts["external_unique_id"].nunique())
             if len(self.conflicts) else 0,
-            "unknown_statuses": dict(self.unknown_statuses),
-            "outbound_differences": int(self.outbound_differences),
         }
 
     @property

@@ -412,3 +412,20 @@ def test_carried_positions_find_each_contacts_carried_row_even_with_repeated_key
     # a repeated carried key: its first row is the one found
     assert _carried_positions(np.array(["b", "a", "b"], dtype=object), rem).tolist() == \
         [1, 0, -1, -1, 1]
+
+
+def test_counts_are_counted_once_and_follow_frames_that_are_replaced():
+    src = source(("a", "Ann", "", "(201) 471-6992"), ("b", "Bo", "", "(201) 471-6993"))
+    rem = remote({"id": 1, "external_unique_id": "a", "name": "Ann",
+                  "phone_number": "+1-(201)-471-6992"})
+    plan = plan_of(src, rem)
+    first = plan.counts()
+    assert first["source"]["add"] == 1 and first["source"]["unchanged"] == 1
+    first["source"]["add"] = 99  # a caller's copy: changing it changes nothing
+    assert plan.counts()["source"]["add"] == 1
+    plan.rows = plan.rows[plan.rows["action"].ne("add")].reset_index(drop=True)
+    plan.outbound_differences = 3
+    again = plan.counts()
+    assert again["source"]["add"] == 0 and again["source_rows"] == 1
+    assert again["outbound_differences"] == 3
+    assert again == Plan.from_json(plan.to_json()).counts()
