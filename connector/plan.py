@@ -350,13 +350,18 @@ def _norm_phones(series: pd.Series, region: str | None) -> pd.Series:
     with the per-value path. Every other value goes through `normalize_phone`."""
     text = stripped_text(series)
     out = pd.Series("", index=series.index, dtype=object)
-    shaped = text.str.fullmatch(_NANP_DISPLAY)
+    filled = text.ne("")
+    if not filled.all():  # blanks stay "" (--trust-state compares a million of them)
+        shaped = pd.Series(False, index=series.index)
+        shaped[filled] = text[filled].str.fullmatch(_NANP_DISPLAY)
+    else:
+        shaped = text.str.fullmatch(_NANP_DISPLAY)
     if shaped.any():
         # the shape leaves only "+", "-", "(", ")", "." and spaces besides the digits
         # (ASCII, by the shape), removed by bytes.translate: a C loop, no dict per char
         out[shaped] = ["+" + t.encode("ascii").translate(None, _DISPLAY_SEPARATORS).decode()
                        for t in text[shaped].to_numpy(dtype=object)]
-    rest = ~shaped & text.ne("")
+    rest = ~shaped & filled
     if rest.any():
         value, _, _ = _map_unique(text[rest], lambda u: normalize_phone(u, region))
         out[rest] = value.where(value.notna(), text[rest]).to_numpy()

@@ -429,3 +429,14 @@ def test_counts_are_counted_once_and_follow_frames_that_are_replaced():
     assert again["source"]["add"] == 0 and again["source_rows"] == 1
     assert again["outbound_differences"] == 3
     assert again == Plan.from_json(plan.to_json()).counts()
+
+
+def test_blank_phones_keep_a_blank_key_beside_filled_ones():
+    """--trust-state compares a campaign of blank phones: every blank (None, "", spaces)
+    keys as "", and filled phones among them keep their keys."""
+    from connector.plan import _norm_phones
+
+    assert _norm_phones(pd.Series(["", None, "  "], dtype=object), "US").tolist() == ["", "", ""]
+    got = _norm_phones(pd.Series(["", "+1-(201)-471-6992", None, "(201) 471-6993", " x "],
+                                 dtype=object), "US").tolist()
+    assert got == ["", "+12014716992", "", "+12014716993", "x"]
