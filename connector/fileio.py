@@ -120,22 +120,18 @@ def write_frame_csv(path: str | os.PathLike[str], frame: pd.DataFrame) -> int:
     BOM, formula-like cells neutralized, written atomically. Returns the row count."""
     columns = [_as_cells(col) for col in neutralized_columns(frame)]
     width = len(columns)
+    if width > 1:
+        # each cell quoted as the csv module quotes it (only where it must be): the
+        # rows are then the cells joined by commas. A lone empty cell would be quoted
+        # too, so one-column frames take the csv module.
+        columns = [_csv_quoted(col) for col in columns]
     rows = zip(*columns)
     with atomic_write(path, encoding="utf-8-sig", newline="") as handle:
         writer = csv.writer(handle, lineterminator="\r\n")
         writer.writerow([neutralize_cell(c) for c in frame.columns])
         while chunk := list(itertools.islice(rows, CSV_CHUNK_ROWS)):
-            # the cells joined by commas as they are; when that text holds no quote,
-            # no line break and no comma besides the separators, it is what the csv
-            # module would write (no cell needs quoting; a lone empty cell would, so
-            # one-column frames take the csv module). Otherwise the csv module writes
-            # this chunk.
-            text = "\r\n".join(map(",".join, chunk)) if width > 1 else ""
-            breaks = len(chunk) - 1  # the line breaks between the rows
-            if (width > 1 and '"' not in text and text.count("\n") == breaks
-                    and text.count("\r") == breaks
-                    and text.count(",") == (width - 1) * len(chunk)):
-                handle.write(text)
+            if width > 1:
+                handle.write("\r\n".join(map(",".join, chunk)))
                 handle.write("\r\n")
             else:
                 writer.writerows(chunk)
@@ -143,6 +139,26 @@ def write_frame_csv(path: str | os.PathLike[str], frame: pd.DataFrame) -> int:
 
 
 CSV_CHUNK_ROWS = 50_000
+
+_CSV_SPECIAL = (",", '"', "\r", "\n")  # what makes the csv module quote a cell
+
+
+def _csv_quoted(cells: Any) -> Any:
+    """The cells (str) as csv.writer writes them in a row of several (QUOTE_MINIMAL,
+    delimiter ",", lineterminator CRLF): a cell holding a comma, a quote or a line
+    break quoted, its quotes doubled. Whether any cell needs it is found on the joined
+    column in C; then each distinct value is tested once."""
+    import numpy as np
+    import pandas as pd
+
+    text = ",".join(cells)
+    if ('"' not in text and "\n" not in text and "\r" not in text
+            and text.count(",") == max(len(cells) - 1, 0)):
+        return cells
+    codes, uniques = pd.factorize(np.asarray(cells, dtype=object))
+    quoted = np.array(['"' + u.replace('"', '""') + '"' if any(c in u for c in _CSV_SPECIAL)
+                       else u for u in uniques], dtype=object)
+    return quoted[codes]
 
 
 def _as_cells(values: Any) -> Any:
