@@ -350,12 +350,10 @@ def _norm_phones(series: pd.Series, region: str | None) -> pd.Series:
     with the per-value path. Every other value goes through `normalize_phone`."""
     text = stripped_text(series)
     out = pd.Series("", index=series.index, dtype=object)
-    filled = text.ne("")
-    if not filled.all():  # blanks stay "" (--trust-state compares a million of them)
-        shaped = pd.Series(False, index=series.index)
+    filled = text.ne("")  # blanks stay "" (--trust-state compares a million of them)
+    shaped = pd.Series(False, index=series.index)
+    if filled.any():
         shaped[filled] = text[filled].str.fullmatch(_NANP_DISPLAY)
-    else:
-        shaped = text.str.fullmatch(_NANP_DISPLAY)
     if shaped.any():
         # the shape leaves only "+", "-", "(", ")", "." and spaces besides the digits
         # (ASCII, by the shape), removed by bytes.translate: a C loop, no dict per char
