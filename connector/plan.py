@@ -424,36 +424,53 @@ def build_plan(valid: pd.DataFrame, rejects: pd.DataFrame, remote: pd.DataFrame,
     for c in REMOTE_COLUMNS[1:]:
         rem[c] = as_text(rem[c]) if c in rem else ""
     rem["key"] = stripped_text(rem["external_unique_id"])
-    # a carried contact's phone is known by the hash the last run recorded (its listed
-    # fields have not changed since): only the other phones are normalized
-    # each campaign contact's carried row, if any (one hash join, used three times)
+    src = valid.reset_index(drop=True)
     carried_keys = (carried["external_unique_id"].to_numpy(dtype=object)
                     if carried is not None else np.array([], dtype=object))
-    carried_at = _carried_positions(carried_keys, rem["key"])
+    # every key (campaign, source, carried) hashed once into a small int: each join
+    # below is then an array look-up, not a hash join of a million strings
+    rkeys = rem["key"].to_numpy(dtype=object)
+    codes = _KeyCodes(rkeys, src["external_unique_id"].astype(str).to_numpy(dtype=object),
+                      carried_keys)
+    # each campaign contact's carried row, if any (used three times); a carried
+    # contact's phone is known by the hash the last run recorded (its listed fields
+    # have not changed since): only the other phones are normalized
+    carried_at = codes.first_of(codes.carried)[codes.remote]
     held = _carried_phone_hashes(carried, carried_at)
     if held is None:
         rem["n_phone_number"] = _norm_phones(rem["phone_number"], region)
     else:
-        n_phone = np.full(len(rem), "", dtype=object)
+        n_phone = _cells(len(rem), "")
         other = held.isna().to_numpy()
         if other.any():
             n_phone[other] = _norm_phones(rem.loc[other, "phone_number"], region).to_numpy()
         rem["n_phone_number"] = n_phone
-    rem["action"] = ""
-    rem["reason"] = ""
-    managed = rem["key"].ne("")
-    rem.loc[~managed, ["action", "reason"]] = ("unmanaged", "no_key")
-    dup_remote = managed & rem["key"].duplicated(keep=False)
-    conflict_keys = set(rem.loc[dup_remote, "key"])
-    rem.loc[dup_remote, ["action", "reason"]] = ("kept", "remote_conflict")
-    active = rem["status"].isin(ACTIVE_STATUSES)
-    unknown = rem.loc[rem["status"].ne("") & ~rem["status"].isin(KNOWN_STATUSES), "status"]
+    # the campaign contacts' fates, as arrays (set into `rem` where read by frame)
+    n_rem = len(rem)
+    r_action = _cells(n_rem, "")
+    r_reason = _cells(n_rem, "")
+
+    def fate(mask: np.ndarray, action: str, reason: str) -> None:
+        r_action[mask] = action
+        r_reason[mask] = reason
+
+    managed = rkeys != ""
+    fate(~managed, "unmanaged", "no_key")
+    # keys more than one managed contact holds: a conflict, none of them touched
+    holders = np.bincount(codes.remote[managed], minlength=codes.size)
+    conflict_code = holders > 1
+    dup_remote = managed & conflict_code[codes.remote]
+    fate(dup_remote, "kept", "remote_conflict")
+    status = rem["status"]
+    active = status.isin(ACTIVE_STATUSES).to_numpy()
+    unknown = rem.loc[status.ne("") & ~status.isin(KNOWN_STATUSES), "status"]
     unknown_statuses = {str(k): int(v) for k, v in unknown.value_counts().items()}
-    single = rem[managed & ~dup_remote]
-    by_key = single.set_index("key")
+    # per key, the position of the one managed contact holding it (conflicts: none)
+    single = managed & ~dup_remote
+    single_at = np.full(codes.size, -1, dtype=np.intp)
+    single_at[codes.remote[single]] = np.flatnonzero(single)
 
     # -- source side
-    src = valid.reset_index(drop=True)
     rows = pd.DataFrame({
         "line": pd.array(src[LINE_COLUMN].astype("int64"), dtype="Int64"),
         "external_unique_id": src["external_unique_id"].astype(str).to_numpy(),
@@ -468,18 +485,17 @@ def build_plan(valid: pd.DataFrame, rejects: pd.DataFrame, remote: pd.DataFrame,
     for c in ("name", "email", "phone_number", "outbound_number"):
         rows[f"before_{c}"] = ""
 
-    keys = rows["external_unique_id"]
-    # one hash look-up per source key gives the matching campaign contact's position
-    at = by_key.index.get_indexer(keys.to_numpy(dtype=object))
+    # per source row, the position of its campaign contact (an array look-up)
+    at = single_at[codes.source]
     matched = pd.Series(at >= 0, index=rows.index)
-    conflicted = keys.isin(conflict_keys)
+    conflicted = conflict_code[codes.source]
     rows.loc[conflicted, ["action", "reason"]] = ("deferred", "remote_conflict")
 
     m_idx = rows.index[matched]
-    hit = by_key.iloc[at[at >= 0]]
+    hit = rem.iloc[at[at >= 0]]
     rows.loc[m_idx, "remote_id"] = pd.array(hit["remote_id"].to_numpy(), dtype="Int64")
     for c in ("name", "email", "phone_number", "outbound_number"):
-        before = np.full(len(rows), "", dtype=object)
+        before = _cells(len(rows), "")
         before[at >= 0] = hit[c].to_numpy(dtype=object)
         rows[f"before_{c}"] = before
     # differences, after normalizing both sides; a blank source value changes nothing
@@ -508,7 +524,7 @@ def build_plan(valid: pd.DataFrame, rejects: pd.DataFrame, remote: pd.DataFrame,
     any_diff = np.zeros(len(m_idx), dtype=bool)
     for c in COMPARED:
         any_diff |= diff_names[c].to_numpy()
-    changed_text = np.full(len(m_idx), "", dtype=object)
+    changed_text = _cells(len(m_idx), "")
     if any_diff.any():
         flags = [diff_names[c].to_numpy()[any_diff] for c in COMPARED]
         changed_text[any_diff] = [",".join(c for c, f in zip(COMPARED, fs) if f)
@@ -527,8 +543,8 @@ def build_plan(valid: pd.DataFrame, rejects: pd.DataFrame, remote: pd.DataFrame,
     # order of precedence for matched rows
     sel = todo & hit_active & has_change
     rows.loc[sel[sel].index, ["action", "reason"]] = ("deferred", "active_status")
-    rows.loc[sel[sel].index, "detail"] = "status " + hit.loc[
-        keys[sel[sel].index], "status"].to_numpy()
+    rows.loc[sel[sel].index, "detail"] = "status " + hit["status"].to_numpy(
+        dtype=object)[sel.to_numpy()]
     todo &= ~sel
     sel = todo & ~has_change
     rows.loc[sel[sel].index, ["action", "reason"]] = ("unchanged", "same")
@@ -547,30 +563,30 @@ def build_plan(valid: pd.DataFrame, rejects: pd.DataFrame, remote: pd.DataFrame,
     # -- rows carried over from the last run: unchanged, their contacts kept
     is_carried = carried_at >= 0
     if len(carried_keys):
-        rem.loc[rem["action"].eq("").to_numpy() & is_carried,
-                ["action", "reason"]] = ("kept", "same_as_last_run")
+        fate((r_action == "") & is_carried, "kept", "same_as_last_run")
 
     # -- remote contacts' fate, before phone checks (deletes free phones)
     rejected_keys = set(rejects["key"].astype(str).str.strip()) - {""} \
         if "key" in rejects.columns else set()
-    todo_r = rem["action"].eq("")
-    in_valid = rem["key"].isin(keys.to_numpy(dtype=object))
+    todo_r = r_action == ""
+    in_valid = codes.remote_in(codes.source)
     if len(carried_keys):
         in_valid |= is_carried
-    in_rejected = rem["key"].isin(rejected_keys) & ~in_valid
-    rem.loc[todo_r & in_rejected, ["action", "reason"]] = ("kept", "source_rejected")
+    in_rejected = (rem["key"].isin(rejected_keys).to_numpy() if rejected_keys
+                   else np.zeros(n_rem, dtype=bool)) & ~in_valid
+    fate(todo_r & in_rejected, "kept", "source_rejected")
     todo_r &= ~in_rejected
     absent = todo_r & ~in_valid
     if options.mode == "mirror":
-        rem.loc[absent & active, ["action", "reason"]] = ("deferred", "active_status")
-        rem.loc[absent & ~active & rem["remote_id"].isna(),
-                ["action", "reason"]] = ("deferred", "no_remote_id")
-        rem.loc[absent & ~active & rem["remote_id"].notna(),
-                ["action", "reason"]] = ("deleted", "not_in_source")
+        no_id = rem["remote_id"].isna().to_numpy()
+        fate(absent & active, "deferred", "active_status")
+        fate(absent & ~active & no_id, "deferred", "no_remote_id")
+        fate(absent & ~active & ~no_id, "deleted", "not_in_source")
     else:
-        rem.loc[absent, ["action", "reason"]] = ("kept", "kept_not_in_source")
+        fate(absent, "kept", "kept_not_in_source")
 
     # -- phone conflicts: a phone held by another campaign contact that keeps it
+    rem["action"] = r_action
     clash, waves = _phone_conflicts(rows, rem, held)
     phone = rows["phone_number"]
     rows["wave"] = pd.array([None] * len(rows), dtype="Int64")
@@ -578,50 +594,25 @@ def build_plan(valid: pd.DataFrame, rejects: pd.DataFrame, remote: pd.DataFrame,
         rows.loc[list(waves), "wave"] = list(waves.values())
     rows.loc[rows["action"].eq("update") & rows["wave"].isna(), "wave"] = 0
 
-    # -- remote side of the source rows
-    upd_keys = set(rows.loc[rows["action"].eq("update"), "external_unique_id"])
-    deferred_keys = set(rows.loc[rows["reason"].eq("active_status"), "external_unique_id"])
-    todo_r = rem["action"].eq("")
-    rem.loc[todo_r & rem["key"].isin(upd_keys), ["action", "reason"]] = ("updated", "changed")
-    todo_r = rem["action"].eq("")
-    rem.loc[todo_r & rem["key"].isin(deferred_keys), ["action", "reason"]] = (
-        "deferred", "active_status")
-    todo_r = rem["action"].eq("")
-    no_id_keys = set(rows.loc[rows["reason"].eq("no_remote_id"), "external_unique_id"])
-    rem.loc[todo_r & rem["key"].isin(no_id_keys), ["action", "reason"]] = (
-        "deferred", "no_remote_id")
-    todo_r = rem["action"].eq("")
-    phone_rejected = set(rows.loc[rows["reason"].eq("phone_in_use"), "external_unique_id"])
-    rem.loc[todo_r & rem["key"].isin(phone_rejected), ["action", "reason"]] = (
-        "kept", "source_rejected")
-    rem.loc[rem["action"].eq(""), ["action", "reason"]] = ("kept", "same")
+    # -- remote side of the source rows (each contact by its key's source rows)
+    row_action = rows["action"].to_numpy(dtype=object)
+    row_reason = rows["reason"].to_numpy(dtype=object)
+    for rows_mask, action, reason in (
+            (row_action == "update", "updated", "changed"),
+            (row_reason == "active_status", "deferred", "active_status"),
+            (row_reason == "no_remote_id", "deferred", "no_remote_id"),
+            (row_reason == "phone_in_use", "kept", "source_rejected")):
+        if rows_mask.any():
+            fate((r_action == "") & codes.remote_in(codes.source[rows_mask]), action, reason)
+    fate(r_action == "", "kept", "same")
+    rem["action"] = r_action
+    rem["reason"] = r_reason
 
     # -- rejected rows: one line per source row, reasons joined
     rej_rows = _rejected_rows(rejects)
-    parts = [rows] + ([rej_rows] if len(rej_rows) else [])
-    if len(carried_keys):
-        n_same = len(carried_keys)
-        blank = np.full(n_same, "", dtype=object)
-        same = pd.DataFrame({
-            c: (pd.array(carried["line"].to_numpy(), dtype="Int64") if c == "line"
-                else carried_keys if c == "external_unique_id"
-                else np.full(n_same, "unchanged", dtype=object) if c == "action"
-                else np.full(n_same, "same_as_last_run", dtype=object) if c == "reason"
-                else pd.arrays.IntegerArray(np.zeros(n_same, dtype="int64"),
-                                            np.ones(n_same, dtype=bool))
-                if c in ("remote_id", "wave") else blank)
-            for c in ROW_COLUMNS})
-        parts.append(same)
-    table = pd.concat([p[list(ROW_COLUMNS)] for p in parts], ignore_index=True) \
-        if len(parts) > 1 else rows[list(ROW_COLUMNS)]
-    # in line order (stable: a line's rows keep their order); numpy's argsort on the
-    # plain ints, much cheaper than sort_values on the nullable column
-    line = table["line"]
-    if not line.isna().any():
-        order = np.argsort(line.to_numpy(dtype="int64"), kind="stable")
-        table = table.take(order).reset_index(drop=True)
-    else:
-        table = table.sort_values("line", kind="stable").reset_index(drop=True)
+    parts = [rows[list(ROW_COLUMNS)]] + ([rej_rows] if len(rej_rows) else [])
+    table = _in_line_order(parts, carried["line"] if len(carried_keys) else None,
+                           carried_keys)
 
     remote_out = rem[list(REMOTE_PLAN_COLUMNS)].copy()
     remote_out["external_unique_id"] = rem["external_unique_id"]
@@ -647,18 +638,112 @@ def build_plan(valid: pd.DataFrame, rejects: pd.DataFrame, remote: pd.DataFrame,
     return plan
 
 
+def _cells(n: int, value: str) -> np.ndarray:
+    """An object array of `n` times `value` (filling an empty array is several times
+    cheaper than np.full for objects)."""
+    out = np.empty(n, dtype=object)
+    out[:] = value
+    return out
+
+
+#: the carried rows' cells besides line and key (the Int64 columns: missing)
+_CARRIED_CELLS = {"action": "unchanged", "reason": CARRIED_REASON}
+
+
+def _in_line_order(parts: list[pd.DataFrame], carried_lines: pd.Series | None,
+                   carried_keys: np.ndarray) -> pd.DataFrame:
+    """The plan's rows: `parts` (frames of ROW_COLUMNS) and the rows carried from the
+    last run (unchanged, known by line and key), in line order; stable, so the rows
+    of one line keep their order. Built column by column: a carried row's cells are
+    all alike but its line and key, so only the parts' rows are placed one by one."""
+    if carried_lines is None or not len(carried_keys):
+        table = pd.concat(parts, ignore_index=True) if len(parts) > 1 else parts[0]
+        line = table["line"]
+        if line.isna().any():
+            return table.sort_values("line", kind="stable").reset_index(drop=True)
+        values = line.to_numpy(dtype="int64")
+        if len(values) and (values[1:] < values[:-1]).any():
+            # numpy's argsort on the plain ints: much cheaper than sort_values on
+            # the nullable column
+            table = table.take(np.argsort(values, kind="stable"))
+        return table.reset_index(drop=True)
+    lines = [p["line"] for p in parts] + [pd.Series(pd.array(carried_lines.to_numpy(),
+                                                             dtype="Int64"))]
+    if any(line.isna().any() for line in lines):
+        n_same = len(carried_keys)
+        same = pd.DataFrame({
+            c: (lines[-1].array if c == "line" else carried_keys
+                if c == "external_unique_id"
+                else pd.array([None] * n_same, dtype="Int64") if c in ("remote_id", "wave")
+                else _cells(n_same, _CARRIED_CELLS.get(c, "")))
+            for c in ROW_COLUMNS})
+        return _in_line_order([*parts, same], None, carried_keys)
+    all_lines = np.concatenate([line.to_numpy(dtype="int64") for line in lines])
+    order = np.argsort(all_lines, kind="stable")
+    n = len(order)
+    n_other = n - len(carried_keys)
+    where = np.empty(n, dtype=np.intp)
+    where[order] = np.arange(n)
+    other_at = where[:n_other]  # where the parts' rows go
+    columns: dict[str, Any] = {}
+    for c in ROW_COLUMNS:
+        if c == "line":
+            columns[c] = pd.array(all_lines[order], dtype="Int64")
+        elif c == "external_unique_id":
+            columns[c] = np.concatenate([p[c].to_numpy(dtype=object) for p in parts]
+                                        + [carried_keys])[order]
+        elif c in ("remote_id", "wave"):
+            values = np.zeros(n, dtype="int64")
+            missing = np.ones(n, dtype=bool)
+            if n_other:
+                values[other_at] = np.concatenate(
+                    [p[c].to_numpy(dtype="int64", na_value=0) for p in parts])
+                missing[other_at] = np.concatenate([p[c].isna().to_numpy() for p in parts])
+            columns[c] = pd.arrays.IntegerArray(values, missing)
+        else:
+            cells = _cells(n, _CARRIED_CELLS.get(c, ""))
+            if n_other:
+                cells[other_at] = np.concatenate([p[c].to_numpy(dtype=object) for p in parts])
+            columns[c] = cells
+    return pd.DataFrame(columns)
+
+
+class _KeyCodes:
+    """The keys of the campaign contacts, the source rows and the carried rows, as
+    codes 0..size-1 of one factorization (equal keys, equal codes)."""
+
+    def __init__(self, remote: np.ndarray, source: np.ndarray, carried: np.ndarray) -> None:
+        n_r, n_s = len(remote), len(source)
+        codes, uniques = pd.factorize(np.concatenate([remote, source, carried]))
+        self.size = len(uniques)
+        self.remote, self.source, self.carried = (
+            codes[:n_r], codes[n_r:n_r + n_s], codes[n_r + n_s:])
+
+    def first_of(self, codes: np.ndarray) -> np.ndarray:
+        """Per code, the first position in `codes` holding it, else -1."""
+        first = np.full(self.size, -1, dtype=np.intp)
+        if len(codes):
+            if np.bincount(codes, minlength=self.size).max() <= 1:
+                first[codes] = np.arange(len(codes))
+            else:
+                uniq, pos = np.unique(codes, return_index=True)
+                first[uniq] = pos
+        return first
+
+    def remote_in(self, codes: np.ndarray) -> np.ndarray:
+        """Per campaign contact, whether its key's code is among `codes`."""
+        there = np.zeros(self.size, dtype=bool)
+        there[codes] = True
+        return there[self.remote]
+
+
 def _carried_positions(carried_keys: np.ndarray, rem_keys: pd.Series) -> np.ndarray:
     """Per campaign contact, the position of the carried row with its key, else -1.
     Carried keys are unique (a carried row's key appears once in the source); were
     they not, the first row with the key is the one found."""
-    if not len(carried_keys):
-        return np.full(len(rem_keys), -1, dtype=np.intp)
-    index = pd.Index(carried_keys)
-    if not index.is_unique:
-        first = np.flatnonzero(~index.duplicated(keep="first"))
-        at = index[first].get_indexer(rem_keys.to_numpy(dtype=object))
-        return np.where(at >= 0, first[at], -1)
-    return index.get_indexer(rem_keys.to_numpy(dtype=object))
+    codes = _KeyCodes(rem_keys.to_numpy(dtype=object), np.array([], dtype=object),
+                      np.asarray(carried_keys, dtype=object))
+    return codes.first_of(codes.carried)[codes.remote]
 
 
 def _carried_phone_hashes(carried: pd.DataFrame | None, carried_at: np.ndarray

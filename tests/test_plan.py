@@ -440,3 +440,38 @@ def test_blank_phones_keep_a_blank_key_beside_filled_ones():
     got = _norm_phones(pd.Series(["", "+1-(201)-471-6992", None, "(201) 471-6993", " x "],
                                  dtype=object), "US").tolist()
     assert got == ["", "+12014716992", "", "+12014716993", "x"]
+
+
+@given(st.lists(st.integers(2, 40), max_size=12), st.lists(st.integers(2, 40), max_size=6),
+       st.lists(st.integers(2, 40), max_size=25))
+@settings(max_examples=150, deadline=None)
+def test_rows_in_line_order_equal_the_concatenated_sort(row_lines, rej_lines, carried_lines):
+    """The rows table built column by column (carried rows only placed by their
+    line) equals the plain way: every part concatenated, then a stable sort."""
+    import numpy as np
+
+    from connector.plan import CARRIED_REASON, ROW_COLUMNS, _in_line_order
+
+    def part(lines: list[int], tag: str) -> pd.DataFrame:
+        n = len(lines)
+        frame = pd.DataFrame({c: [f"{tag}{c[:2]}{i}" for i in range(n)] for c in ROW_COLUMNS})
+        frame["line"] = pd.array(lines, dtype="Int64")
+        frame["remote_id"] = pd.array([i if i % 2 else None for i in range(n)], dtype="Int64")
+        frame["wave"] = pd.array([0 if i % 3 else None for i in range(n)], dtype="Int64")
+        return frame[list(ROW_COLUMNS)]
+
+    parts = [part(row_lines, "r")] + ([part(rej_lines, "j")] if rej_lines else [])
+    keys = np.array([f"k{i}" for i in range(len(carried_lines))], dtype=object)
+    carried = pd.Series(carried_lines, dtype="int64")
+    got = _in_line_order(parts, carried if len(keys) else None, keys)
+
+    same = pd.DataFrame({c: [""] * len(keys) for c in ROW_COLUMNS})
+    same["line"] = pd.array(carried_lines, dtype="Int64")
+    same["external_unique_id"] = keys
+    same["action"], same["reason"] = "unchanged", CARRIED_REASON
+    same["remote_id"] = same["wave"] = pd.array([None] * len(keys), dtype="Int64")
+    expected = pd.concat(parts + [same[list(ROW_COLUMNS)]], ignore_index=True).sort_values(
+        "line", kind="stable").reset_index(drop=True)
+    assert got["line"].tolist() == expected["line"].tolist()
+    for c in ROW_COLUMNS:
+        assert got[c].tolist() == expected[c].tolist(), c
