@@ -19,6 +19,8 @@ FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 
 def cell_text(value: Any) -> str:
     """A table cell as text: "" for None/NA/NaN, integral floats without ".0"."""
+    if type(value) is str:  # most cells: no pandas look-up
+        return value
     if value is None:
         return ""
     try:
@@ -167,4 +169,4 @@ def _as_cells(values: Any) -> Any:
 
     if pd.api.types.infer_dtype(values, skipna=False) in ("string", "empty"):
         return values
-    return [v if type(v) is str else str(v) for v in values]
+    return list(map(str, values))  # str() of a str is that str
