@@ -201,32 +201,39 @@ def carried_match(mapped: pd.DataFrame, mapping: Mapping, remote: pd.DataFrame,
     the campaign. Everything else goes the full way.
 
     Also returns what it looked up, so the caller need not join again: the applied
-    rows, one per key, and each mapped row's position among them (-1: none)."""
+    rows, and each mapped row's position among them (the first with its key; -1:
+    none). Every key (source, applied, campaign) is hashed once, in one factorization."""
     if applied is None or applied.empty or mapped.empty:
         return pd.Series(False, index=mapped.index), None, None
-    from .plan import stripped_text
-
-    keys = stripped_text(mapped["external_unique_id"])
-    if hashes is None:
-        hashes = source_hashes(mapped, mapping)
     import numpy as np
 
-    last = applied.drop_duplicates("key")
-    at = pd.Index(last["key"].to_numpy()).get_indexer(keys.to_numpy())
-    rkeys = stripped_text(remote["external_unique_id"])
-    once = rkeys.ne("") & ~rkeys.duplicated(keep=False)
-    rat = pd.Index(rkeys[once].to_numpy()).get_indexer(keys.to_numpy())
+    from .plan import KeyCodes, stripped_text
+
+    keys = stripped_text(mapped["external_unique_id"]).to_numpy(dtype=object)
+    if hashes is None:
+        hashes = source_hashes(mapped, mapping)
+    rkeys = stripped_text(remote["external_unique_id"]).to_numpy(dtype=object)
+    codes = KeyCodes(keys, applied["key"].to_numpy(dtype=object), rkeys)
+    s_codes, a_codes, r_codes = codes.parts
+    at = codes.first_of(a_codes)[s_codes]
+    # the campaign contact of each key held by exactly one contact
+    listed = rkeys != ""
+    once = listed & (codes.count(r_codes[listed]) == 1)[r_codes]
+    only = np.full(codes.size, -1, dtype=np.intp)
+    only[r_codes[once]] = np.flatnonzero(once)
+    rat = only[s_codes]
     found = (at >= 0) & (rat >= 0)
-    stored_row = last["row_hash"].to_numpy(dtype="int64")
-    stored_remote = last["remote_hash"].fillna(0).to_numpy(dtype="int64")
-    has_remote = last["remote_hash"].notna().to_numpy()
-    now_remote = remote_hashes(remote)[once].to_numpy(dtype="int64")
+    stored_row = applied["row_hash"].to_numpy(dtype="int64")
+    stored_remote = applied["remote_hash"].fillna(0).to_numpy(dtype="int64")
+    has_remote = applied["remote_hash"].notna().to_numpy()
+    now_remote = remote_hashes(remote).to_numpy(dtype="int64")
     same = np.zeros(len(keys), dtype=bool)
     i = np.flatnonzero(found)
     same[i] = ((stored_row[at[i]] == hashes.to_numpy()[i]) & has_remote[at[i]]
                & (stored_remote[at[i]] == now_remote[rat[i]]))
-    return (pd.Series(same, index=mapped.index) & keys.ne("") & ~keys.duplicated(keep=False),
-            last, at)
+    # a key that appears once in the source
+    same &= (keys != "") & (codes.count(s_codes) == 1)[s_codes]
+    return pd.Series(same, index=mapped.index), applied, at
 
 
 REPAIRED_NOTE = "repaired from a number: the cell held a number, read back as its digits"

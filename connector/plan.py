@@ -430,12 +430,13 @@ def build_plan(valid: pd.DataFrame, rejects: pd.DataFrame, remote: pd.DataFrame,
     # every key (campaign, source, carried) hashed once into a small int: each join
     # below is then an array look-up, not a hash join of a million strings
     rkeys = rem["key"].to_numpy(dtype=object)
-    codes = _KeyCodes(rkeys, src["external_unique_id"].astype(str).to_numpy(dtype=object),
-                      carried_keys)
+    codes = KeyCodes(rkeys, src["external_unique_id"].astype(str).to_numpy(dtype=object),
+                     carried_keys)
+    r_codes, s_codes, c_codes = codes.parts
     # each campaign contact's carried row, if any (used three times); a carried
     # contact's phone is known by the hash the last run recorded (its listed fields
     # have not changed since): only the other phones are normalized
-    carried_at = codes.first_of(codes.carried)[codes.remote]
+    carried_at = codes.first_of(c_codes)[r_codes]
     held = _carried_phone_hashes(carried, carried_at)
     if held is None:
         rem["n_phone_number"] = _norm_phones(rem["phone_number"], region)
@@ -457,9 +458,9 @@ def build_plan(valid: pd.DataFrame, rejects: pd.DataFrame, remote: pd.DataFrame,
     managed = rkeys != ""
     fate(~managed, "unmanaged", "no_key")
     # keys more than one managed contact holds: a conflict, none of them touched
-    holders = np.bincount(codes.remote[managed], minlength=codes.size)
+    holders = codes.count(r_codes[managed])
     conflict_code = holders > 1
-    dup_remote = managed & conflict_code[codes.remote]
+    dup_remote = managed & conflict_code[r_codes]
     fate(dup_remote, "kept", "remote_conflict")
     status = rem["status"]
     active = status.isin(ACTIVE_STATUSES).to_numpy()
@@ -468,7 +469,7 @@ def build_plan(valid: pd.DataFrame, rejects: pd.DataFrame, remote: pd.DataFrame,
     # per key, the position of the one managed contact holding it (conflicts: none)
     single = managed & ~dup_remote
     single_at = np.full(codes.size, -1, dtype=np.intp)
-    single_at[codes.remote[single]] = np.flatnonzero(single)
+    single_at[r_codes[single]] = np.flatnonzero(single)
 
     # -- source side
     rows = pd.DataFrame({
@@ -486,9 +487,9 @@ def build_plan(valid: pd.DataFrame, rejects: pd.DataFrame, remote: pd.DataFrame,
         rows[f"before_{c}"] = ""
 
     # per source row, the position of its campaign contact (an array look-up)
-    at = single_at[codes.source]
+    at = single_at[s_codes]
     matched = pd.Series(at >= 0, index=rows.index)
-    conflicted = conflict_code[codes.source]
+    conflicted = conflict_code[s_codes]
     rows.loc[conflicted, ["action", "reason"]] = ("deferred", "remote_conflict")
 
     m_idx = rows.index[matched]
@@ -569,7 +570,7 @@ def build_plan(valid: pd.DataFrame, rejects: pd.DataFrame, remote: pd.DataFrame,
     rejected_keys = set(rejects["key"].astype(str).str.strip()) - {""} \
         if "key" in rejects.columns else set()
     todo_r = r_action == ""
-    in_valid = codes.remote_in(codes.source)
+    in_valid = codes.among(r_codes, s_codes)
     if len(carried_keys):
         in_valid |= is_carried
     in_rejected = (rem["key"].isin(rejected_keys).to_numpy() if rejected_keys
@@ -603,7 +604,7 @@ def build_plan(valid: pd.DataFrame, rejects: pd.DataFrame, remote: pd.DataFrame,
             (row_reason == "no_remote_id", "deferred", "no_remote_id"),
             (row_reason == "phone_in_use", "kept", "source_rejected")):
         if rows_mask.any():
-            fate((r_action == "") & codes.remote_in(codes.source[rows_mask]), action, reason)
+            fate((r_action == "") & codes.among(r_codes, s_codes[rows_mask]), action, reason)
     fate(r_action == "", "kept", "same")
     rem["action"] = r_action
     rem["reason"] = r_reason
@@ -708,16 +709,17 @@ def _in_line_order(parts: list[pd.DataFrame], carried_lines: pd.Series | None,
     return pd.DataFrame(columns)
 
 
-class _KeyCodes:
-    """The keys of the campaign contacts, the source rows and the carried rows, as
-    codes 0..size-1 of one factorization (equal keys, equal codes)."""
+class KeyCodes:
+    """Several arrays of keys as codes 0..size-1 of one factorization (equal keys,
+    equal codes): a join of a million keys is then an array look-up, and each key
+    is hashed once however many joins use it. `parts[i]`: the codes of array i."""
 
-    def __init__(self, remote: np.ndarray, source: np.ndarray, carried: np.ndarray) -> None:
-        n_r, n_s = len(remote), len(source)
-        codes, uniques = pd.factorize(np.concatenate([remote, source, carried]))
+    def __init__(self, *arrays: np.ndarray) -> None:
+        codes, uniques = pd.factorize(np.concatenate([np.asarray(a, dtype=object)
+                                                      for a in arrays]))
         self.size = len(uniques)
-        self.remote, self.source, self.carried = (
-            codes[:n_r], codes[n_r:n_r + n_s], codes[n_r + n_s:])
+        ends = np.cumsum([len(a) for a in arrays])
+        self.parts = np.split(codes, ends[:-1])
 
     def first_of(self, codes: np.ndarray) -> np.ndarray:
         """Per code, the first position in `codes` holding it, else -1."""
@@ -730,20 +732,24 @@ class _KeyCodes:
                 first[uniq] = pos
         return first
 
-    def remote_in(self, codes: np.ndarray) -> np.ndarray:
-        """Per campaign contact, whether its key's code is among `codes`."""
+    def count(self, codes: np.ndarray) -> np.ndarray:
+        """Per code, how many times `codes` holds it."""
+        return np.bincount(codes, minlength=self.size)
+
+    def among(self, codes: np.ndarray, within: np.ndarray) -> np.ndarray:
+        """Per entry of `codes`, whether it is among `within`."""
         there = np.zeros(self.size, dtype=bool)
-        there[codes] = True
-        return there[self.remote]
+        there[within] = True
+        return there[codes]
 
 
 def _carried_positions(carried_keys: np.ndarray, rem_keys: pd.Series) -> np.ndarray:
     """Per campaign contact, the position of the carried row with its key, else -1.
     Carried keys are unique (a carried row's key appears once in the source); were
     they not, the first row with the key is the one found."""
-    codes = _KeyCodes(rem_keys.to_numpy(dtype=object), np.array([], dtype=object),
-                      np.asarray(carried_keys, dtype=object))
-    return codes.first_of(codes.carried)[codes.remote]
+    codes = KeyCodes(rem_keys.to_numpy(dtype=object), carried_keys)
+    remote, carried = codes.parts
+    return codes.first_of(carried)[remote]
 
 
 def _carried_phone_hashes(carried: pd.DataFrame | None, carried_at: np.ndarray

@@ -356,24 +356,27 @@ def _validate_incremental(store: StateStore, campaign_id: int, info: Any, source
     """Validate, skipping the rows that are exactly as the last applied run left them
     on both sides. Falls back to the full path when a re-checked row's phone is one a
     skipped row holds (duplicate_phone must then be decided over every row)."""
+    import numpy as np
+
     from .pipeline import carried_match, phone_hashes, source_hashes, validate_prepared
+    from .plan import KeyCodes
 
     if applied is None:
         applied = store.applied(campaign_id)
     if hashes is None:
         hashes = source_hashes(mapped, mapping)
-    if trusting:
-        keys = stripped_text(mapped["external_unique_id"])
-        last = applied.drop_duplicates("key")
-        at = pd.Index(last["key"].to_numpy()).get_indexer(keys.to_numpy())
-        stored = last["row_hash"].to_numpy(dtype="int64")
-        import numpy as np
-
+    if trusting:  # a row as last applied (the first state row with its key), key once
+        keys = stripped_text(mapped["external_unique_id"]).to_numpy(dtype=object)
+        codes = KeyCodes(keys, applied["key"].to_numpy(dtype=object))
+        s_codes, a_codes = codes.parts
+        at = codes.first_of(a_codes)[s_codes]
+        stored = applied["row_hash"].to_numpy(dtype="int64")
         same = np.zeros(len(keys), dtype=bool)
         hit = np.flatnonzero(at >= 0)
         same[hit] = stored[at[hit]] == hashes.to_numpy()[hit]
-        skip = pd.Series(same, index=mapped.index) & keys.ne("") & ~keys.duplicated(keep=False)
-        return validate_prepared(info, source, mapping, mapped, skip)
+        same &= (keys != "") & (codes.count(s_codes) == 1)[s_codes]
+        return validate_prepared(info, source, mapping, mapped,
+                                 pd.Series(same, index=mapped.index))
     if full:
         return validate_prepared(info, source, mapping, mapped)
     skip, last, positions = carried_match(mapped, mapping, remote, applied, hashes)
@@ -385,22 +388,21 @@ def _validate_incremental(store: StateStore, campaign_id: int, info: Any, source
     # carried rows are the skipped ones in order, each found in `last` by carried_match
     carried_keys = validated.carried["external_unique_id"].to_numpy(dtype=object)
     at = positions[skip.to_numpy()]
-    recorded = last["phone_hash"].to_numpy(dtype=object)[at]
-    known = ~pd.isna(recorded)
+    recorded = pd.array(last["phone_hash"], dtype="Int64")[at]
+    known = ~recorded.isna()
     # the plan matches phones of carried contacts by these hashes instead of
     # normalizing every campaign phone again
-    validated.carried["phone_hash"] = pd.array(
-        [int(h) if k else None for h, k in zip(recorded, known)], dtype="Int64")
-    held = {int(h) for h in recorded[known]}
+    validated.carried["phone_hash"] = recorded
+    held = recorded[known].to_numpy(dtype="int64")
     if not known.all():
         unknown = set(carried_keys[~known])
         rkeys = stripped_text(remote["external_unique_id"])
         phones = set(_norm_phones(remote.loc[rkeys.isin(unknown), "phone_number"],
                                   mapping.region)) - {""}
-        held |= set(phone_hashes(sorted(phones)).tolist())
+        held = np.concatenate([held, phone_hashes(sorted(phones)).to_numpy()])
     fresh = (set(validated.result.valid["phone_number"]) | set(
         _norm_phones(mapped.loc[~skip, "phone_number"], mapping.region))) - {""}
-    if held & set(phone_hashes(sorted(fresh)).tolist()):
+    if np.isin(phone_hashes(sorted(fresh)).to_numpy(), held).any():
         log.info("a re-checked row's phone is held by a carried one: validating every row")
         return validate_prepared(info, source, mapping, mapped)
     return validated
