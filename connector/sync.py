@@ -402,7 +402,8 @@ def _validate_incremental(store: StateStore, campaign_id: int, info: Any, source
         held = np.concatenate([held, phone_hashes(sorted(phones)).to_numpy()])
     fresh = (set(validated.result.valid["phone_number"]) | set(
         _norm_phones(mapped.loc[~skip, "phone_number"], mapping.region))) - {""}
-    if np.isin(phone_hashes(sorted(fresh)).to_numpy(), held).any():
+    # (pandas' isin hashes the few fresh phones; np.isin would sort a million)
+    if pd.Series(held).isin(phone_hashes(sorted(fresh)).to_numpy()).any():
         log.info("a re-checked row's phone is held by a carried one: validating every row")
         return validate_prepared(info, source, mapping, mapped)
     return validated
@@ -442,7 +443,10 @@ def _record_applied(store: StateStore, campaign_id: int, run_id: int, plan: Plan
             rem_id.setdefault(key, rid)
     else:
         akeys = stripped_text(after["external_unique_id"])
-        single = (akeys.ne("") & ~akeys.duplicated(keep=False) & akeys.isin(wanted)).to_numpy()
+        # contacts with a wanted key that no other contact holds: duplicates of a
+        # wanted key are all among the wanted ones, so only those are looked at
+        single = (akeys.isin(wanted) & akeys.ne("")).to_numpy(copy=True)
+        single[single] = ~akeys[single].duplicated(keep=False).to_numpy()
         rem_hash = dict(zip(akeys[single].to_numpy(), remote_hashes(after[single]).to_numpy()))
         rem_id = dict(zip(akeys[single].to_numpy(), after.loc[single, "remote_id"].to_numpy()))
     # the phone the contact holds after the run: the source's E.164 (added, patched or
