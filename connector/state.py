@@ -317,6 +317,11 @@ class StateStore:
             out.append(rec)
         return out
 
+    def has_operations(self, run_id: int, kind: str) -> bool:
+        """Whether the run planned any operation of `kind` (no row decoded)."""
+        return self.db.execute("SELECT 1 FROM operations WHERE run_id=? AND kind=? LIMIT 1",
+                               (run_id, kind)).fetchone() is not None
+
     def mark(self, op_ids: Iterable[int], status: str, *, error: str | None = None,
              job: int | None = None, remote_id: int | None = None) -> None:
         ids = list(op_ids)

@@ -262,7 +262,7 @@ def run_sync(*, source: str, campaign_id: int, mapping: str, plan_options: PlanO
         if trusting:  # no second read: the writes' own answers are the outcome
             confirmed = unconfirmed = 0
         elif plan.has_writes():
-            if (full_check or store.operations(run_id, "add")
+            if (full_check or store.has_operations(run_id, "add")
                     or not _answers_show_patches(loader.answers, store, run_id)):
                 # imports answer with a job, not the contacts (and an answer without
                 # a patched field says nothing of it): read the campaign again
@@ -419,8 +419,7 @@ def _record_applied(store: StateStore, campaign_id: int, run_id: int, plan: Plan
     and looked up, so a night that changed 1% records 1%."""
     from .pipeline import phone_hashes, remote_hashes, source_hashes
 
-    done = {(op["kind"], op["key"]): op for op in store.operations(run_id)
-            if op["status"] == "done"}
+    done = {(op["kind"], op["key"]): op for op in store.operations(run_id, statuses=["done"])}
     rows = plan.rows
     keep = rows["action"].isin(["add", "update", "unchanged"]) & rows["reason"].ne(
         "same_as_last_run")

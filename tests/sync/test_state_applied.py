@@ -33,3 +33,16 @@ def test_applied_equals_the_row_by_row_reading(tmp_path, keys):
     for key, *want in rows:
         assert [None if pd.isna(v) else int(v) for v in got[key]] == want
     store.close()
+
+
+def test_has_operations_answers_per_run_and_kind(tmp_path):
+    store = StateStore(tmp_path / "state.db")
+    run = store.start_run(6, "sync")
+    other = store.start_run(6, "sync")
+    store.add_operations(run, [("update", "k1", 11, 2, 0, {"name": "A"}, {}),
+                               ("delete", "k2", 12, None, None, {"contact_id": 12}, {})])
+    assert store.has_operations(run, "update") and store.has_operations(run, "delete")
+    assert not store.has_operations(run, "add")
+    assert not store.has_operations(other, "update")
+    store.mark([op["id"] for op in store.operations(run, "update")], "done")
+    assert [op["key"] for op in store.operations(run, statuses=["done"])] == ["k1"]
