@@ -47,11 +47,17 @@ def verify(store: StateStore, run_id: int, remote: pd.DataFrame, region: str | N
              | keys.isin(want_keys).to_numpy(dtype=bool))
     rem = comparison_frame(remote[named].reset_index(drop=True), region)
     ids = set(int(x) for x in rem["remote_id"].dropna())
-    by_id = rem.dropna(subset=["remote_id"]).drop_duplicates("remote_id").set_index(
-        rem.dropna(subset=["remote_id"]).drop_duplicates("remote_id")["remote_id"].astype(int))
-    by_key = rem[rem["key"].ne("")].drop_duplicates("key", keep=False).set_index("key")
+    # the named contacts as plain dicts, by id (the first with it) and by key (a key
+    # one contact holds): a look-up per operation, not a pandas row each
+    compared = ["n_name", "n_email", "n_phone_number"]
+    with_id = rem.dropna(subset=["remote_id"]).drop_duplicates("remote_id")
+    by_id = dict(zip(with_id["remote_id"].astype(int).tolist(),
+                     with_id[compared].to_dict("records")))
+    keyed = rem[rem["key"].ne("")].drop_duplicates("key", keep=False)
+    by_key = dict(zip(keyed["key"].tolist(),
+                      keyed[[*compared, "remote_id"]].to_dict("records")))
 
-    def same(row: pd.Series, payload: dict[str, Any]) -> bool:
+    def same(row: Mapping[str, Any], payload: dict[str, Any]) -> bool:
         for f, v in payload.items():
             if f == "external_unique_id" or f == "outbound_number" or not v:
                 continue
@@ -64,11 +70,11 @@ def verify(store: StateStore, run_id: int, remote: pd.DataFrame, region: str | N
         if op["kind"] == "delete":
             results.append((op["id"], op["remote_id"] not in ids, None))
         elif op["kind"] == "update":
-            ok = op["remote_id"] in ids and same(by_id.loc[op["remote_id"]], op["payload"])
+            ok = op["remote_id"] in ids and same(by_id[op["remote_id"]], op["payload"])
             results.append((op["id"], bool(ok), None))
         else:
-            if op["key"] in by_key.index:
-                row = by_key.loc[op["key"]]
+            if op["key"] in by_key:
+                row = by_key[op["key"]]
                 rid = row["remote_id"]
                 results.append((op["id"], same(row, op["payload"]),
                                 None if pd.isna(rid) else int(rid)))
