@@ -83,7 +83,7 @@ CREATE TABLE IF NOT EXISTS contacts (
     run_id INTEGER,
     phone_hash INTEGER,                -- hash of its phone (E.164) after that run, if known
     PRIMARY KEY (campaign_id, key)
-);
+) WITHOUT ROWID;                       -- rows kept in key order: a campaign is read in one scan
 CREATE TABLE IF NOT EXISTS locks (
     campaign_id INTEGER PRIMARY KEY,
     run_id INTEGER, pid INTEGER, host TEXT, started_at TEXT
@@ -172,10 +172,34 @@ class StateStore:
         columns = {row[1] for row in self.db.execute("PRAGMA table_info(contacts)")}
         if "phone_hash" not in columns:  # a store written before phone hashes were kept
             self.db.execute("ALTER TABLE contacts ADD COLUMN phone_hash INTEGER")
+        self._contacts_without_rowid()
         for extra in (self.path.with_name(self.path.name + "-wal"),
                       self.path.with_name(self.path.name + "-shm")):
             if extra.exists():
                 os.chmod(extra, 0o600)
+
+    def _contacts_without_rowid(self) -> None:
+        """Stores written before contacts was a WITHOUT ROWID table get it rebuilt
+        once, in one transaction (nothing is lost if the process stops during it):
+        reading a campaign's applied state was a look-up per row through the key
+        index, and is now one scan of the table in key order."""
+        sql = self.db.execute("SELECT sql FROM sqlite_master WHERE type='table' AND "
+                              "name='contacts'").fetchone()[0]
+        if "WITHOUT ROWID" in sql.upper():
+            return
+        table = SCHEMA[SCHEMA.index("CREATE TABLE IF NOT EXISTS contacts"):]
+        table = table[:table.index(";") + 1].replace(
+            "IF NOT EXISTS contacts", "contacts_rebuilt")
+        columns = "campaign_id, key, row_hash, remote_hash, remote_id, run_id, phone_hash"
+        with self.transaction() as db:
+            if "WITHOUT ROWID" in db.execute(  # another process rebuilt it meanwhile
+                    "SELECT sql FROM sqlite_master WHERE name='contacts'").fetchone()[0]:
+                return
+            db.execute(table)
+            db.execute(f"INSERT INTO contacts_rebuilt ({columns}) SELECT {columns} "
+                       "FROM contacts")
+            db.execute("DROP TABLE contacts")
+            db.execute("ALTER TABLE contacts_rebuilt RENAME TO contacts")
 
     def close(self) -> None:
         self.db.close()

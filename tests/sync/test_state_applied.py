@@ -46,3 +46,36 @@ def test_has_operations_answers_per_run_and_kind(tmp_path):
     assert not store.has_operations(other, "update")
     store.mark([op["id"] for op in store.operations(run, "update")], "done")
     assert [op["key"] for op in store.operations(run, statuses=["done"])] == ["k1"]
+
+
+def test_a_store_with_a_rowid_contacts_table_is_rebuilt_and_keeps_every_row(tmp_path):
+    import sqlite3
+
+    path = tmp_path / "state.db"
+    store = StateStore(path)
+    rows = [(f"k{i}", i - 5, None if i % 2 else i, i + 100, None if i % 3 else -i)
+            for i in range(50)]
+    store.record_applied(6, 1, rows)
+    before = store.applied(6)
+    store.close()
+    # as a store written before the table was WITHOUT ROWID (and before phone hashes)
+    db = sqlite3.connect(path)
+    db.executescript("""
+        CREATE TABLE old (campaign_id INTEGER NOT NULL, key TEXT NOT NULL,
+            row_hash INTEGER NOT NULL, remote_hash INTEGER, remote_id INTEGER,
+            run_id INTEGER, PRIMARY KEY (campaign_id, key));
+        INSERT INTO old SELECT campaign_id, key, row_hash, remote_hash, remote_id, run_id
+            FROM contacts;
+        DROP TABLE contacts;
+        ALTER TABLE old RENAME TO contacts;""")
+    db.close()
+    store = StateStore(path)
+    sql = store.db.execute("SELECT sql FROM sqlite_master WHERE name='contacts'").fetchone()[0]
+    assert "WITHOUT ROWID" in sql
+    after = store.applied(6)
+    pd.testing.assert_frame_equal(after.drop(columns="phone_hash"),
+                                  before.drop(columns="phone_hash"))
+    assert after["phone_hash"].isna().all()
+    store.record_applied(6, 2, [("k1", 7, 8, 9, 10)], removed=["k2"])
+    again = StateStore(path).applied(6).set_index("key")
+    assert len(again) == 49 and again.loc["k1", "row_hash"] == 7
