@@ -192,6 +192,19 @@ def phone_hashes(phones: Iterable[str]) -> pd.Series:
     return pd.Series(hashed.view("int64"))
 
 
+def keys_against_state(keys: Any, applied: pd.DataFrame, *others: Any) -> tuple[Any, Any, Any]:
+    """The source keys, the state's keys and `others` as one `KeyCodes`; per source
+    key, the position of the first state row holding it (-1: none); and whether the
+    key is filled and appears once in the source (only such a row can be carried)."""
+    from .plan import KeyCodes
+
+    codes = KeyCodes(keys, applied["key"].to_numpy(dtype=object), *others)
+    s_codes, a_codes = codes.parts[:2]
+    at = codes.first_of(a_codes)[s_codes]
+    once = (keys != "") & (codes.count(s_codes) == 1)[s_codes]
+    return codes, at, once
+
+
 def carried_match(mapped: pd.DataFrame, mapping: Mapping, remote: pd.DataFrame,
                   applied: pd.DataFrame, hashes: pd.Series | None = None
                   ) -> tuple[pd.Series, pd.DataFrame | None, Any]:
@@ -207,21 +220,16 @@ def carried_match(mapped: pd.DataFrame, mapping: Mapping, remote: pd.DataFrame,
         return pd.Series(False, index=mapped.index), None, None
     import numpy as np
 
-    from .plan import KeyCodes, stripped_text
+    from .plan import stripped_text
 
     keys = stripped_text(mapped["external_unique_id"]).to_numpy(dtype=object)
     if hashes is None:
         hashes = source_hashes(mapped, mapping)
     rkeys = stripped_text(remote["external_unique_id"]).to_numpy(dtype=object)
-    codes = KeyCodes(keys, applied["key"].to_numpy(dtype=object), rkeys)
-    s_codes, a_codes, r_codes = codes.parts
-    at = codes.first_of(a_codes)[s_codes]
+    codes, at, once = keys_against_state(keys, applied, rkeys)
+    s_codes, _a_codes, r_codes = codes.parts
     # the campaign contact of each key held by exactly one contact
-    listed = rkeys != ""
-    once = listed & (codes.count(r_codes[listed]) == 1)[r_codes]
-    only = np.full(codes.size, -1, dtype=np.intp)
-    only[r_codes[once]] = np.flatnonzero(once)
-    rat = only[s_codes]
+    rat = codes.only_of(r_codes, rkeys != "")[s_codes]
     found = (at >= 0) & (rat >= 0)
     stored_row = applied["row_hash"].to_numpy(dtype="int64")
     stored_remote = applied["remote_hash"].fillna(0).to_numpy(dtype="int64")
@@ -231,8 +239,7 @@ def carried_match(mapped: pd.DataFrame, mapping: Mapping, remote: pd.DataFrame,
     i = np.flatnonzero(found)
     same[i] = ((stored_row[at[i]] == hashes.to_numpy()[i]) & has_remote[at[i]]
                & (stored_remote[at[i]] == now_remote[rat[i]]))
-    # a key that appears once in the source
-    same &= (keys != "") & (codes.count(s_codes) == 1)[s_codes]
+    same &= once
     return pd.Series(same, index=mapped.index), applied, at
 
 

@@ -467,9 +467,7 @@ def build_plan(valid: pd.DataFrame, rejects: pd.DataFrame, remote: pd.DataFrame,
     unknown = rem.loc[status.ne("") & ~status.isin(KNOWN_STATUSES), "status"]
     unknown_statuses = {str(k): int(v) for k, v in unknown.value_counts().items()}
     # per key, the position of the one managed contact holding it (conflicts: none)
-    single = managed & ~dup_remote
-    single_at = np.full(codes.size, -1, dtype=np.intp)
-    single_at[r_codes[single]] = np.flatnonzero(single)
+    single_at = codes.only_of(r_codes, managed)
 
     # -- source side
     rows = pd.DataFrame({
@@ -731,6 +729,14 @@ class KeyCodes:
                 uniq, pos = np.unique(codes, return_index=True)
                 first[uniq] = pos
         return first
+
+    def only_of(self, codes: np.ndarray, among: np.ndarray) -> np.ndarray:
+        """Per code, the position in `codes` of the one entry (of those where `among`)
+        holding it; -1 when none or several do."""
+        once = among & (self.count(codes[among]) == 1)[codes]
+        at = np.full(self.size, -1, dtype=np.intp)
+        at[codes[once]] = np.flatnonzero(once)
+        return at
 
     def count(self, codes: np.ndarray) -> np.ndarray:
         """Per code, how many times `codes` holds it."""

@@ -364,8 +364,13 @@ def _validate_incremental(store: StateStore, campaign_id: int, info: Any, source
     skipped row holds (duplicate_phone must then be decided over every row)."""
     import numpy as np
 
-    from .pipeline import carried_match, phone_hashes, source_hashes, validate_prepared
-    from .plan import KeyCodes
+    from .pipeline import (
+        carried_match,
+        keys_against_state,
+        phone_hashes,
+        source_hashes,
+        validate_prepared,
+    )
 
     if applied is None:
         applied = store.applied(campaign_id)
@@ -373,14 +378,12 @@ def _validate_incremental(store: StateStore, campaign_id: int, info: Any, source
         hashes = source_hashes(mapped, mapping)
     if trusting:  # a row as last applied (the first state row with its key), key once
         keys = stripped_text(mapped["external_unique_id"]).to_numpy(dtype=object)
-        codes = KeyCodes(keys, applied["key"].to_numpy(dtype=object))
-        s_codes, a_codes = codes.parts
-        at = codes.first_of(a_codes)[s_codes]
+        _codes, at, once = keys_against_state(keys, applied)
         stored = applied["row_hash"].to_numpy(dtype="int64")
         same = np.zeros(len(keys), dtype=bool)
         hit = np.flatnonzero(at >= 0)
         same[hit] = stored[at[hit]] == hashes.to_numpy()[hit]
-        same &= (keys != "") & (codes.count(s_codes) == 1)[s_codes]
+        same &= once
         return validate_prepared(info, source, mapping, mapped,
                                  pd.Series(same, index=mapped.index))
     if full:
