@@ -179,7 +179,8 @@ class Plan:
         return self.remote[self.remote["action"].eq("deleted")]
 
     def has_writes(self) -> bool:
-        return bool(len(self.adds) or len(self.updates) or len(self.deletes))
+        c = self.counts()  # counted once a run, not three more scans of the frames
+        return bool(c["source"]["add"] or c["source"]["update"] or c["remote"]["deleted"])
 
     def operations(self) -> Iterator[tuple[str, dict[str, Any]]]:
         """Writes in the order they must go out: deletes, then updates (wave by wave: an

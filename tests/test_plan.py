@@ -475,3 +475,19 @@ def test_rows_in_line_order_equal_the_concatenated_sort(row_lines, rej_lines, ca
     assert got["line"].tolist() == expected["line"].tolist()
     for c in ROW_COLUMNS:
         assert got[c].tolist() == expected[c].tolist(), c
+
+
+def test_has_writes_for_each_kind_of_write_alone():
+    """has_writes reads the counts: an add, an update or a delete alone is a write."""
+    ann = ("a", "Ann Lee", "ann@x.org", "201-471-6992")
+    ann_remote = {"id": 1, "external_unique_id": "a", "name": "Ann Lee", "email": "ann@x.org",
+                  "phone_number": "+12014716992"}
+    add = plan_of(source(ann), remote())
+    update = plan_of(source(("a", "Ann Lea", "ann@x.org", "201-471-6992")), remote(ann_remote))
+    delete = plan_of(source(("b", "Bo", "bo@x.org", "201-471-6993")),
+                     remote(ann_remote, {"id": 2, "external_unique_id": "b", "name": "Bo",
+                                         "email": "bo@x.org", "phone_number": "+12014716993"}),
+                     mode="mirror", force=True)
+    assert [len(add.adds), len(update.updates), len(delete.deletes)] == [1, 1, 1]
+    assert len(delete.adds) == len(delete.updates) == 0
+    assert add.has_writes() and update.has_writes() and delete.has_writes()
