@@ -14,6 +14,7 @@ import click
 
 from . import __version__
 from .errors import CampaignSyncError, ExitCode
+from .runtime import batch_gc
 
 log = logging.getLogger("campaign_sync")
 
@@ -337,6 +338,7 @@ def plan_options(func: Callable[..., Any]) -> Callable[..., Any]:
     return func
 
 
+@batch_gc()
 def run_plan(source: str, campaign_id: int, mapping: str, mode: str, report_dir: str | None,
              mask_pii: bool, max_delete_fraction: float, force: bool, settings: Any,
              command: str) -> tuple[Any, Any, Any]:

@@ -16,6 +16,7 @@ from .errors import ExitCode
 from .fileio import write_csv
 from .load import Loader, LoadOptions, Progress, record_plan, wait_for_pending_jobs
 from .plan import Plan, PlanOptions, _norm_phones, as_text, comparison_frame, stripped_text
+from .runtime import batch_gc
 from .state import StateStore
 
 log = logging.getLogger("campaign_sync.sync")
@@ -136,6 +137,7 @@ def write_operations(store: StateStore, run_id: int, path: Path, *, mask_pii: bo
                             "confirmed", "error"], lines())
 
 
+@batch_gc()
 def run_sync(*, source: str, campaign_id: int, mapping: str, plan_options: PlanOptions,
              load_options: LoadOptions, settings: Any, state_path: str | None,
              report_dir: str, mask_pii: bool = False, progress: Progress | None = None,
