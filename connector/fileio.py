@@ -6,6 +6,7 @@ import contextlib
 import csv
 import itertools
 import os
+import re
 import tempfile
 from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
@@ -15,6 +16,8 @@ if TYPE_CHECKING:
     import pandas as pd
 
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+# a line break followed by one of them (each is one character)
+_FORMULA_AFTER_BREAK = re.compile("\n[" + re.escape("".join(FORMULA_PREFIXES)) + "]")
 
 
 def cell_text(value: Any) -> str:
@@ -98,6 +101,9 @@ def neutralized_columns(frame: pd.DataFrame) -> list[Any]:
             continue
         if not text and pd.api.types.infer_dtype(arr, skipna=False) != "string":
             arr = np.array([v if type(v) is str else str(v) for v in arr], dtype=object)
+        if not _any_formula_like(arr):  # the usual case, found in C
+            out.append(arr)
+            continue
         # each distinct value is tested once (actions, reasons and blanks repeat a lot)
         codes, uniques = pd.factorize(arr)
         bad = np.fromiter((u.startswith(FORMULA_PREFIXES) for u in uniques), dtype=bool,
@@ -109,6 +115,17 @@ def neutralized_columns(frame: pd.DataFrame) -> list[Any]:
     return out
 
 
+def _any_formula_like(cells: Any) -> bool:
+    """Whether some cell (str) may start like a formula, looked for in the column joined
+    by line breaks: a prefix at the very start or after a break. A cell holding a line
+    break can only make this answer yes (then each value is tested), never miss one.
+    Cheaper than testing each distinct value when most values are distinct (keys)."""
+    if not len(cells):
+        return False
+    text = "\n".join(cells)
+    return text.startswith(FORMULA_PREFIXES) or _FORMULA_AFTER_BREAK.search(text) is not None
+
+
 def neutralize_frame(frame: pd.DataFrame) -> pd.DataFrame:
     """`neutralize_cell` over a whole frame, vectorized: text, "" for missing values."""
     import pandas as pd
@@ -117,27 +134,70 @@ def neutralize_frame(frame: pd.DataFrame) -> pd.DataFrame:
                         index=frame.index, columns=frame.columns)
 
 
-def write_frame_csv(path: str | os.PathLike[str], frame: pd.DataFrame) -> int:
+def write_frame_csv(path: str | os.PathLike[str], frame: pd.DataFrame, *,
+                    blank_after: int | None = None) -> int:
     """`write_csv` for a DataFrame, vectorized (a million rows in seconds): UTF-8 with
-    BOM, formula-like cells neutralized, written atomically. Returns the row count."""
-    columns = [_as_cells(col) for col in neutralized_columns(frame)]
-    width = len(columns)
-    if width > 1:
-        # each cell quoted as the csv module quotes it (only where it must be): the
-        # rows are then the cells joined by commas. A lone empty cell would be quoted
-        # too, so one-column frames take the csv module.
-        columns = [_csv_quoted(col) for col in columns]
-    rows = zip(*columns)
+    BOM, formula-like cells neutralized, written atomically. Returns the row count.
+
+    With `blank_after=k`, the rows whose cells after the first k are all blank
+    (missing or "") are made from their first k cells and a comma for each blank one:
+    the same bytes, for a fraction of the work when most rows are so (actions.csv's
+    rows carried from the last run hold an action, a reason, a line and a key)."""
+    width = len(frame.columns)
+    rows: Iterator[Any]
+    if width == 1:
+        rows = zip(*(_as_cells(col) for col in neutralized_columns(frame)))
+    elif blank_after is not None and 0 < blank_after < width and len(frame):
+        import numpy as np
+
+        short = _blank_from(frame, blank_after)
+        texts = np.empty(len(frame), dtype=object)
+        if not short.all():
+            texts[~short] = _row_texts(frame[~short])
+        if short.any():
+            tail = "," * (width - blank_after)
+            texts[short] = [head + tail for head in
+                            _row_texts(frame.iloc[np.flatnonzero(short), :blank_after])]
+        rows = iter(texts)
+    else:
+        rows = iter(_row_texts(frame))
     with atomic_write(path, encoding="utf-8-sig", newline="") as handle:
         writer = csv.writer(handle, lineterminator="\r\n")
         writer.writerow([neutralize_cell(c) for c in frame.columns])
         while chunk := list(itertools.islice(rows, CSV_CHUNK_ROWS)):
             if width > 1:
-                handle.write("\r\n".join(map(",".join, chunk)))
+                handle.write("\r\n".join(chunk))
                 handle.write("\r\n")
-            else:
+            else:  # a lone empty cell is quoted: the csv module writes these rows
                 writer.writerows(chunk)
     return len(frame)
+
+
+def _row_texts(frame: pd.DataFrame) -> list[str]:
+    """The rows of `frame` as CSV text (no line end), as cells of a row of several
+    columns: each quoted as the csv module quotes it (only where it must be), then
+    joined by commas."""
+    columns = [_csv_quoted(_as_cells(col)) for col in neutralized_columns(frame)]
+    return list(map(",".join, zip(*columns)))
+
+
+def _blank_from(frame: pd.DataFrame, k: int) -> Any:
+    """Per row, whether every cell after the first `k` is missing or ""."""
+    import numpy as np
+    import pandas as pd
+
+    blank = np.ones(len(frame), dtype=bool)
+    for column in frame.columns[k:]:
+        col = frame[column]
+        if pd.api.types.is_numeric_dtype(col.dtype):
+            blank &= col.isna().to_numpy()
+            continue
+        values = col.to_numpy(dtype=object)
+        if pd.api.types.infer_dtype(values, skipna=False) != "string":  # some missing
+            values = values.copy()
+            values[col.isna().to_numpy()] = ""  # a missing value (pd.NA) cannot be compared
+        blank &= values == ""
+    return blank
 
 
 CSV_CHUNK_ROWS = 50_000

@@ -87,8 +87,11 @@ def actions_frame(plan: Plan) -> pd.DataFrame:
 
 
 def write_actions(plan: Plan, path: Path) -> int:
-    """actions.csv: one line per source row and per deleted campaign contact."""
-    return write_frame_csv(path, actions_frame(plan))
+    """actions.csv: one line per source row and per deleted campaign contact. A row
+    carried from the last run has an action, a reason, a line and a key, and nothing
+    else: such rows are written from those four cells."""
+    return write_frame_csv(path, actions_frame(plan),
+                           blank_after=ACTION_COLUMNS.index("external_unique_id") + 1)
 
 
 def write_rejects_table(rejects: pd.DataFrame, path: str | os.PathLike[str], *,

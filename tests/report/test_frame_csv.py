@@ -30,12 +30,19 @@ def reference(frame: pd.DataFrame) -> bytes:
     return buf.getvalue().encode("utf-8-sig")
 
 
-@settings(max_examples=150, deadline=None)
-@given(width=st.integers(1, 4), data=st.data(), chunk=st.sampled_from([1, 2, 3, 50_000]))
-def test_frame_csv_is_what_the_csv_module_writes(tmp_path_factory, width, data, chunk):
+blank_cells = st.sampled_from(["", None, pd.NA])
+
+
+@settings(max_examples=200, deadline=None)
+@given(width=st.integers(1, 4), data=st.data(), chunk=st.sampled_from([1, 2, 3, 50_000]),
+       blank_after=st.one_of(st.none(), st.integers(0, 5)))
+def test_frame_csv_is_what_the_csv_module_writes(tmp_path_factory, width, data, chunk,
+                                                 blank_after):
     n = data.draw(st.integers(0, 7))
-    frame = pd.DataFrame({f"c{i}": data.draw(st.lists(cells, min_size=n, max_size=n))
-                          for i in range(width)}, dtype=object)
+    # mostly blank cells after the first two columns, as actions.csv's carried rows
+    frame = pd.DataFrame({f"c{i}": data.draw(st.lists(
+        st.one_of(blank_cells, blank_cells, cells) if i >= 2 else cells,
+        min_size=n, max_size=n)) for i in range(width)}, dtype=object)
     if width > 1 and n:
         frame["count"] = pd.array(data.draw(st.lists(st.one_of(st.none(), st.integers(-5, 5)),
                                                      min_size=n, max_size=n)), dtype="Int64")
@@ -43,7 +50,7 @@ def test_frame_csv_is_what_the_csv_module_writes(tmp_path_factory, width, data, 
     path = tmp_path_factory.mktemp("csv") / "out.csv"
     old, fileio.CSV_CHUNK_ROWS = fileio.CSV_CHUNK_ROWS, chunk
     try:
-        assert write_frame_csv(path, frame) == n
+        assert write_frame_csv(path, frame, blank_after=blank_after) == n
     finally:
         fileio.CSV_CHUNK_ROWS = old
     assert path.read_bytes() == reference(frame)
