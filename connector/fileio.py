@@ -144,23 +144,26 @@ def write_frame_csv(path: str | os.PathLike[str], frame: pd.DataFrame, *,
     the same bytes, for a fraction of the work when most rows are so (actions.csv's
     rows carried from the last run hold an action, a reason, a line and a key)."""
     width = len(frame.columns)
+    short = None
+    if width > 1 and blank_after is not None and 0 < blank_after < width and len(frame):
+        short = _blank_from(frame, blank_after)
+        if short.sum() * 2 < len(frame):  # mostly full rows: not worth a second pass
+            short = None
     rows: Iterator[Any]
     if width == 1:
         rows = zip(*(_as_cells(col) for col in neutralized_columns(frame)))
-    elif blank_after is not None and 0 < blank_after < width and len(frame):
+    elif short is not None:
         import numpy as np
 
-        short = _blank_from(frame, blank_after)
         texts = np.empty(len(frame), dtype=object)
         if not short.all():
             texts[~short] = _row_texts(frame[~short])
-        if short.any():
-            tail = "," * (width - blank_after)
-            texts[short] = [head + tail for head in
-                            _row_texts(frame.iloc[np.flatnonzero(short), :blank_after])]
+        tail = "," * (width - blank_after)
+        texts[short] = [head + tail for head in
+                        _row_texts(frame.iloc[np.flatnonzero(short), :blank_after])]
         rows = iter(texts)
-    else:
-        rows = iter(_row_texts(frame))
+    else:  # the rows joined a chunk at a time
+        rows = map(",".join, zip(*_quoted_columns(frame)))
     with atomic_write(path, encoding="utf-8-sig", newline="") as handle:
         writer = csv.writer(handle, lineterminator="\r\n")
         writer.writerow([neutralize_cell(c) for c in frame.columns])
@@ -177,8 +180,12 @@ def _row_texts(frame: pd.DataFrame) -> list[str]:
     """The rows of `frame` as CSV text (no line end), as cells of a row of several
     columns: each quoted as the csv module quotes it (only where it must be), then
     joined by commas."""
-    columns = [_csv_quoted(_as_cells(col)) for col in neutralized_columns(frame)]
-    return list(map(",".join, zip(*columns)))
+    return list(map(",".join, zip(*_quoted_columns(frame))))
+
+
+def _quoted_columns(frame: pd.DataFrame) -> list[Any]:
+    """Each column's cells neutralized, as text, and quoted as in a row of several."""
+    return [_csv_quoted(_as_cells(col)) for col in neutralized_columns(frame)]
 
 
 def _blank_from(frame: pd.DataFrame, k: int) -> Any:

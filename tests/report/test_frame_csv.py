@@ -66,3 +66,20 @@ def test_frame_csv_reads_back_whole(tmp_path, rows):
     assert list(back.columns) == ["key", "note"]
     assert back["key"].tolist() == frame["key"].tolist()
     assert back["note"].tolist() == frame["note"].tolist()
+
+
+@pytest.mark.parametrize("short_rows", [0, 3, 8, 10])
+def test_rows_blank_after_k_cells_are_written_the_same(tmp_path, short_rows):
+    """Mostly carried rows (blank after their first two cells) take the short path,
+    mostly full rows the column path: the same bytes either way."""
+    frame = pd.DataFrame({
+        "action": ["unchanged"] * 10, "key": [f"=k{i}" if i % 4 == 0 else f"k,{i}"
+                                               for i in range(10)],
+        "name": ["" if i < short_rows else f'Ann "{i}"' for i in range(10)],
+        "id": pd.array([None if i < short_rows else i for i in range(10)], dtype="Int64"),
+        "note": [None if i < short_rows else "-x" for i in range(10)]}, dtype=object)
+    frame["id"] = frame["id"].astype("Int64")
+    path = tmp_path / "out.csv"
+    assert write_frame_csv(path, frame, blank_after=2) == 10
+    assert path.read_bytes() == reference(frame)
+    assert fileio._blank_from(frame, 2).sum() == short_rows
