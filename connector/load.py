@@ -114,7 +114,7 @@ def _spread(pool: ThreadPoolExecutor, workers: int, call: Callable[[T], R],
     """`call` over `items` with up to `workers` of `pool`, results in the order of
     `items`. Each worker takes the next item as soon as it is free (the same order
     and the same number in flight as one task an item), but as one task a worker, so
-    the caller's thread is woken once a worker, not once an item (a third of the
+    the caller's thread is woken once a worker, not once an item (a quarter of the
     client CPU of a patch with one worker). An exception stops every worker at its
     next item and is raised here once all have stopped, as `pool.map` would raise it."""
     results: list[Any] = [None] * len(items)
