@@ -106,13 +106,15 @@ def api_floor(url: str, changed_every: int) -> dict:
     """The API work a night cannot do without, alone (in its own process): one read of
     the whole campaign, as every night that does not trust the state does once, then
     the PATCHes of the contacts night 2 changes (with the names they hold now, so the
-    campaign is left as it is), four at a time as the sync sends them. Nothing else:
+    campaign is left as it is), four at a time through the Loader's dispatch (one
+    window of them all, no state store marks). Nothing else:
     no source, no plan, no state, no report. Its CPU is the floor of night 2's (read
     and patches) and of night 3's (patches only)."""
     from concurrent.futures import ThreadPoolExecutor
 
     from connector.api.client import ApiClient
     from connector.config import Settings
+    from connector.load import _spread
     from connector.pipeline import fetch_remote
 
     settings = Settings(base_url=url, api_user="u", api_token=TOKEN, rate_limit=100_000)
@@ -124,8 +126,8 @@ def api_floor(url: str, changed_every: int) -> dict:
         changed = remote[number % changed_every == 7] if changed_every else remote.iloc[:0]
         ops = list(zip(changed["remote_id"].astype(int).tolist(), changed["name"].tolist()))
         cpu1, t1 = time.process_time(), time.perf_counter()
-        with ThreadPoolExecutor(max_workers=4) as pool:
-            list(pool.map(lambda op: client.contacts.patch(6, op[0], {"name": op[1]}), ops))
+        with ThreadPoolExecutor(max_workers=4) as pool:  # the Loader's own dispatch
+            _spread(pool, 4, lambda op: client.contacts.patch(6, op[0], {"name": op[1]}), ops)
         patch_cpu, patch_wall = time.process_time() - cpu1, time.perf_counter() - t1
     return {"contacts": len(remote), "patches": len(ops),
             "read_cpu_s": read_cpu, "read_wall_s": read_wall,
