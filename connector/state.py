@@ -183,17 +183,19 @@ class StateStore:
         once, in one transaction (nothing is lost if the process stops during it):
         reading a campaign's applied state was a look-up per row through the key
         index, and is now one scan of the table in key order."""
-        sql = self.db.execute("SELECT sql FROM sqlite_master WHERE type='table' AND "
-                              "name='contacts'").fetchone()[0]
-        if "WITHOUT ROWID" in sql.upper():
+        def rebuilt() -> bool:
+            sql = self.db.execute("SELECT sql FROM sqlite_master WHERE type='table' AND "
+                                  "name='contacts'").fetchone()[0]
+            return "WITHOUT ROWID" in sql.upper()
+
+        if rebuilt():
             return
         table = SCHEMA[SCHEMA.index("CREATE TABLE IF NOT EXISTS contacts"):]
         table = table[:table.index(";") + 1].replace(
             "IF NOT EXISTS contacts", "contacts_rebuilt")
         columns = "campaign_id, key, row_hash, remote_hash, remote_id, run_id, phone_hash"
         with self.transaction() as db:
-            if "WITHOUT ROWID" in db.execute(  # another process rebuilt it meanwhile
-                    "SELECT sql FROM sqlite_master WHERE name='contacts'").fetchone()[0]:
+            if rebuilt():  # another process rebuilt it meanwhile
                 return
             db.execute(table)
             db.execute(f"INSERT INTO contacts_rebuilt ({columns}) SELECT {columns} "
