@@ -226,7 +226,7 @@ def jobs_cmd(campaign_id: int, job_ids: tuple[int, ...], **kwargs: Any) -> None:
 
 def _summary_lines(validated: Any) -> list[str]:
     """The validate summary: what was read, how many rows are valid, rejects by reason."""
-    from .schema import REASON_HINTS
+    from .schema import REASON_HINTS, note_kind
 
     info, result = validated.info, validated.result
     where = info.format
@@ -245,10 +245,11 @@ def _summary_lines(validated: Any) -> list[str]:
     for reason in sorted(by_reason, key=lambda r: (-by_reason[r], r)):
         lines.append(f"  {reason:<24}{by_reason[reason]:>9,}  {REASON_HINTS.get(reason, '')}")
     if len(result.notes):
-        counts = result.notes["note"].str.replace(r"[0-9]+", "N", regex=True).value_counts()
+        kinds = result.notes["note"].map(note_kind)
         lines.append(f"notes     {len(result.notes):>9,}")
-        for note, n in counts.items():
-            lines.append(f"  {n:>9,}  {note}")
+        for kind, n in kinds.value_counts().items():
+            first = result.notes[kinds.eq(kind)].iloc[0]
+            lines.append(f"  {n:>9,}  {kind}, e.g. line {first['line']}: {first['note']}")
     for note in info.notes:
         lines.append(f"note: {note}")
     return lines

@@ -24,12 +24,17 @@ API_FIELDS: tuple[str, ...] = (
     "external_unique_id", "name", "email", "phone_number", "outbound_number")
 DEFAULT_REQUIRED: tuple[str, ...] = ("external_unique_id", "name", "phone_number")
 LINE_COLUMN = "__line__"  # the same name the readers use; a plain constant, no import
+#: the mapped frame's column of each row's country as written (a `region: {column: ...}`)
+REGION_COLUMN = "__region__"
+#: phone fields: of several columns, the first that gives a valid number is used
+PHONE_FIELDS: tuple[str, ...] = ("phone_number", "outbound_number")
 MAX_MAPPING_BYTES = 64 * 1024
 
 SHIPPED_DIR = Path(__file__).resolve().parent.parent / "mappings"
 
 _TOP_KEYS = {"region", "columns", "required", "source"}
-_SOURCE_KEYS = {"sheet", "encoding", "delimiter"}
+_SOURCE_KEYS = {"sheet", "encoding", "delimiter", "records"}
+_REGION_KEYS = {"column", "default"}
 _SPEC_KEYS = {"template", "coalesce", "value"}
 _TEMPLATE_FIELD = re.compile(r"\{([^{}]*)\}")
 
@@ -61,6 +66,8 @@ class Mapping:
     columns: dict[str, ColumnSpec]
     required: tuple[str, ...] = DEFAULT_REQUIRED
     source: dict[str, str] = field(default_factory=dict)
+    #: a column holding each row's country (`region` is then the default)
+    region_column: str | None = None
 
     @property
     def name(self) -> str:
@@ -68,13 +75,29 @@ class Mapping:
         return Path(self.path).name
 
     def source_columns(self) -> list[str]:
-        """Every source column the mapping reads, in mapping order, without repeats."""
+        """Every source column the mapping reads, in mapping order, without repeats
+        (the region column last: it is optional, see `check_columns`)."""
         seen: list[str] = []
         for spec in self.columns.values():
             for col in spec.columns:
                 if col not in seen:
                     seen.append(col)
+        if self.region_column and self.region_column not in seen:
+            seen.append(self.region_column)
         return seen
+
+    def phone_candidates(self) -> dict[str, list[str]]:
+        """Phone fields built from several columns (`coalesce`): field -> a label per
+        part, in order (the column name, or the constant). `apply_mapping` gives each
+        part its own column, ``FIELD:I``, and normalization takes the first that
+        gives a valid number."""
+        out: dict[str, list[str]] = {}
+        for fld in PHONE_FIELDS:
+            spec = self.columns.get(fld)
+            if spec is not None and spec.kind == "coalesce" and len(spec.parts) > 1:
+                out[fld] = [name if what == "column" else f"the default {name!r}"
+                            for what, name in spec.parts]
+        return out
 
 
 def shipped_mappings() -> list[str]:
@@ -218,13 +241,7 @@ def parse_mapping(text: str, *, path: str = "<mapping>") -> Mapping:
         raise _err(where, unknown[0], "unknown key",
                    hint="the keys are: " + ", ".join(sorted(_TOP_KEYS)))
 
-    region = doc.get("region")
-    if region is not None:
-        if not isinstance(region, str) or region.upper() not in \
-                phonenumbers.SUPPORTED_REGIONS:
-            raise _err(where, "region", f"{region!r} is not a country code phonenumbers knows",
-                       hint="use a two-letter ISO country code such as US, CA, GB or DE")
-        region = region.upper()
+    region, region_column = _parse_region(where, doc.get("region"))
 
     cols = doc.get("columns")
     if not isinstance(cols, dict) or not cols:
@@ -260,6 +277,9 @@ def parse_mapping(text: str, *, path: str = "<mapping>") -> Mapping:
         if not isinstance(value, (str, int)) or isinstance(value, bool):
             raise _err(where, f"source.{key}", f"expected a string, got {value!r}")
         source[str(key)] = str(value)
+    if "records" in source and not source["records"].strip():
+        raise _err(where, "source.records", "expected the key of the array of records",
+                   hint="e.g. records: results")
     if "delimiter" in source and len(source["delimiter"]) != 1:
         raise _err(where, "source.delimiter", "expected a single character")
     if source.get("delimiter") in ('"', "\n", "\r"):
@@ -280,7 +300,33 @@ def parse_mapping(text: str, *, path: str = "<mapping>") -> Mapping:
                        hint="use a text encoding such as utf-8, utf-16 or cp1252")
 
     return Mapping(path=str(path), region=region, columns=specs,
-                   required=tuple(dict.fromkeys(required_raw)), source=source)
+                   required=tuple(dict.fromkeys(required_raw)), source=source,
+                   region_column=region_column)
+
+
+def _region_code(where: str, key: str, value: Any) -> str:
+    if not isinstance(value, str) or value.upper() not in phonenumbers.SUPPORTED_REGIONS:
+        raise _err(where, key, f"{value!r} is not a country code phonenumbers knows",
+                   hint="use a two-letter ISO country code such as US, CA, GB or DE")
+    return value.upper()
+
+
+def _parse_region(where: str, raw: Any) -> tuple[str | None, str | None]:
+    """`region: US` or `region: {column: Country, default: US}` -> (default, column)."""
+    if raw is None:
+        return None, None
+    if not isinstance(raw, dict):
+        return _region_code(where, "region", raw), None
+    unknown = sorted(str(k) for k in raw if k not in _REGION_KEYS)
+    if unknown:
+        raise _err(where, f"region.{unknown[0]}", "unknown key",
+                   hint="region is a country code (US) or {column: Country, default: US}")
+    if "column" not in raw:
+        raise _err(where, "region", "a region given as a mapping needs its column",
+                   hint="region: {column: Country, default: US}")
+    column = _column_name(where, "region.column", raw["column"])
+    default = raw.get("default")
+    return (None if default is None else _region_code(where, "region.default", default)), column
 
 
 def load_mapping(name_or_path: str | Path) -> Mapping:
@@ -300,6 +346,7 @@ def check_columns(mapping: Mapping, source_columns: Iterable[str]) -> None:
     """MappingError when the mapping reads a column the source does not have."""
     have = [str(c) for c in source_columns if c != LINE_COLUMN]
     have_set = set(have)
+    # (the region column is optional: without it every row reads in the default region)
     for fld, spec in mapping.columns.items():
         for col in spec.columns:
             if col in have_set:
@@ -309,7 +356,7 @@ def check_columns(mapping: Mapping, source_columns: Iterable[str]) -> None:
                 lowered = {h.lower().strip(): h for h in have}
                 if col.lower().strip() in lowered:
                     close = [lowered[col.lower().strip()]]
-            guess = f"; did you mean {close[0]!r}?" if close else ""
+            guess = f"; did you mean {close[0]!r}?" if close else "."
             raise MappingError(
                 f"mapping {mapping.name}, key 'columns.{fld}': column {col!r} is not in the "
                 f"source{guess} The source has: {', '.join(repr(h) for h in have) or '(none)'}",
@@ -348,7 +395,9 @@ def _build(spec: ColumnSpec, df: pd.DataFrame) -> pd.Series:
 
 
 def apply_mapping(mapping: Mapping, df: pd.DataFrame) -> pd.DataFrame:
-    """The five contact fields (str, "" when blank) plus ``__line__``, one row per source row.
+    """The five contact fields (str, "" when blank) plus ``__line__``, one row per source row;
+    for a phone field of several columns, also each column as ``FIELD:I`` (the field
+    itself holds the first non-blank); with a region column, ``__region__``.
 
     Pure and vectorized; the mapping's columns must be present (see `check_columns`).
     """
@@ -358,6 +407,13 @@ def apply_mapping(mapping: Mapping, df: pd.DataFrame) -> pd.DataFrame:
         spec = mapping.columns.get(fld)
         out[fld] = (_build(spec, df) if spec is not None
                     else pd.Series([""] * len(df), index=df.index, dtype=str))
+    for fld in mapping.phone_candidates():
+        for i, part in enumerate(mapping.columns[fld].parts):
+            out[f"{fld}:{i}"] = _build(ColumnSpec(part[0], (part,)), df)
+    if mapping.region_column:
+        out[REGION_COLUMN] = (_clean(df[mapping.region_column])
+                              if mapping.region_column in df.columns
+                              else pd.Series([""] * len(df), index=df.index, dtype=str))
     if LINE_COLUMN in df.columns:
         out[LINE_COLUMN] = df[LINE_COLUMN].astype("int64")
     else:

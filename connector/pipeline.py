@@ -14,7 +14,16 @@ import pandas as pd
 
 from .errors import UsageError
 from .fileio import atomic_write, write_csv
-from .mapping import API_FIELDS, LINE_COLUMN, Mapping, apply_mapping, check_columns, load_mapping
+from .mapping import (
+    API_FIELDS,
+    LINE_COLUMN,
+    PHONE_FIELDS,
+    REGION_COLUMN,
+    Mapping,
+    apply_mapping,
+    check_columns,
+    load_mapping,
+)
 from .schema import ValidationResult, normalize_contacts
 
 T = TypeVar("T")
@@ -46,7 +55,8 @@ def prepare_source(path: str | Path, mapping: Mapping | str | Path
         mapping = load_mapping(mapping)
     hints = SourceHints(**mapping.source) if mapping.source else None
     df, info = read_source(str(path), hints, wanted_columns=mapping.source_columns())
-    check_columns(mapping, list(getattr(info, "columns", None) or df.columns))
+    check_columns(mapping, list(getattr(info, "columns", None) or df.columns)
+                  + list(getattr(info, "paths", None) or []))
     return info, df, mapping, apply_mapping(mapping, df)
 
 
@@ -70,12 +80,38 @@ def validate_prepared(info: Any, df: pd.DataFrame, mapping: Mapping, mapped: pd.
         todo = mapped[~skip]
     else:
         todo = mapped
-    result = normalize_contacts(todo, region=mapping.region, required=mapping.required)
+    result = normalize_contacts(todo, region=mapping.region, required=mapping.required,
+                                candidates=mapping.phone_candidates(),
+                                region_label=mapping.region_column or "Country",
+                                structured=_structured_fields(info, mapping, todo))
     if carried is not None:
         result.rows = len(mapped)
     _note_repairs(result, info, mapping, df, mapped)
     return Validated(info=info, source=df, mapping=mapping, result=result, mapped=mapped,
                      carried=carried)
+
+
+def _structured_fields(info: Any, mapping: Mapping, mapped: pd.DataFrame
+                       ) -> dict[str, pd.Series] | None:
+    """Per contact field, the rows whose value came from a cell holding a JSON object
+    or array (what it held, and under which key), None elsewhere."""
+    cells = getattr(info, "structured", None)
+    if not cells:
+        return None
+    lines = mapped[LINE_COLUMN].to_numpy()
+    out: dict[str, pd.Series] = {}
+    for fld, spec in mapping.columns.items():
+        whys = pd.Series(None, index=mapped.index, dtype=object)
+        for column in spec.columns:
+            hits = {line: kind for (line, col), kind in cells.items() if col == column}
+            if hits:
+                found = pd.Series([hits.get(int(x)) for x in lines], index=mapped.index,
+                                  dtype=object)
+                take = whys.isna() & found.notna()
+                whys[take] = f"{column!r} holds " + found[take]
+        if whys.notna().any():
+            out[fld] = whys
+    return out or None
 
 
 #: below this many rows, validating beside the campaign read is not worth a process
@@ -156,13 +192,22 @@ def _hash_key(mapping: Mapping) -> str:
     import hashlib
 
     text = repr((sorted((k, v.kind, v.parts) for k, v in mapping.columns.items()),
-                 mapping.region, mapping.required))
+                 mapping.region, mapping.required, mapping.region_column))
     return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
 
 
+def hashed_columns(mapped: pd.DataFrame) -> list[str]:
+    """What a row's hash covers: the five raw fields, every column of a phone field
+    built from several (the first valid one is chosen anew when any changes) and the
+    row's country."""
+    return list(HASH_FIELDS) + [c for c in mapped.columns
+                                if c == REGION_COLUMN or c.split(":")[0] in PHONE_FIELDS
+                                and c not in HASH_FIELDS]
+
+
 def source_hashes(mapped: pd.DataFrame, mapping: Mapping) -> pd.Series:
-    """One int64 per mapped row: a hash of its five raw fields (vectorized)."""
-    frame = mapped[list(HASH_FIELDS)].fillna("").astype(str)
+    """One int64 per mapped row: a hash of its raw fields (vectorized)."""
+    frame = mapped[hashed_columns(mapped)].fillna("").astype(str)
     # categorize=False: the same hashes, without factorizing mostly distinct columns first
     hashed = pd.util.hash_pandas_object(frame, index=False, hash_key=_hash_key(mapping),
                                         categorize=False)
@@ -178,6 +223,22 @@ def remote_hashes(remote: pd.DataFrame) -> pd.Series:
         frame = frame.fillna("").astype(str)
     hashed = pd.util.hash_pandas_object(frame, index=False, categorize=False)
     return pd.Series(hashed.to_numpy().view("int64"), index=remote.index)
+
+
+def candidate_phones(mapped: pd.DataFrame, mapping: Mapping) -> set[str]:
+    """Every valid phone (E.164) the mapped rows could claim: each column of a phone
+    field built from several, each read in its row's region."""
+    from .schema import phones_column, row_regions
+
+    regions = (row_regions(mapped[REGION_COLUMN].fillna("").astype(str), mapping.region)[0]
+               if REGION_COLUMN in mapped else None)
+    columns = [c for c in mapped.columns if c == "phone_number" or c.startswith("phone_number:")]
+    found: set[str] = set()
+    for column in columns:
+        value, _, _ = phones_column(mapped[column].fillna("").astype(str), regions,
+                                    mapping.region)
+        found.update(value[value.notna()].tolist())
+    return found - {""}
 
 
 def phone_hashes(phones: Iterable[str]) -> pd.Series:

@@ -27,11 +27,13 @@ import phonenumbers
 from email_validator import EmailNotValidError
 from email_validator.rfc_constants import CASE_INSENSITIVE_MAILBOX_NAMES
 from phonenumbers import PhoneMetadata
+from phonenumbers import phonenumberutil as _pnu
 
 API_FIELDS: tuple[str, ...] = (
     "external_unique_id", "name", "email", "phone_number", "outbound_number")
 DEFAULT_REQUIRED: tuple[str, ...] = ("external_unique_id", "name", "phone_number")
 LINE_COLUMN = "__line__"
+REGION_COLUMN = "__region__"  # each row's country as written (mapping.REGION_COLUMN)
 NAME_MAX_LENGTH = 255
 KEY_STRIP = " \t\r\n\v\f\xa0\ufeff\u200b\u200c\u200d\u2060\u180e"
 
@@ -49,6 +51,9 @@ REASON_HINTS: dict[str, str] = {
     "missing_outbound_number": "fill in the outbound (caller ID) number or set a default "
                                "in the mapping with {value: ...}",
     "invalid_outbound_number": "write a full outbound number, e.g. +1 760-867-5309",
+    "structured_value": "a contact field holds text, not a JSON object or array: name a "
+                        "field inside it by a dotted path (properties.phone) or map "
+                        "another key",
     "duplicate_phone": "each contact needs its own phone number; the campaign rejects a whole "
                        "import when two contacts share one",
 }
@@ -75,8 +80,6 @@ _NANP_REGIONS = frozenset(phonenumbers.COUNTRY_CODE_TO_REGION_CODE[1])
 # NANP shapes: optional +1/1 prefix, (NPA) or NPA, exchange (3 digits), line number (4 digits), separated by one of " .-"
 _NANP_RE = re.compile(
     r"(?:(\+1|1)[ .\-]?)?(?:\(([0-9]{3})\)|([0-9]{3}))[ .\-]?([0-9]{3})[ .\-]?([0-9]{4})")
-_EXT_RE = re.compile(
-    r"[ ,;]*(?:ext\.?|extension|x|#)[ .:]*([0-9]{1,7})\Z", re.IGNORECASE)
 _EXCEL_FLOAT_RE = re.compile(r"([0-9]+)\.0+\Z")
 _EXCEL_SCI_RE = re.compile(r"([0-9])(?:\.([0-9]+))?[eE]\+?([0-9]{1,2})\Z")
 
@@ -184,9 +187,78 @@ _PARSE_ERRORS = {
     phonenumbers.NumberParseException.TOO_LONG: "too long",
 }
 
+# phonenumbers' own grammar of extensions (every marker it knows: ext, extn, x, #, ~,
+# int, anexo, доб, ;ext=, ",,", their full-width forms), so that the letters of a
+# marker are never taken for words; `test_phones` checks that it is still there
+_LIB_EXTENSION = _pnu._EXTN_PATTERN
+_LIB_UNWANTED_END = _pnu._UNWANTED_END_CHAR_PATTERN  # what it drops after the last digit
+_TEL_SCHEME = re.compile(r"[^\w+]*tel:", re.IGNORECASE)  # after blanks or punctuation
+_PHONE_CONTEXT = ";phone-context="
+_ISDN_SUBADDRESS = ";isub="
+
+
+def stray_letters(text: str) -> str:
+    """The letters of `text` that no phone notation explains: what is left once a
+    ``tel:`` scheme, the RFC 3966 parameters ``;phone-context=`` and ``;isub=`` and a
+    trailing extension (as phonenumbers finds it) are set aside. ``""`` for every
+    notation phonenumbers reads; words (``call me``, ``n/a``) and vanity letters
+    (``1-800-FLOWERS``) stay."""
+    if text.isascii() and not any(c.isalpha() for c in text):
+        return ""
+    rest = text
+    m = _TEL_SCHEME.match(rest)
+    if m:
+        rest = rest[m.end():]
+    at = rest.find(_PHONE_CONTEXT)
+    if at >= 0:  # the context may be a domain name: letters that belong to the notation
+        end = rest.find(";", at + len(_PHONE_CONTEXT))
+        rest = rest[:at] + ("" if end < 0 else rest[end:])
+    at = rest.find(_ISDN_SUBADDRESS)
+    if at >= 0:
+        rest = rest[:at]
+    m = _LIB_UNWANTED_END.search(rest)
+    if m:
+        rest = rest[:m.start()]
+    m = _LIB_EXTENSION.search(rest)
+    if m:
+        rest = rest[:m.start()]
+    return " ".join(_WORDS.findall(rest))
+
+
+_WORDS = re.compile(r"[^\W\d_]+(?:[/.'][^\W\d_]+)*")
+
+
+def _keypad_word(word: str, text: str) -> bool:
+    """A word written as part of the number (``800-FLOWERS``, ``CALL4``): it touches a
+    digit, directly or through a dash or a dot, as vanity letters do."""
+    w = re.escape(word)
+    return re.search(rf"[0-9][-.]?{w}|{w}[-.]?[0-9]", text) is not None
+
+
+def _library_e164(text: str, region: str | None) -> str | None:
+    try:
+        number = phonenumbers.parse(text, region)
+    except phonenumbers.NumberParseException:
+        return None
+    if not phonenumbers.is_valid_number(number):
+        return None
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+def _letters_reason(text: str, stray: str, region: str | None) -> str:
+    """Why a value with stray letters is refused; for a vanity number (letters that
+    phonenumbers would dial as keypad digits) the digits, so the fix is one paste."""
+    vanity = _library_e164(text, region)
+    if (vanity is not None and vanity != _library_e164(_WORDS.sub("", text), region)
+            and all(_keypad_word(word, text) for word in stray.split())):
+        return (f"a vanity number ({stray}): letters are not dialed; write its digits, "
+                f"{vanity}")
+    return f"contains letters ({stray}): keep only the number in this column"
+
 
 def phone_slow(text: str, region: str | None) -> PhoneResult:
-    """phonenumbers' verdict on an already cleaned string (no extension, no letters)."""
+    """phonenumbers' verdict on a string, in any notation it reads (an extension is
+    dropped and noted)."""
     try:
         number = phonenumbers.parse(text, region)
     except phonenumbers.NumberParseException as exc:
@@ -203,27 +275,26 @@ def phone_slow(text: str, region: str | None) -> PhoneResult:
         elif possible == phonenumbers.ValidationResult.IS_POSSIBLE_LOCAL_ONLY:
             why = "a local number: add the area code"
         return PhoneResult(None, "invalid_phone", why)
+    note = f"extension {number.extension} dropped" if number.extension else None
     return PhoneResult(phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164),
-                       None, None)
+                       None, note)
 
 
 def normalize_phone(raw: str | None, region: str | None) -> PhoneResult:
-    """One phone value to E.164.
+    """One phone value to E.164, exactly as ``phonenumbers.parse`` reads it for `region`.
 
     Returns ``(e164, None, note)`` when valid (`note` e.g. "extension 123 dropped"),
     ``(None, "missing_phone", None)`` when blank and ``(None, "invalid_phone", why)``
-    otherwise. Letters are refused (phonenumbers would read 1-800-FLOWERS as digits).
+    otherwise. Every notation the library reads is accepted (``tel:`` URIs, RFC 3966
+    parameters, every extension marker, full-width digits, its own formats); letters
+    outside such a notation are refused (phonenumbers would read 1-800-FLOWERS as
+    digits, and ``call me 201-471-6992`` as a number), see `stray_letters`.
     """
     text = (raw or "").strip()
     if text.startswith("'"):  # a cell neutralized by our own rejects.csv, fed back
         text = text[1:].strip()
     if not text:
         return PhoneResult(None, "missing_phone", None)
-    note = None
-    m = _EXT_RE.search(text)
-    if m and m.start() > 0:
-        note = f"extension {m.group(1)} dropped"
-        text = text[:m.start()].strip()
     text, lossy = _excel_digits(text)
     if lossy:
         return PhoneResult(None, "invalid_phone", "digits lost in scientific notation: "
@@ -231,12 +302,12 @@ def normalize_phone(raw: str | None, region: str | None) -> PhoneResult:
     nsn = _nanp_fast(text, region)
     if nsn is not None:
         if nanp_is_valid(nsn):
-            return PhoneResult("+1" + nsn, None, note)
+            return PhoneResult("+1" + nsn, None, None)
         return PhoneResult(None, "invalid_phone", "not a valid number for its country")
-    if any(c.isalpha() for c in text):
-        return PhoneResult(None, "invalid_phone", "contains letters")
-    result = phone_slow(text, region)
-    return result._replace(note=note) if result.e164 else result
+    stray = stray_letters(text)
+    if stray:
+        return PhoneResult(None, "invalid_phone", _letters_reason(text, stray, region))
+    return phone_slow(text, region)
 
 
 def normalize_phones(values: Sequence[str], region: str | None
@@ -421,6 +492,113 @@ def _map_unique(raw: pd.Series, func=None, *, batch=None
     return out[0], out[1], out[2]
 
 
+
+def _note_frame(lines: pd.Series, fld: str, values: pd.Series, notes: pd.Series
+                ) -> pd.DataFrame:
+    """Notes on single rows: line, field, the value as written, what was done."""
+    return pd.DataFrame({"line": lines.to_numpy(), "field": fld, "value": values.to_numpy(),
+                         "note": notes.to_numpy()})
+
+
+_NOTE_KINDS = ((re.compile(r"; used (.+?)(?:;|$)"), "used {0} (an earlier phone column was "
+                "invalid)"),
+               (re.compile(r"^extension "), "extension dropped"),
+               (re.compile(r"^(.+?) '.*' unknown; read as (.+)$"), "{0} unknown: read as {1}"))
+
+
+def note_kind(note: str) -> str:
+    """What a row note is about, as the validate summary counts notes: the note without
+    the row's own values (``extension 12 dropped`` -> ``extension dropped``)."""
+    for pattern, kind in _NOTE_KINDS:
+        m = pattern.search(note)
+        if m:
+            return kind.format(*m.groups())
+    return note
+
+
+def row_regions(countries: pd.Series, default: str | None, label: str = "Country"
+                ) -> tuple[pd.Series, pd.Series]:
+    """Each row's region code from its country as written (ISO codes or names, see
+    `countries`), the default where blank or unknown; and a note where unknown.
+    Each distinct value is looked up once."""
+    from .countries import regions_of
+
+    codes, uniques = pd.factorize(countries.to_numpy(dtype=object), use_na_sentinel=False)
+    found = regions_of([str(u) for u in uniques])
+    fallback = default or "international (+code) only"
+    region_u = np.array([f or default for f in found], dtype=object)
+    note_u = np.array([None if f or not str(u).strip() else
+                       f"{label} {str(u).strip()!r} unknown; read as {fallback}"
+                       for u, f in zip(uniques, found)], dtype=object)
+    return (pd.Series(region_u.take(codes), index=countries.index, dtype=object),
+            pd.Series(note_u.take(codes), index=countries.index, dtype=object))
+
+
+def phones_column(raw: pd.Series, regions: pd.Series | None, default: str | None
+            ) -> tuple[pd.Series, pd.Series, pd.Series]:
+    """`normalize_phones` over a column, once per distinct value (per region when each
+    row has its own): three Series (e164, reason, note)."""
+    if regions is None:
+        return _map_unique(raw, batch=lambda values: normalize_phones(values, default))
+    out = [pd.Series(None, index=raw.index, dtype=object) for _ in range(3)]
+    codes, uniques = pd.factorize(regions.to_numpy(dtype=object), use_na_sentinel=False)
+    for k, code in enumerate(uniques):
+        rows = codes == k
+        cols = _map_unique(raw[rows], batch=lambda values, r=code: normalize_phones(values, r))
+        for target, col in zip(out, cols):
+            target[rows] = col.to_numpy()
+    return out[0], out[1], out[2]
+
+
+def first_valid_phone(parts: Sequence[pd.Series], labels: Sequence[str],
+                      regions: pd.Series | None, default: str | None
+                      ) -> tuple[pd.Series, pd.Series, pd.Series, pd.Series]:
+    """Of several phone columns, per row, the first that gives a valid number.
+
+    Returns (e164, reason, note, the raw value used). A row none of whose
+    columns is valid is ``missing_phone`` when all are blank, else ``invalid_phone``
+    with a note naming every column tried and what was wrong with it. A row that
+    used a later column while an earlier one was filled carries a note
+    (``Phone 1 invalid (229.077.5154); used Phone 2``)."""
+    index = parts[0].index
+    n = len(index)
+    results = [phones_column(p, regions, default) for p in parts]
+    chosen = np.full(n, -1)
+    e164 = np.full(n, None, dtype=object)
+    note = np.full(n, None, dtype=object)
+    used = np.full(n, None, dtype=object)
+    for i, (value, reason, extra) in enumerate(results):
+        ok = (chosen < 0) & reason.isna().to_numpy() & value.notna().to_numpy()
+        chosen[ok] = i
+        e164[ok] = value.to_numpy()[ok]
+        note[ok] = extra.to_numpy()[ok]
+        used[ok] = parts[i].to_numpy()[ok]
+    blank = [r.eq("missing_phone").to_numpy() for _, r, _ in results]
+    reason = np.full(n, None, dtype=object)
+    none = chosen < 0
+    all_blank = np.logical_and.reduce(blank)
+    reason[none & all_blank] = "missing_phone"
+    e164[none & all_blank] = ""
+    first_filled = np.full(n, None, dtype=object)
+    for i in reversed(range(len(parts))):
+        first_filled[~blank[i]] = parts[i].to_numpy()[~blank[i]]
+    used[none] = np.where(all_blank[none], "", first_filled[none])
+    for row in np.flatnonzero(none & ~all_blank):
+        reason[row] = "invalid_phone"
+        note[row] = "; ".join(
+            f"{label}: {'blank' if blank[i][row] else results[i][2].iat[row]}"
+            for i, label in enumerate(labels))
+    later = np.flatnonzero(chosen > 0)
+    for row in later:
+        skipped = [f"{labels[i]} invalid ({parts[i].iat[row].strip()})"
+                   for i in range(chosen[row]) if not blank[i][row]]
+        if skipped:
+            text = "; ".join(skipped) + f"; used {labels[chosen[row]]}"
+            note[row] = text if note[row] is None else f"{text}; {note[row]}"
+    as_series = [pd.Series(a, index=index, dtype=object) for a in (e164, reason, note, used)]
+    return as_series[0], as_series[1], as_series[2], as_series[3]
+
+
 def _not_blank(s: pd.Series) -> pd.Series:
     return s.notna() & s.ne("")
 
@@ -501,12 +679,23 @@ def _collapse(s: pd.Series) -> pd.Series:
 
 
 def normalize_contacts(mapped: pd.DataFrame, *, region: str | None,
-                       required: Sequence[str] = DEFAULT_REQUIRED) -> ValidationResult:
+                       required: Sequence[str] = DEFAULT_REQUIRED,
+                       candidates: dict[str, list[str]] | None = None,
+                       region_label: str = "Country",
+                       structured: dict[str, pd.Series] | None = None) -> ValidationResult:
     """Normalize and validate mapped contacts (the five fields + ``__line__``).
 
     Every problem becomes one reject record; a row with any problem is rejected
     once. Valid rows come back normalized: key trimmed, name's whitespace collapsed,
     phones in E.164, email normalized.
+
+    `region` reads national numbers; a ``__region__`` column (each row's country as
+    written, `region_label` its column's name) overrides it per row. `candidates`
+    names, for a phone field built from several columns (frame columns
+    ``FIELD:0``, ``FIELD:1``...), each column: the first that gives a valid number is
+    used (see `first_valid_phone`). `structured` marks, per field, the rows whose
+    value was built from a JSON object or array (what it was), rejected as
+    ``structured_value``.
     """
     frame = mapped.reset_index(drop=True)
     n = len(frame)
@@ -522,24 +711,45 @@ def normalize_contacts(mapped: pd.DataFrame, *, region: str | None,
     work["name"] = _collapse(raw["name"])
 
     note_frames = []
+    regions = None
+    if REGION_COLUMN in frame:
+        regions, region_notes = row_regions(frame[REGION_COLUMN].fillna("").astype(str),
+                                            region, region_label)
+        if region_notes.notna().any():
+            has = region_notes.notna()
+            note_frames.append(_note_frame(lines[has], "phone_number",
+                                           frame.loc[has, REGION_COLUMN], region_notes[has]))
     phones: dict[str, pd.Series] = {}
     for fld in ("phone_number", "outbound_number"):
-        value, reason, note = _map_unique(
-            raw[fld], batch=lambda values: normalize_phones(values, region))
+        labels = (candidates or {}).get(fld)
+        if labels and all(f"{fld}:{i}" in frame for i in range(len(labels))):
+            parts = [frame[f"{fld}:{i}"].fillna("").astype(str) for i in range(len(labels))]
+            value, reason, note, used = first_valid_phone(parts, labels, regions, region)
+            raw[fld] = used
+        else:
+            value, reason, note = phones_column(raw[fld], regions, region)
         blank = reason.eq("missing_phone")
         value = value.where(~blank, "")  # "" blank, NA invalid
         work[fld] = value
         phones[fld] = reason
         has_note = note.notna() & value.notna() & value.ne("")
         if has_note.any():
-            note_frames.append(pd.DataFrame({
-                "line": lines[has_note].to_numpy(), "field": fld,
-                "value": raw[fld][has_note].to_numpy(), "note": note[has_note].to_numpy()}))
+            note_frames.append(_note_frame(lines[has_note], fld, raw[fld][has_note],
+                                           note[has_note]))
         phones[fld + ".note"] = note
     evalue, ereason, enote = _map_unique(raw["email"], batch=normalize_emails)
     work["email"] = evalue
 
     first = _failures(build_schema(required), work)
+    for fld, why in (structured or {}).items():
+        hit = np.flatnonzero(why.notna().to_numpy())
+        if len(hit):
+            # the JSON text is no value to check: its only problem is being one
+            first = first[~(first["field"].eq(fld)
+                            & first["index"].isin(frame.index.to_numpy()[hit]))]
+            first = pd.concat([first, pd.DataFrame({
+                "index": frame.index.to_numpy()[hit].astype("int64"), "field": fld,
+                "reason": "structured_value"})], ignore_index=True)
     order = pd.Series(range(n), index=frame.index)
     order[pd.Index(first["index"].unique())] += n
     reordered = work.loc[order.sort_values(kind="stable").index, ["phone_number"]]
@@ -569,6 +779,8 @@ def normalize_contacts(mapped: pd.DataFrame, *, region: str | None,
     for i, (row, fld, reason) in enumerate(zip(idx, fields, reasons)):
         values.append(raw[fld].iat[row] if fld in raw else "")
         why = detail[fld].iat[row] if fld in detail and reason.startswith("invalid") else None
+        if reason == "structured_value":
+            why = structured[fld].iat[row]
         if why:
             hints[i] = f"{why}; {hints[i]}"
         if reason == "duplicate_phone":

@@ -367,6 +367,7 @@ def _validate_incremental(store: StateStore, campaign_id: int, info: Any, source
     import numpy as np
 
     from .pipeline import (
+        candidate_phones,
         carried_match,
         keys_against_state,
         phone_hashes,
@@ -411,8 +412,8 @@ def _validate_incremental(store: StateStore, campaign_id: int, info: Any, source
         phones = set(_norm_phones(remote.loc[rkeys.isin(unknown), "phone_number"],
                                   mapping.region)) - {""}
         held = np.concatenate([held, phone_hashes(sorted(phones)).to_numpy()])
-    fresh = (set(validated.result.valid["phone_number"]) | set(
-        _norm_phones(mapped.loc[~skip, "phone_number"], mapping.region))) - {""}
+    fresh = (set(validated.result.valid["phone_number"])
+             | candidate_phones(mapped.loc[~skip], mapping)) - {""}
     # (pandas' isin hashes the few fresh phones; np.isin would sort a million)
     if pd.Series(held).isin(phone_hashes(sorted(fresh)).to_numpy()).any():
         log.info("a re-checked row's phone is held by a carried one: validating every row")

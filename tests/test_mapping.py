@@ -43,8 +43,10 @@ def source_frame() -> pd.DataFrame:
 
 def test_apply_mapping_template_coalesce_value():
     out = apply_mapping(parse_mapping(EXAMPLE), source_frame())
+    # a phone field of several columns also keeps each of them: the first valid is used
     assert list(out.columns) == ["external_unique_id", "name", "email", "phone_number",
-                                 "outbound_number", LINE_COLUMN]
+                                 "outbound_number", "phone_number:0", "phone_number:1",
+                                 LINE_COLUMN]
     assert out["name"].tolist() == ["Ann Lee", "Bo", "Cy"]   # blank parts dropped
     assert out["phone_number"].tolist() == ["201-471-6992", "201-471-6993", "201-471-6994"]
     assert out["outbound_number"].tolist() == ["+1 760-867-5309"] * 3

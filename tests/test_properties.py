@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pandas as pd
 import phonenumbers
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from connector.schema import (
@@ -212,3 +212,165 @@ def test_vectorized_csv_neutralization_equals_the_per_cell_one(values):
 
     got = neutralize_frame(pd.DataFrame({"v": pd.Series(values, dtype=object)}))["v"].tolist()
     assert got == [neutralize_cell(v) for v in values]
+
+
+# ------------------------------------------------------------------ every notation
+# Valid numbers of several regions, rendered in every notation phonenumbers reads
+# (its own formats, RFC 3966 URIs and parameters, every extension marker it knows,
+# full-width digits), with surrounding blanks and punctuation: each is accepted and
+# normalized exactly as phonenumbers.parse + E.164 gives, the batch path agrees with
+# the per-value one, and a check that refuses letters up front would fail here.
+
+NOTATION_REGIONS = ["US", "CA", "GB", "FR", "DE", "JP", "AU", "BR", "IN", "MX", "IT", "ES",
+                    "CH"]
+NUMBER_TYPES = [phonenumbers.PhoneNumberType.FIXED_LINE, phonenumbers.PhoneNumberType.MOBILE]
+EXTENSION_MARKERS = ["ext", "ext.", "Ext. ", "EXT:", "extn", "extension ", "extensión ",
+                     "x", "X", " x ", "#", "~", "int ", "anexo ", "доб ", "ｅｘｔ", "ｘ", "＃",
+                     "～", ";ext=", ";", ",,", ","]
+FULL_WIDTH = str.maketrans("0123456789+", "０１２３４５６７８９＋")
+PE = phonenumbers.PhoneNumberFormat
+
+
+@st.composite
+def valid_numbers(draw):
+    """A valid number of one of NOTATION_REGIONS: the region's example number with
+    its last digits drawn (kept only when still valid)."""
+    region = draw(st.sampled_from(NOTATION_REGIONS))
+    example = phonenumbers.example_number_for_type(region, draw(st.sampled_from(NUMBER_TYPES)))
+    nsn = str(example.national_number)
+    tail = draw(st.text("0123456789", min_size=3, max_size=3))
+    number = phonenumbers.parse(f"+{example.country_code}{nsn[:-3]}{tail}", None)
+    assume(phonenumbers.is_valid_number(number))
+    return region, number
+
+
+def render(number, how: str, ext: str, marker: str) -> str:
+    """One notation of `number` (a PhoneNumber without extension)."""
+    cc, nsn = number.country_code, phonenumbers.national_significant_number(number)
+    if how in ("E164", "INTERNATIONAL", "NATIONAL", "RFC3966"):
+        n = phonenumbers.PhoneNumber()
+        n.merge_from(number)
+        if ext:
+            n.extension = ext
+        return phonenumbers.format_number(n, getattr(PE, how))
+    if how == "tel-context":        # a national number in the context of its country
+        return f"tel:{nsn};phone-context=+{cc}" + (f";ext={ext}" if ext else "")
+    if how == "tel-isub":
+        return phonenumbers.format_number(number, PE.RFC3966) + ";isub=" + (ext or "1234")
+    if how == "TEL":                # the URI scheme in capitals
+        return "TEL:" + phonenumbers.format_number(number, PE.RFC3966)[4:]
+    if how == "marker":             # every extension marker the library knows
+        return phonenumbers.format_number(number, PE.INTERNATIONAL) + " " + marker + (
+            ext or "7")
+    if how == "fullwidth":
+        return phonenumbers.format_number(number, PE.INTERNATIONAL).translate(FULL_WIDTH)
+    if how == "fullwidth-national":
+        return phonenumbers.format_number(number, PE.NATIONAL).translate(FULL_WIDTH)
+    raise AssertionError(how)
+
+
+NOTATIONS = ["E164", "INTERNATIONAL", "NATIONAL", "RFC3966", "tel-context", "tel-isub",
+             "TEL", "marker", "fullwidth", "fullwidth-national"]
+around = st.sampled_from(["", " ", "  ", "\t", "\u00a0"])
+before = st.sampled_from(["", "(", "[", '"', "*", "-", ":"])
+after = st.sampled_from(["", ".", ",", ")", "]", ";", '"', " -", "!"])
+
+
+@st.composite
+def notated(draw):
+    region, number = draw(valid_numbers())
+    how = draw(st.sampled_from(NOTATIONS))
+    ext = draw(st.one_of(st.just(""), st.text("0123456789", min_size=1, max_size=5)))
+    marker = draw(st.sampled_from(EXTENSION_MARKERS))
+    text = render(number, how, ext, marker)
+    decorated = draw(around) + draw(before) + text + draw(after) + draw(around)
+    # blanks and punctuation around it, where the library still reads the same number
+    # (it refuses "phone-context=+1)", say: that is no notation it reads)
+    if library(decorated.strip(), region) == library(text, region):
+        text = decorated
+    return region, number, text
+
+
+@SETTINGS
+@given(notated())
+def test_every_notation_phonenumbers_reads_is_accepted_exactly_as_it_reads_it(case):
+    region, number, text = case
+    parsed = phonenumbers.parse(text.strip(), region)
+    expected = phonenumbers.format_number(number, PE.E164)
+    assert phonenumbers.is_valid_number(parsed), text       # the library reads it...
+    assert library(text.strip(), region) == expected, text
+    got = normalize_phone(text, region)
+    assert got.e164 == expected, (text, got)                # ...and so do we, the same
+    assert got.reason is None
+    assert got.note == (f"extension {parsed.extension} dropped" if parsed.extension
+                        else None), text
+
+
+@SETTINGS
+@given(st.lists(notated(), min_size=1, max_size=20))
+def test_batch_phones_equal_the_per_value_path_in_every_notation(cases):
+    region = cases[0][0]
+    values = [text for _, _, text in cases]
+    e164, reasons, notes = normalize_phones(values, region)
+    assert list(zip(e164, reasons, notes)) == [tuple(normalize_phone(v, region))
+                                               for v in values]
+
+
+@SETTINGS
+@given(valid_numbers(), st.sampled_from(["call me ", "n/a ", "mobile: ", "ask for Bob "]),
+       st.sampled_from(["", " (home)", " evenings", " FLOWERS"]))
+def test_words_beside_a_valid_number_are_refused_with_the_reason(case, lead, tail):
+    region, number = case
+    text = lead + phonenumbers.format_number(number, PE.NATIONAL) + tail
+    got = normalize_phone(text, region)
+    assert got.e164 is None and got.reason == "invalid_phone", text
+    assert got.note.startswith("contains letters ("), got
+
+
+# ------------------------------------------------------------------ each row's country
+
+COUNTRY_FORMS = {
+    "US": ["US", "us", "United States", "United States of America", "USA", "U.S.A."],
+    "CA": ["CA", "Canada", "CAN"],
+    "GB": ["GB", "gb", "United Kingdom", "UK", "Great Britain", " united  kingdom "],
+    "FR": ["FR", "France", "FRA", "france"],
+    "DE": ["DE", "Germany", "Deutschland", "DEU"],
+    "JP": ["JP", "Japan", "JPN"],
+    "AU": ["AU", "Australia", "AUS"],
+    "BR": ["BR", "Brazil", "Brasil"],
+    "IN": ["IN", "India"],
+    "MX": ["MX", "Mexico", "México"],
+    "IT": ["IT", "Italy", "Italia"],
+    "ES": ["ES", "Spain", "España"],
+    "CH": ["CH", "Switzerland"],
+}
+
+
+@st.composite
+def national_rows(draw):
+    region, number = draw(valid_numbers())
+    country = draw(st.sampled_from(COUNTRY_FORMS[region]))
+    text = phonenumbers.format_number(number, draw(st.sampled_from([PE.NATIONAL, PE.E164,
+                                                                     PE.INTERNATIONAL])))
+    return region, country, text, phonenumbers.format_number(number, PE.E164)
+
+
+@FRAME_SETTINGS
+@given(st.lists(national_rows(), min_size=1, max_size=20))
+def test_national_numbers_read_in_each_rows_country(rows_):
+    frame = pd.DataFrame({
+        "external_unique_id": [f"k{i}" for i in range(len(rows_))],
+        "name": ["N"] * len(rows_), "email": [""] * len(rows_),
+        "phone_number": [text for _, _, text, _ in rows_],
+        "outbound_number": [""] * len(rows_), "__region__": [c for _, c, _, _ in rows_],
+        LINE_COLUMN: range(2, len(rows_) + 2)})
+    result = normalize_contacts(frame, region="US")
+    # each row as the per-value path reads it in its own region (the batch path agrees)
+    want = [normalize_phone(text, region).e164 for region, _, text, _ in rows_]
+    assert want == [e164 for *_, e164 in rows_]
+    dup = {e for e in want if want.count(e) > 1}
+    got = dict(zip(result.valid[LINE_COLUMN], result.valid["phone_number"]))
+    for line, (_, _, _, e164) in enumerate(rows_, 2):
+        if e164 not in dup:
+            assert got[line] == e164
+    assert result.notes.empty

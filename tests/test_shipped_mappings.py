@@ -17,7 +17,8 @@ from connector.schema import REASONS
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLES_DIR = ROOT / "sample_data"
-NOT_SAMPLES = {"README.md", "make_xlsx.py"}
+NOT_SAMPLES = {"README.md", "make_xlsx.py", "customers.mapping.yaml"}
+CUSTOMERS_MAPPING = str(SAMPLES_DIR / "customers.mapping.yaml")
 
 # file -> (mapping, rows, valid count, {(line, field, reason)})
 SAMPLES: dict[str, tuple[str, int, int, set[tuple[int, str, str]]]] = {
@@ -61,6 +62,20 @@ SAMPLES: dict[str, tuple[str, int, int, set[tuple[int, str, str]]]] = {
         (11, "phone_number", "duplicate_phone"),
         (12, "email", "invalid_email"),
         (18, "external_unique_id", "missing_key"),
+    }),
+    # CRM API dumps: records wrapped in an object, fields nested (dotted paths)
+    "hubspot-api.json": ("hubspot-api", 8, 6, {
+        (6, "email", "structured_value"),           # two addresses, as an array
+        (7, "phone_number", "invalid_phone"),       # a German mobile with digits missing
+    }),
+    "salesforce-api.json": ("salesforce-api", 7, 5, {
+        (5, "external_unique_id", "missing_key"),   # "Id": null
+        (7, "email", "invalid_email"),
+    }),
+    # two phone columns and a country column (the first valid phone wins)
+    "customers.csv": (CUSTOMERS_MAPPING, 14, 12, {
+        (11, "phone_number", "invalid_phone"),      # 123 and n/a
+        (12, "phone_number", "missing_phone"),      # both blank
     }),
 }
 
@@ -119,6 +134,39 @@ EXPECTED_ROWS: dict[str, dict[int, tuple[str, str, str, str]]] = {
         13: ("51234567909", "Paul Meyer", "paul.meyer@example.com", "+12014716967"),
         14: ("51234567910", "Leah Goldberg", "Leah.Goldberg@example.org", "+12014716968"),
     },
+    "hubspot-api.json": {
+        1: ("51234567801", "Maria Gonzalez", "maria.gonzalez@example.com", "+12014716992"),
+        2: ("51234567802", "James O'Brien", "jobrien@example.com", "+12014716993"),
+        3: ("51234567803", "Oliver Bennett", "oliver.bennett@example.co.uk", "+442079460958"),
+        4: ("51234567804", "Sophie Martin", "sophie.martin@example.fr", "+33612345678"),
+        5: ("51234567805", "Kenji Watanabe", "kenji.watanabe@example.jp", "+81312345678"),
+        8: ("51234567808", "Liam Walsh", "liam.walsh@example.com", "+12014716998"),
+    },
+    "salesforce-api.json": {
+        1: ("0035g00000AbC01AAA", "Harper Lewis", "harper.lewis@example.com", "+12014716971"),
+        2: ("0035g00000AbC02AAA", "Lukas Becker", "lukas.becker@example.de", "+493012345678"),
+        3: ("0035g00000AbC03AAA", "Sofía Hernández", "sofia.hernandez@example.mx",
+            "+525512345678"),
+        4: ("0035g00000AbC04AAA", "Ethan Clarke", "ethan.clarke@example.com.au",
+            "+61293744000"),
+        6: ("0035g00000AbC06AAA", "Mateo Rossi", "mateo.rossi@example.it", "+12014716976"),
+    },
+    "customers.csv": {
+        2: ("DD37Cf93aecA6Dc", "Sheryl Baxter", "sheryl.baxter@example.com", "+12014716981"),
+        3: ("1Ef7b82A4CAAD10", "Preston Lozano", "preston.lozano@example.co.uk",
+            "+442079460959"),
+        4: ("6F94879bDAfE5a6", "Roy Berry", "roy.berry@example.de", "+493012345679"),
+        5: ("5Cef8BFA16c5e3c", "Linda Olsen", "linda.olsen@example.fr", "+33612345679"),
+        6: ("053d585Ab6b3159", "Joanna Bender", "joanna.bender@example.jp", "+81312345679"),
+        7: ("2d08FB17EE273F4", "Aimee Downs", "aimee.downs@example.mx", "+525512345679"),
+        8: ("EA4d384DfDbBf77", "Darren Peck", "darren.peck@example.com.au", "+61412345679"),
+        9: ("0e04AFde9f225dE", "Brett Mullen", "brett.mullen@example.co.uk", "+442079460960"),
+        10: ("C2dE4dEEc489ae0", "Sheryl Meyers", "sheryl.meyers@example.com", "+12014716982"),
+        13: ("CEDec94deE6d69B", "Jenna Dodson", "jenna.dodson@example.de", "+493012345670"),
+        14: ("e35426EbDEceaFF", "Tracey Mata", "tracey.mata@example.com", "+12014716983"),
+        15: ("A08A8aF8BE9FaD4", "Kristine Cox", "kristine.cox@example.com.br",
+             "+551123456780"),
+    },
 }
 
 # file -> {(line, field, note)}
@@ -127,6 +175,21 @@ EXPECTED_NOTES: dict[str, set[tuple[int, str, str]]] = {
     "hubspot-contacts.csv": {(6, "phone_number", "extension 12 dropped")},
     "salesforce-contacts.csv": set(),
     "zoho-contacts.csv": {(9, "phone_number", "extension 7 dropped")},
+    "hubspot-api.json": {
+        (2, "phone_number", "extension 43 dropped"),    # tel:+1-201-471-6993;ext=43
+        (5, "phone_number", "properties.mobilephone invalid (n/a); used properties.phone"),
+        (8, "phone_number", "properties.country 'Narnia' unknown; read as US"),
+    },
+    "salesforce-api.json": {
+        (4, "phone_number", "MobilePhone invalid (0); used Phone"),
+        (6, "phone_number", "extension 204 dropped"),
+    },
+    "customers.csv": {
+        (2, "phone_number", "Phone 1 invalid (229.077.5154); used Phone 2"),
+        (7, "phone_number", "Phone 1 invalid (n/a); used Phone 2"),
+        (10, "phone_number", "Country 'Narnia' unknown; read as US"),
+        (14, "phone_number", "extension 12 dropped"),
+    },
 }
 
 
@@ -139,7 +202,8 @@ def _validate(filename: str):
 
 
 def test_the_expected_mappings_are_shipped():
-    assert {"generic", "hubspot", "salesforce", "zoho"} <= set(shipped_mappings())
+    assert {"generic", "hubspot", "salesforce", "zoho", "hubspot-api",
+            "salesforce-api"} <= set(shipped_mappings())
 
 
 @pytest.mark.parametrize("name", shipped_mappings())
@@ -167,7 +231,8 @@ def test_generic_maps_the_api_field_names_to_themselves():
 
 
 def test_every_shipped_mapping_reads_a_sample():
-    assert {m for m, *_ in SAMPLES.values()} == set(shipped_mappings())
+    # (a sample may also bring a mapping file of its own: customers.csv)
+    assert set(shipped_mappings()) <= {m for m, *_ in SAMPLES.values()}
 
 
 # ------------------------------------------------------------------ samples
@@ -226,14 +291,20 @@ def test_sample_notes(filename):
 
 
 def test_rejects_explain_themselves():
+    v = _validate("customers.csv")
+    hints = dict(zip(v.result.rejects["line"], v.result.rejects["hint"]))
+    assert hints[11].startswith("Phone 1: too short (3 digits); Phone 2: contains letters "
+                                "(n/a)")
+    assert hints[12] == "fill in the contact's phone number"
     v = _validate("hubspot-contacts.csv")
     hints = dict(zip(v.result.rejects["line"], v.result.rejects["hint"]))
-    assert hints[12].startswith("contains letters")
-    assert hints[13].startswith("too short (6 digits)")
+    # every phone column tried is named, with what was wrong with it
+    assert hints[12].startswith("Mobile Phone Number: blank; Phone Number: contains letters")
+    assert hints[13].startswith("Mobile Phone Number: blank; Phone Number: too short (6 digits)")
     assert hints[15].startswith("line 2 (key '51234567801') has the same phone +12014716992")
     v = _validate("zoho-contacts.csv")
     hints = dict(zip(v.result.rejects["line"], v.result.rejects["hint"]))
-    assert hints[6].startswith("a local number")
+    assert hints[6].startswith("Mobile: blank; Phone: a local number")
 
 
 def test_csv_samples_are_read_as_plain_csv():

@@ -27,6 +27,8 @@ class SourceHints:
     sheet: str | int | None = None
     encoding: str | None = None
     delimiter: str | None = None
+    #: JSON: the key of the array of records in a wrapping object (``results``)
+    records: str | None = None
 
 
 @dataclass
@@ -44,6 +46,11 @@ class SourceInfo:
     notes: list[str] = field(default_factory=list)
     repaired: set[tuple[int, str]] = field(default_factory=set)
     sha256: str = ""
+    #: JSON: dotted paths into nested objects a mapping may name (``properties.email``)
+    paths: list[str] = field(default_factory=list)
+    #: JSON: (line, column) of the cells that held an object or an array (kept as
+    #: JSON text; a contact field built from one rejects its row)
+    structured: dict[tuple[int, str], str] = field(default_factory=dict)
 
 
 def file_sha256(path: Path) -> str:

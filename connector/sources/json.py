@@ -1,8 +1,13 @@
-"""JSON (an array of objects, the import file's own format) and JSON Lines.
+"""JSON (an array of objects, the import file's own format, or the array of records
+a CRM's API wraps in an object) and JSON Lines.
 
-Values become text as written (numbers keep their digits, null becomes ""); a
-nested object or array is refused, since no contact field can hold one. The line
-number is the record's 1-based index in an array, the physical line in JSON Lines."""
+Values become text as written (numbers keep their digits, null becomes ""). A
+nested object is a set of fields a mapping names by a dotted path
+(``properties.firstname``, ``Account.Name``); a key that itself holds a dot is
+found as written first. An object or array in a cell stays as its JSON text
+(so ``rejects.csv`` loses nothing); a contact field built from one rejects the row,
+not the file (`SourceInfo.structured`). The line number is the record's 1-based
+index in its array, the physical line in JSON Lines."""
 
 from __future__ import annotations
 
@@ -21,16 +26,22 @@ from .base import (
     batch_frames,
     clean_header,
     detect_text,
-    kept_positions,
     open_text,
 )
 
-NESTED_HINT = ("flatten the data so that each field is a plain value (one key per field), "
-               "or export it as CSV")
+#: the keys CRM APIs put their records under, tried when an object holds several arrays
+RECORD_KEYS = ("results", "records", "data", "items")
+#: nested paths listed per file (a property bag of a few hundred fields is common)
+MAX_PATHS = 10_000
+MAX_DEPTH = 8
 
 
 class _DuplicateKeyError(ValueError):
     pass
+
+
+class _Number(str):
+    """A JSON number, kept as its text (so its digits survive) but known as a number."""
 
 
 def _pairs(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
@@ -42,20 +53,60 @@ def _pairs(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     return obj
 
 
-DECODER = json.JSONDecoder(parse_float=str, parse_int=str, parse_constant=str,
+DECODER = json.JSONDecoder(parse_float=_Number, parse_int=_Number, parse_constant=_Number,
                            object_pairs_hook=_pairs)
+_MISSING = object()
 
 
-def _text(value: Any, spath: str, line: int, key: str, what: str) -> str:
-    if isinstance(value, str):
-        return value
+def json_text(value: Any) -> str:
+    """A decoded value as compact JSON text again, numbers as they were written."""
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{json.dumps(k, ensure_ascii=False)}: {json_text(v)}"
+                               for k, v in value.items()) + "}"
+    if isinstance(value, list):
+        return "[" + ", ".join(json_text(v) for v in value) + "]"
+    if isinstance(value, _Number):
+        return str.__str__(value)
+    return json.dumps(value, ensure_ascii=False)
+
+
+def _cell(value: Any) -> tuple[str, str | None]:
+    """A value as cell text, and "an object" / "an array" when it is one."""
+    if type(value) is str:
+        return value, None
+    if isinstance(value, _Number):
+        return str.__str__(value), None
     if value is None:
-        return ""
+        return "", None
     if value is True or value is False:
-        return "true" if value else "false"
-    kind = "an object" if isinstance(value, dict) else "an array"
-    raise SourceError(f"{what} holds {kind} under key {key!r}", path=spath, line=line,
-                      column=key, hint=NESTED_HINT)
+        return ("true" if value else "false"), None
+    return json_text(value), ("an object" if isinstance(value, dict) else "an array")
+
+
+def resolve(record: dict[str, Any], name: str) -> Any:
+    """The value `name` names in `record`: the key as written, else a dotted path into
+    nested objects (``Account.Name``), where any part may itself hold dots."""
+    if name in record:
+        return record[name]
+    dot = name.find(".")
+    while dot > 0:
+        inner = record.get(name[:dot])
+        if isinstance(inner, dict):
+            found = resolve(inner, name[dot + 1:])
+            if found is not _MISSING:
+                return found
+        dot = name.find(".", dot + 1)
+    return _MISSING
+
+
+def _add_paths(prefix: str, obj: dict[str, Any], paths: dict[str, None], depth: int) -> None:
+    for key, value in obj.items():
+        if len(paths) >= MAX_PATHS:
+            return
+        path = f"{prefix}.{str(key).strip()}"
+        paths.setdefault(path, None)
+        if isinstance(value, dict) and depth < MAX_DEPTH:
+            _add_paths(path, value, paths, depth + 1)
 
 
 def _decode(text: str, spath: str, line: int | None) -> Any:
@@ -73,9 +124,8 @@ def _decode(text: str, spath: str, line: int | None) -> Any:
                           hint="each contact is one flat object of fields") from None
 
 
-def _kind(value: Any, raw: str | None = None) -> str:
-    """What a JSON value is, as a person would say it. Numbers are decoded as text (so
-    their digits survive), so the raw text tells a number from a string."""
+def _kind(value: Any) -> str:
+    """What a JSON value is, as a person would say it."""
     if value is None:
         return "null"
     if isinstance(value, bool):
@@ -84,35 +134,29 @@ def _kind(value: Any, raw: str | None = None) -> str:
         return "an array"
     if isinstance(value, dict):
         return "an object"
-    if isinstance(value, str) and raw is not None:
-        first = raw.lstrip()[:1]
-        if first in ("t", "f"):
-            return "a boolean"
-        if first and first != '"':
-            return "a number"
+    if isinstance(value, _Number):
+        return "a number"
     return "a string"
 
 
-def _check(record: Any, spath: str, line: int, what: str, raw: str | None = None
-           ) -> dict[str, str]:
+def _check(record: Any, spath: str, line: int, what: str) -> dict[str, Any]:
     if not isinstance(record, dict):
-        kind = _kind(record, raw).removeprefix("a ").removeprefix("an ")
+        kind = _kind(record).removeprefix("a ").removeprefix("an ")
         article = "" if kind == "null" else ("an " if kind[0] in "aeiou" else "a ")
         raise SourceError(f"{what} is {article}{kind}, not an object", path=spath, line=line,
                           hint="each record must be an object: {\"name\": ..., ...}")
-    return {str(k).strip(): _text(v, spath, line, str(k), what) for k, v in record.items()}
+    return {str(k).strip(): v for k, v in record.items()}
 
 
-def _jsonl_records(path: Path, enc: Any, spath: str) -> Iterator[tuple[int, dict[str, str]]]:
+def _jsonl_records(path: Path, enc: Any, spath: str) -> Iterator[tuple[int, dict[str, Any]]]:
     with open_text(path, enc) as handle:
         for number, raw in enumerate(handle, 1):
             if raw.strip():
                 record = _decode(raw, spath, number)
-                yield number, _check(record, spath, number, f"the record on line {number}",
-                                     raw)
+                yield number, _check(record, spath, number, f"the record on line {number}")
 
 
-def _array_records(items: list[Any], spath: str) -> Iterator[tuple[int, dict[str, str]]]:
+def _array_records(items: list[Any], spath: str) -> Iterator[tuple[int, dict[str, Any]]]:
     for number, item in enumerate(items, 1):
         yield number, _check(item, spath, number, f"record {number}")
 
@@ -130,7 +174,7 @@ def open_json(path: Path, hints: SourceHints, wanted: Collection[str] | None, ch
         info.notes.append(enc.note)
     items: list[Any] = []
     if lines_format:
-        def records() -> Iterator[tuple[int, dict[str, str]]]:
+        def records() -> Iterator[tuple[int, dict[str, Any]]]:
             return _jsonl_records(path, enc, spath)
     else:
         with open_text(path, enc) as handle:
@@ -139,29 +183,82 @@ def open_json(path: Path, hints: SourceHints, wanted: Collection[str] | None, ch
             raise SourceError("the file holds only whitespace", path=spath,
                               hint="export the contacts again as a JSON array of objects")
         data = _decode(text, spath, None)
-        if not isinstance(data, list):
-            found = (f"an object with keys {', '.join(map(repr, list(data)[:8]))}"
-                     if isinstance(data, dict) else _kind(data, text))
-            raise SourceError(f"expected a JSON array of contacts, found {found}", path=spath,
-                              hint="the file must be an array: [{\"name\": ...}, ...]")
-        items = data
+        items = _unwrap(data, text, hints.records, spath, info)
 
-        def records() -> Iterator[tuple[int, dict[str, str]]]:
+        def records() -> Iterator[tuple[int, dict[str, Any]]]:
             return _array_records(items, spath)
 
     keys: dict[str, None] = {}
+    paths: dict[str, None] = {}
     count = 0
     for _, record in records():
         count += 1
-        for key in record:
+        for key, value in record.items():
             keys.setdefault(key, None)
+            if isinstance(value, dict) and len(paths) < MAX_PATHS:
+                _add_paths(key, value, paths, 1)
     if not count:
         raise SourceError("no data rows: the file holds no records", path=spath,
                           hint="the file must hold at least one contact")
     info.columns = clean_header(list(keys), spath, None, info.notes)
-    keep = kept_positions(info.columns, wanted)
-    names = [info.columns[i] for i in keep]
+    info.paths = [p for p in paths if p not in keys]
+    if wanted:
+        known = set(info.columns) | set(info.paths)
+        names = [c for c in info.columns if c in set(wanted)] + [
+            w for w in dict.fromkeys(wanted) if w in known and w not in keys]
+    else:
+        names = list(info.columns)
+    structured = info.structured
 
-    numbered = ((number, [record.get(name, "") for name in names])
-                for number, record in records())
-    return batch_frames(numbered, names, info, chunk_rows), info
+    def numbered() -> Iterator[tuple[int, list[str]]]:
+        for number, record in records():
+            row = []
+            for name in names:
+                value = record.get(name, "") if name in keys else resolve(record, name)
+                text, kind = _cell("" if value is _MISSING else value)
+                if kind is not None:
+                    structured[(number, name)] = kind
+                row.append(text)
+            yield number, row
+
+    return batch_frames(numbered(), names, info, chunk_rows), info
+
+
+def _unwrap(data: Any, text: str, key: str | None, spath: str, info: SourceInfo) -> list[Any]:
+    """The array of records: the document itself, or the array a wrapping object holds
+    (its only array, else one of RECORD_KEYS, else the one `source.records` names)."""
+    if isinstance(data, list):
+        if key:
+            raise SourceError(f"source.records names {key!r}, but the file is an array of "
+                              "records", path=spath, hint="remove source.records from the "
+                              "mapping")
+        return data
+    if not isinstance(data, dict):
+        raise SourceError(f"expected a JSON array of contacts, found {_kind(data)}",
+                          path=spath, hint="the file must be an array: [{\"name\": ...}, ...]")
+    arrays = [k for k, v in data.items() if isinstance(v, list)]
+    listing = ", ".join(map(repr, list(data)[:12]))
+    if key:
+        found = resolve(data, key)
+        if not isinstance(found, list):
+            what = "no such key" if found is _MISSING else f"it holds {_kind(found)}"
+            raise SourceError(f"source.records names {key!r}, but {what}; the top-level keys "
+                              f"are {listing}", path=spath,
+                              hint="set source.records to the key of the array of records")
+        info.notes.append(f"records read from the key {key!r}")
+        return found
+    if len(arrays) != 1:
+        known = [k for k in arrays if k in RECORD_KEYS]
+        if len(known) == 1:
+            arrays = known
+    if len(arrays) != 1:
+        what = ("no array" if not arrays else
+                f"several arrays ({', '.join(map(repr, arrays))})")
+        raise SourceError(f"expected a JSON array of contacts, found an object with keys "
+                          f"{listing} and {what}", path=spath,
+                          hint="set source: {records: KEY} in the mapping to the key of the "
+                          "array of records" if arrays else
+                          "the file must be an array: [{\"name\": ...}, ...], or an object "
+                          "holding one")
+    info.notes.append(f"records read from the key {arrays[0]!r}")
+    return data[arrays[0]]

@@ -1,0 +1,110 @@
+"""Country names and codes, as exports write them, to the region codes phonenumbers uses.
+
+A mapping's ``region: {column: Country, default: US}`` reads each row's national
+number in that row's country. Exports write the country every way people do: ISO
+codes (``GB``, ``GBR``), English names (``United Kingdom``), official names (``United
+Kingdom of Great Britain and Northern Ireland``), the names of other languages
+(``Deutschland``, ``Allemagne``) and colloquial forms (``UK``, ``USA``, ``U.S.``).
+
+The table is built once, from two well-kept sources rather than by hand:
+- pycountry (ISO 3166): alpha-2 and alpha-3 codes, names, official and common names;
+- phonenumbers' own region list and its display names in every language it ships
+  (the geocoder's locale data), which also knows the common short names
+  (``Russia``, ``South Korea``, ``Vietnam``);
+plus a few colloquial forms neither has (``UK``, ``Great Britain``, ``England``...).
+Only regions phonenumbers supports are kept; a name that two languages give to two
+different countries is left out rather than guessed.
+
+Callers look up distinct values only (a column of a million rows holds a few
+hundred countries), see `regions_of`.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+import unicodedata
+from collections.abc import Sequence
+
+import phonenumbers
+
+#: forms that neither ISO 3166 nor phonenumbers' names cover, but exports use
+COLLOQUIAL: dict[str, str] = {
+    "uk": "GB", "great britain": "GB", "britain": "GB", "england": "GB", "scotland": "GB",
+    "wales": "GB", "northern ireland": "GB", "u k": "GB",
+    "us": "US", "u s": "US", "u s a": "US", "america": "US", "united states": "US",
+    "united states of america": "US", "the united states": "US",
+    "the netherlands": "NL", "holland": "NL", "south korea": "KR", "north korea": "KP",
+    "russia": "RU", "czechia": "CZ", "ivory coast": "CI", "turkiye": "TR",
+    "uae": "AE", "macedonia": "MK", "vatican": "VA", "burma": "MM",
+}
+
+_SEPARATORS = re.compile(r"[\s.,'’()\-_/]+")
+
+
+def country_key(text: str) -> str:
+    """The form names are compared in: case, accents, dots, commas and spacing folded,
+    ``&`` read as ``and`` (``U.S.A.`` -> ``u s a``, ``Côte d'Ivoire`` -> ``cote d ivoire``)."""
+    text = unicodedata.normalize("NFKD", text.replace("&", " and "))
+    text = "".join(c for c in text if not unicodedata.combining(c))
+    return _SEPARATORS.sub(" ", text.casefold()).strip()
+
+
+@functools.lru_cache(maxsize=1)
+def country_table() -> dict[str, str]:
+    """Every known form of every region phonenumbers supports -> its region code."""
+    import pycountry
+    from phonenumbers.geodata.locale import LOCALE_DATA
+
+    supported = phonenumbers.SUPPORTED_REGIONS
+    table: dict[str, str] = {}
+    ambiguous: set[str] = set()
+
+    def add(name: str | None, region: str) -> None:
+        if not name:
+            return
+        key = country_key(name)
+        if not key or key in ambiguous:
+            return
+        if table.get(key, region) != region:
+            ambiguous.add(key)
+            del table[key]
+            return
+        table[key] = region
+
+    # names in other languages first: a clash there drops only that foreign name,
+    # and the English and ISO names below are added last, so they always win
+    for region in sorted(supported):
+        for lang, name in sorted(LOCALE_DATA.get(region, {}).items()):
+            if not name.startswith("*") and lang != "en":
+                add(name, region)
+    for region in sorted(supported):
+        english = LOCALE_DATA.get(region, {}).get("en", "")
+        if english.startswith("*"):
+            english = LOCALE_DATA[region].get(english[1:], "")
+        if english:
+            table[country_key(english)] = region
+        table[region.lower()] = region
+    for country in pycountry.countries:
+        region = country.alpha_2
+        if region not in supported:
+            continue
+        for name in (country.alpha_2, country.alpha_3, country.name,
+                     getattr(country, "official_name", None),
+                     getattr(country, "common_name", None)):
+            if name:
+                table[country_key(name)] = region
+    for name, region in COLLOQUIAL.items():
+        table[country_key(name)] = region
+    return table
+
+
+def region_of(text: str) -> str | None:
+    """The region code of a country as written, or None when it is not known."""
+    return country_table().get(country_key(text)) if text and text.strip() else None
+
+
+def regions_of(values: Sequence[str]) -> list[str | None]:
+    """`region_of` for each of `values` (meant for the distinct values of a column)."""
+    table = country_table()
+    return [table.get(country_key(v)) if v and v.strip() else None for v in values]
