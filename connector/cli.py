@@ -19,7 +19,14 @@ from .runtime import batch_gc
 log = logging.getLogger("campaign_sync")
 
 
+STATE_HELP = ("State store file (default: $XDG_STATE_HOME/campaign-sync/state.db, else "
+              "~/.local/state/campaign-sync/state.db; a store in the old default place "
+              "./.campaign-sync/state.db is used when found). Also CAMPAIGN_SYNC_STATE or "
+              "the TOML file's `state`.")
+
+
 class _State:
+    report_root: str | None = None
     mask_pii: bool = False
     config_file: str | None = None
     log_format: str = "text"
@@ -47,6 +54,20 @@ def _fail(exc: BaseException, code: int) -> None:
     else:
         click.echo(f"error: {text}", err=True)
     sys.exit(int(code))
+
+
+def _state_path(state_path: str | None) -> str:
+    """The state store a command uses; a one-line note when it is the one found in the
+    old default place."""
+    from .state import default_state_path, legacy_note
+
+    if state_path:
+        return state_path
+    path = default_state_path()
+    note = legacy_note(path)
+    if note:
+        _note(f"note: {note}")
+    return str(path)
 
 
 def _masking(mask_pii: bool) -> None:
@@ -155,7 +176,9 @@ def _setup_logging(log_format: str, verbosity: int) -> None:
               show_default=True, help="json writes one JSON object per log event on stderr.")
 @click.option("-v", "--verbose", count=True, help="More log output (repeat for more).")
 @click.option("-q", "--quiet", is_flag=True, help="Only errors; no progress bars.")
-def cli(config_file: str | None, log_format: str, verbose: int, quiet: bool) -> None:
+@click.pass_context
+def cli(ctx: click.Context, config_file: str | None, log_format: str, verbose: int,
+        quiet: bool) -> None:
     """Keep an outbound-dialer campaign's contacts in step with a CSV, Excel or JSON
     export.
 
@@ -168,6 +191,30 @@ def cli(config_file: str | None, log_format: str, verbose: int, quiet: bool) -> 
     _State.log_format = log_format
     _State.verbosity = -1 if quiet else verbose
     _setup_logging(log_format, _State.verbosity)
+    _option_defaults(ctx, config_file)
+
+
+def _option_defaults(ctx: click.Context, config_file: str | None) -> None:
+    """Every option a command takes may come from the TOML file (a flag still beats
+    it): its values become the defaults of the commands that have such an option."""
+    from .config import option_defaults, read_config_file
+    from .errors import ConfigError
+
+    try:
+        values = option_defaults(read_config_file(config_file))
+    except ConfigError as exc:
+        _fail(exc, int(exc.exit_code))
+        return
+    _State.report_root = values.pop("report_root", None)
+    if not values:
+        return
+    default_map: dict[str, dict[str, Any]] = {}
+    for name, command in cli.commands.items():
+        params = {p.name for p in command.params}
+        mine = {k: v for k, v in values.items() if k in params}
+        if mine:
+            default_map[name] = mine
+    ctx.default_map = default_map
 
 
 # ---------------------------------------------------------------- API commands
@@ -255,6 +302,35 @@ def _summary_lines(validated: Any) -> list[str]:
     return lines
 
 
+def reject_policy_options() -> list[Any]:
+    """--max-reject-fraction and --max-rejects: the rejects a run may have and still
+    exit 0."""
+    return [
+        click.option("--max-reject-fraction", default=None, type=click.FloatRange(0, 1),
+                     metavar="F",
+                     help="Rejected source rows up to this fraction of the rows are reported "
+                          "but exit 0 (status done_with_rejects); more exit 3. Default: any "
+                          "rejected row exits 3."),
+        click.option("--max-rejects", default=None, type=click.IntRange(0), metavar="N",
+                     help="Likewise, up to N rejected rows (with both, both must hold)."),
+    ]
+
+
+def _policy(max_reject_fraction: float | None, max_rejects: int | None) -> Any:
+    from .errors import RejectPolicy
+
+    return RejectPolicy(max_reject_fraction, max_rejects)
+
+
+def _apply(make: Callable[[], list[Any]]) -> Callable[[Callable[..., Any]], Any]:
+    """A decorator applying the options `make` returns, in order."""
+    def wrap(func: Callable[..., Any]) -> Any:
+        for opt in reversed(make()):
+            func = opt(func)
+        return func
+    return wrap
+
+
 @cli.command("validate")
 @click.argument("source", type=click.Path(dir_okay=False))
 @click.option("--mapping", "-m", "mapping", required=True, metavar="FILE",
@@ -266,14 +342,17 @@ def _summary_lines(validated: Any) -> list[str]:
 @click.option("--output", "-o", "output", default=None, type=click.Path(dir_okay=False),
               help="Write the valid, normalized contacts here: .json (the import file's "
                    "shape) or .csv.")
+@_apply(reject_policy_options)
 @handle_errors
 def validate_cmd(source: str, mapping: str, rejects_file: str | None,
-                 output: str | None) -> None:
+                 output: str | None, max_reject_fraction: float | None,
+                 max_rejects: int | None) -> None:
     """Read SOURCE (CSV/TSV, .xlsx, JSON or JSON Lines), map it, normalize and check
     every row; no network.
 
     Prints rows read, valid and rejected by reason. Exit 0 when every row is
-    valid, 3 when some were rejected, 2 when the file or mapping is unusable.
+    valid (or the rejects are within --max-reject-fraction / --max-rejects), 3 when
+    more were rejected, 2 when the file or mapping is unusable.
 
     Example: campaign-sync validate contacts.csv --mapping hubspot --rejects rejects.csv
     --output contacts.json
@@ -297,15 +376,22 @@ def validate_cmd(source: str, mapping: str, rejects_file: str | None,
     if rejects_file:
         click.echo(f"wrote {result.rejected_count:,} rejected rows ({len(result.rejects):,} "
                    f"problems) to {rejects_file}")
-    if result.rejected_count:
-        sys.exit(int(ExitCode.PARTIAL))
+    code = _policy(max_reject_fraction, max_rejects).exit_code(result.rejected_count,
+                                                                 result.rows)
+    if code:
+        sys.exit(int(code))
 
 
 def _default_report_dir(campaign_id: int) -> str:
+    """REPORT_ROOT/campaign-ID-TIMESTAMP, the root being the TOML file's `report_root`
+    or the reports directory beside the state store (an absolute path either way)."""
     import datetime as dt
 
+    from .state import state_home
+
     stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%d-%H%M%S")
-    return f"reports/campaign-{campaign_id}-{stamp}"
+    root = Path(_State.report_root) if _State.report_root else state_home() / "reports"
+    return str((root / f"campaign-{campaign_id}-{stamp}").absolute())
 
 
 def plan_options(func: Callable[..., Any]) -> Callable[..., Any]:
@@ -333,6 +419,7 @@ def plan_options(func: Callable[..., Any]) -> Callable[..., Any]:
         click.option("--force", is_flag=True,
                      help="Carry out deletes beyond --max-delete-fraction, or with no valid "
                           "source row."),
+        *reject_policy_options(),
     ]
     for opt in reversed(opts):
         func = opt(func)
@@ -388,11 +475,13 @@ def run_plan(source: str, campaign_id: int, mapping: str, mode: str, report_dir:
     return validated, plan, files
 
 
-def _plan_exit(plan: Any) -> None:
+def _plan_exit(plan: Any, policy: Any) -> None:
     if plan.refused:
         sys.exit(int(ExitCode.REFUSED))
-    if (plan.rows["action"] == "rejected").any():
-        sys.exit(int(ExitCode.PARTIAL))
+    rejected = int((plan.rows["action"] == "rejected").sum())
+    code = policy.exit_code(rejected, len(plan.rows))
+    if code:
+        sys.exit(int(code))
 
 
 @cli.command("plan")
@@ -401,7 +490,9 @@ def _plan_exit(plan: Any) -> None:
 @connection_options
 @handle_errors
 def plan_cmd(source: str, campaign_id: int, mapping: str, mode: str, report_dir: str | None,
-             mask_pii: bool, max_delete_fraction: float, force: bool, **kwargs: Any) -> None:
+             mask_pii: bool, max_delete_fraction: float, force: bool,
+             max_reject_fraction: float | None, max_rejects: int | None,
+             **kwargs: Any) -> None:
     """Dry run: what a sync of SOURCE would add, update and delete in the campaign.
 
     Reads the campaign with GET requests only (nothing is written), prints counts
@@ -421,7 +512,7 @@ def plan_cmd(source: str, campaign_id: int, mapping: str, mode: str, report_dir:
         click.echo(line)
     where = files.report_html or files.plan_json
     click.echo(f"report: {where.resolve()}")
-    _plan_exit(plan)
+    _plan_exit(plan, _policy(max_reject_fraction, max_rejects))
 
 
 class _Bars:
@@ -466,7 +557,7 @@ class _Bars:
 @click.option("--concurrency", default=4, show_default=True, type=click.IntRange(1, 32),
               help="Parallel PATCH and DELETE requests (all under --rate-limit).")
 @click.option("--state", "state_path", default=None, type=click.Path(dir_okay=False),
-              help="State store file (default .campaign-sync/state.db).")
+              envvar="CAMPAIGN_SYNC_STATE", help=STATE_HELP)
 @click.option("--job-timeout", default=600.0, show_default=True, type=click.FloatRange(1),
               help="Seconds to wait for an import job; one still running is left pending "
                    "(the next run waits for it).")
@@ -485,7 +576,8 @@ class _Bars:
 @connection_options
 @handle_errors
 def sync_cmd(source: str, campaign_id: int, mapping: str, mode: str, report_dir: str | None,
-             mask_pii: bool, max_delete_fraction: float, force: bool, dry_run: bool,
+             mask_pii: bool, max_delete_fraction: float, force: bool,
+             max_reject_fraction: float | None, max_rejects: int | None, dry_run: bool,
              chunk_size: int, concurrency: int, state_path: str | None, job_timeout: float,
              full_check: bool, full_check_every: int, trust_state: bool,
              **kwargs: Any) -> None:
@@ -510,7 +602,7 @@ def sync_cmd(source: str, campaign_id: int, mapping: str, mode: str, report_dir:
         for line in plan.summary_lines():
             click.echo(line)
         click.echo(f"report: {(files.report_html or files.plan_json).resolve()}")
-        _plan_exit(plan)
+        _plan_exit(plan, _policy(max_reject_fraction, max_rejects))
         return
     from .load import LoadOptions
     from .plan import PlanOptions
@@ -522,10 +614,11 @@ def sync_cmd(source: str, campaign_id: int, mapping: str, mode: str, report_dir:
                                  force=force),
         load_options=LoadOptions(chunk_size=chunk_size, concurrency=concurrency,
                                  job_timeout=job_timeout),
-        settings=settings, state_path=state_path,
+        settings=settings, state_path=_state_path(state_path),
         report_dir=report_dir or _default_report_dir(campaign_id), mask_pii=mask_pii,
         progress=_Bars(), echo=_note, full_check=full_check,
-        full_check_every=full_check_every, trust_state=trust_state)
+        full_check_every=full_check_every, trust_state=trust_state,
+        reject_policy=_policy(max_reject_fraction, max_rejects))
     if outcome.plan is not None:
         for line in outcome.plan.summary_lines():
             click.echo(line)
@@ -534,8 +627,7 @@ def sync_cmd(source: str, campaign_id: int, mapping: str, mode: str, report_dir:
         click.echo(f"sent: deleted {load['deleted']:,}  updated {load['updated']:,}  added "
                    f"{load['added']:,}  failed {load['failed']:,}  pending {load['pending']:,}  "
                    f"({load['jobs']:,} import jobs)")
-        click.echo(f"verified against the campaign: {outcome.counts['confirmed']:,} confirmed, "
-                   f"{outcome.counts['unconfirmed']:,} not confirmed")
+        click.echo(f"verified: {outcome.counts.get('verification', '')}")
     click.echo(f"run {outcome.run_id}; report: "
                f"{(outcome.report_html or outcome.report_dir or Path('.')).resolve()}")
     if outcome.exit_code:
@@ -551,7 +643,7 @@ def sync_cmd(source: str, campaign_id: int, mapping: str, mode: str, report_dir:
 @click.option("--unlock", default=None, type=int, metavar="CAMPAIGN_ID",
               help="Remove a campaign's lock left by a process on another host that is gone.")
 @click.option("--state", "state_path", default=None, type=click.Path(dir_okay=False),
-              help="State store file (default .campaign-sync/state.db).")
+              envvar="CAMPAIGN_SYNC_STATE", help=STATE_HELP)
 @handle_errors
 def runs_cmd(campaign_id: int | None, show: int | None, limit: int, unlock: int | None,
              state_path: str | None) -> None:
@@ -562,9 +654,9 @@ def runs_cmd(campaign_id: int | None, show: int | None, limit: int, unlock: int 
     import json as _json
 
     from .errors import UsageError
-    from .state import DEFAULT_STATE, StateStore
+    from .state import StateStore
 
-    path = Path(state_path) if state_path else DEFAULT_STATE
+    path = Path(_state_path(state_path))
     if not path.exists():
         raise UsageError(f"no state store at {path}", hint="run a sync first, or pass --state")
     with StateStore(path) as store:
@@ -623,7 +715,7 @@ def runs_cmd(campaign_id: int | None, show: int | None, limit: int, unlock: int 
 @click.option("--report", "report_dir", default=None, type=click.Path(file_okay=False),
               help="Write rollback-actions.csv and rollback-refused.csv here.")
 @click.option("--state", "state_path", default=None, type=click.Path(dir_okay=False),
-              help="State store file (default .campaign-sync/state.db).")
+              envvar="CAMPAIGN_SYNC_STATE", help=STATE_HELP)
 @connection_options
 @handle_errors
 def rollback_cmd(run_id: int, dry_run: bool, report_dir: str | None, state_path: str | None,
@@ -637,15 +729,10 @@ def rollback_cmd(run_id: int, dry_run: bool, report_dir: str | None, state_path:
     from .rollback import run_rollback
 
     settings = settings_from(kwargs)
-    result = run_rollback(run_id=run_id, settings=settings, state_path=state_path,
+    result = run_rollback(run_id=run_id, settings=settings, state_path=_state_path(state_path),
                           dry_run=dry_run, report_dir=report_dir, progress=_Bars())
-    by: dict[str, int] = {}
-    for action in result.actions:
-        by[action["action"]] = by.get(action["action"], 0) + 1
-    verb = "would undo" if dry_run else "undid"
-    click.echo(f"run {run_id}: {verb} " + (", ".join(
-        f"{n} {'re-adds' if a == 'add' else a + 's'}" for a, n in sorted(by.items()))
-        or "nothing"))
+    for line in rollback_lines(result, dry_run):
+        click.echo(line)
     for r in result.refused:
         click.echo(f"  refused {r['kind']} of {r['key'] or r['remote_id']}: {r['reason']}")
     if not dry_run and result.run_id:
@@ -655,6 +742,31 @@ def rollback_cmd(run_id: int, dry_run: bool, report_dir: str | None, state_path:
         click.echo(f"report: {result.report_dir.resolve()}")
     if result.exit_code:
         sys.exit(result.exit_code)
+
+
+def rollback_lines(result: Any, dry_run: bool) -> list[str]:
+    """What a rollback did, in its own terms: "deleted 2 contacts that run 12 had
+    added" (with what happened to the writes when some did not go through)."""
+    words = {"delete": ("deleted", "would delete", "that run {r} had added"),
+             "update": ("patched back", "would patch back", "that run {r} had changed"),
+             "add": ("added back", "would add back", "that run {r} had deleted")}
+    lines = []
+    for action in ("delete", "update", "add"):
+        mine = [a for a in result.actions if a["action"] == action]
+        if not mine:
+            continue
+        done, would, which = words[action]
+        n = len(mine)
+        text = (f"{would if dry_run else done} {n:,} contact{'s' if n != 1 else ''} "
+                + which.format(r=result.of_run))
+        outcomes: dict[str, int] = {}
+        for a in mine:
+            if a.get("outcome"):
+                outcomes[a["outcome"]] = outcomes.get(a["outcome"], 0) + 1
+        if set(outcomes) - {"done"}:
+            text += " (" + ", ".join(f"{k} {v:,}" for k, v in sorted(outcomes.items())) + ")"
+        lines.append(text)
+    return lines or [f"run {result.of_run}: nothing to undo"]
 
 
 @cli.command("sandbox")

@@ -41,6 +41,14 @@ class Settings:
 
 KEYS = ("base_url", "api_user", "api_token", "rate_limit", "ca_bundle",
         "connect_timeout", "read_timeout", "request_deadline")
+#: the options of the commands a TOML file may also give (the defaults of their flags);
+#: `state` is --state, `report_root` the directory the default report directories go in
+OPTION_KEYS = ("campaign_id", "mapping", "mode", "state", "report_root", "mask_pii",
+               "max_delete_fraction", "max_reject_fraction", "max_rejects", "force",
+               "chunk_size", "concurrency", "job_timeout", "full_check", "full_check_every",
+               "trust_state")
+#: a TOML key -> the name of the flag's parameter, where they differ
+OPTION_PARAMS = {"state": "state_path"}
 
 
 def read_config_file(path: str | None) -> dict[str, Any]:
@@ -58,11 +66,22 @@ def read_config_file(path: str | None) -> dict[str, Any]:
         raise ConfigError(f"config file {p} is not valid TOML: {exc}") from None
     # settings may sit at the top level or under [campaign-sync]
     data = data.get("campaign-sync", data)
-    unknown = sorted(set(k.replace("-", "_") for k in data) - set(KEYS))
+    known = (*KEYS, *OPTION_KEYS)
+    unknown = sorted(set(k.replace("-", "_") for k in data) - set(known))
     if unknown:
-        raise ConfigError(f"config file {p}: unknown setting(s) {', '.join(unknown)}",
-                          hint=f"known settings: {', '.join(KEYS)}")
+        import difflib
+
+        guesses = [f"{u!r}: did you mean {close[0]!r}?" for u in unknown
+                   for close in [difflib.get_close_matches(u, known, n=1, cutoff=0.6)] if close]
+        raise ConfigError(f"config file {p}: unknown setting(s) {', '.join(unknown)}"
+                          + (f" ({'; '.join(guesses)})" if guesses else ""),
+                          hint=f"known settings: {', '.join(known)}")
     return {k.replace("-", "_"): v for k, v in data.items()}
+
+
+def option_defaults(values: Mapping[str, Any]) -> dict[str, Any]:
+    """The command options a config file gives, by parameter name (its flags' defaults)."""
+    return {OPTION_PARAMS.get(k, k): v for k, v in values.items() if k in OPTION_KEYS}
 
 
 def subdomain_of(base_url: str) -> str:

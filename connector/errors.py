@@ -12,11 +12,52 @@ from enum import IntEnum
 class ExitCode(IntEnum):
     """Exit codes, the same for every command."""
 
-    OK = 0            # done; every row added, updated, unchanged or deliberately skipped
+    OK = 0            # done; every write confirmed; rejects within the reject policy
     FAILED = 1        # network, API or internal error; safe to run again
     USAGE = 2         # bad usage or unusable input; nothing was sent
-    PARTIAL = 3       # done, but some rows were rejected or some operations failed
+    PARTIAL = 3       # done, but writes failed/pending/unconfirmed, or rejects over the policy
     REFUSED = 4       # refused by a safety rule; nothing was sent
+
+
+class RejectPolicy:
+    """How many rejected source rows a run may have and still exit 0 (reported, with
+    the run status ``done_with_rejects``): at most `max_rejects` rows and at most
+    `max_reject_fraction` of the rows, each when set. With neither set, any reject
+    makes the exit code 3, as a scheduler that must hear of every bad row wants."""
+
+    def __init__(self, max_reject_fraction: float | None = None,
+                 max_rejects: int | None = None) -> None:
+        self.max_reject_fraction = max_reject_fraction
+        self.max_rejects = max_rejects
+
+    def allows(self, rejected: int, rows: int) -> bool:
+        """Whether `rejected` of `rows` source rows are within the policy."""
+        if rejected <= 0:
+            return True
+        if self.max_reject_fraction is None and self.max_rejects is None:
+            return False
+        if self.max_rejects is not None and rejected > self.max_rejects:
+            return False
+        if self.max_reject_fraction is not None and (
+                rows <= 0 or rejected / rows > self.max_reject_fraction):
+            return False
+        return True
+
+    def describe(self) -> str:
+        """The policy in force, as the header of a report says it."""
+        parts = []
+        if self.max_rejects is not None:
+            parts.append(f"at most {self.max_rejects:,} rows")
+        if self.max_reject_fraction is not None:
+            parts.append(f"at most {self.max_reject_fraction:.1%} of the rows")
+        return " and ".join(parts) if parts else "none (any rejected row exits 3)"
+
+    def exit_code(self, rejected: int, rows: int, problems: int = 0) -> ExitCode:
+        """3 for failed, pending or unconfirmed writes (`problems`) or rejects beyond
+        the policy; else 0."""
+        if problems or not self.allows(rejected, rows):
+            return ExitCode.PARTIAL
+        return ExitCode.OK
 
 
 class CampaignSyncError(Exception):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
@@ -375,6 +375,20 @@ def rejected_source_rows(validated: Validated, lines: Iterable[int] | None = Non
     return columns, rows
 
 
+def source_chunks(validated: Validated) -> tuple[list[str], Iterator[pd.DataFrame]]:
+    """The source's column names and its rows again, every column, a chunk at a time
+    (the validation pass kept only the mapped columns): for files that show each row
+    as the user wrote it (success.csv, errors.csv)."""
+    from .sources import SourceHints, iter_source
+
+    columns = list(getattr(validated.info, "columns", None) or
+                   [c for c in validated.source.columns if c != LINE_COLUMN])
+    hints = SourceHints(**validated.mapping.source) if validated.mapping.source else None
+    chunks, _ = iter_source(validated.info.path, hints,
+                            wanted_columns=validated.mapping.source_columns(), all_columns=True)
+    return columns, chunks
+
+
 def write_rejects(validated: Validated, output: str | Path) -> int:
     """rejects.csv: one line per rejected row, in file order: the original row's
     columns (all of them), then its line and, joined by " | " when the row has several
@@ -517,4 +531,5 @@ def make_plan(validated: Validated, remote: pd.DataFrame, options: Any, *,
                  "source_format": getattr(info, "format", ""),
                  "mapping": str(validated.mapping.path), **(meta or {})}
     return build_plan(validated.result.valid, validated.result.rejects, remote, options,
-                      meta=full_meta, carried=validated.carried)
+                      meta=full_meta, carried=validated.carried,
+                      protect=validated.result.rejected_rows)

@@ -60,8 +60,15 @@ REASONS: dict[str, str] = {
                     "number; the platform would fail the import",
     "not_in_source": "not in the source: deleted (mirror)",
     "kept_not_in_source": "not in the source; only mirror mode deletes",
-    "source_rejected": "its source row was rejected, so it is left as it is",
+    "source_row_rejected": "the source row that describes this contact (by key, else "
+                           "phone, else email) was rejected: it is neither updated nor "
+                           "deleted until the row is fixed",
+    "key_differs": "a source row has this contact's key but for case or spacing: not "
+                   "deleted; fix the key in the source or the platform",
     "no_key": "no external_unique_id: added by hand in the platform, never touched",
+    "undo_add": "a rollback: the run being undone added this contact",
+    "undo_update": "a rollback: the run being undone patched this contact; patched back",
+    "undo_delete": "a rollback: the run being undone deleted this contact; added back",
 }
 
 
@@ -89,9 +96,9 @@ ROW_COLUMNS = ("line", "external_unique_id", "action", "reason", "remote_id", "c
                "name", "email", "phone_number", "outbound_number",
                "before_name", "before_email", "before_phone_number", "before_outbound_number",
                "detail")
-REJECT_COLUMNS = ("line", "key", "field", "value", "reason", "hint")
+REJECT_COLUMNS = ("line", "key", "field", "value", "reason", "hint", "name", "email")
 REMOTE_PLAN_COLUMNS = ("remote_id", "external_unique_id", "action", "reason", "status",
-                       "name", "email", "phone_number", "outbound_number")
+                       "name", "email", "phone_number", "outbound_number", "detail")
 
 
 def remote_frame(contacts: Iterable[Any]) -> pd.DataFrame:
@@ -404,7 +411,8 @@ def _norm_emails(series: pd.Series) -> pd.Series:
 def build_plan(valid: pd.DataFrame, rejects: pd.DataFrame, remote: pd.DataFrame,
                options: PlanOptions | None = None, *, mode: str | None = None,
                meta: Mapping[str, Any] | None = None,
-               carried: pd.DataFrame | None = None) -> Plan:
+               carried: pd.DataFrame | None = None,
+               protect: pd.DataFrame | None = None) -> Plan:
     """Work out the plan.
 
     valid: normalized contacts (the five fields and ``__line__``), as
@@ -412,6 +420,9 @@ def build_plan(valid: pd.DataFrame, rejects: pd.DataFrame, remote: pd.DataFrame,
     field, value, reason, hint). remote: `remote_frame(...)` of the campaign.
     carried: rows (line, external_unique_id) known to be unchanged since the last
     applied run, source and campaign side alike: they are not compared again.
+    protect: the rejected rows as read (line, key, phone_number, email), see
+    `ValidationResult.rejected_rows`; each protects the contact it describes. Without
+    it, the reject records' keys do.
     """
     if options is None:
         options = PlanOptions(mode=mode or "upsert")
@@ -566,17 +577,34 @@ def build_plan(valid: pd.DataFrame, rejects: pd.DataFrame, remote: pd.DataFrame,
         fate((r_action == "") & is_carried, "kept", "same_as_last_run")
 
     # -- remote contacts' fate, before phone checks (deletes free phones)
-    rejected_keys = set(rejects["key"].astype(str).str.strip()) - {""} \
-        if "key" in rejects.columns else set()
     todo_r = r_action == ""
     in_valid = codes.among(r_codes, s_codes)
     if len(carried_keys):
         in_valid |= is_carried
-    in_rejected = (rem["key"].isin(rejected_keys).to_numpy() if rejected_keys
-                   else np.zeros(n_rem, dtype=bool)) & ~in_valid
-    fate(todo_r & in_rejected, "kept", "source_rejected")
-    todo_r &= ~in_rejected
+    r_detail = _cells(n_rem, "")
+    # a contact a rejected source row describes (by its key, else its phone, else its
+    # email) is neither updated nor deleted: a row that lost its key still protects
+    # its person
+    guard_at, guard_why = _protected(rem, protect if protect is not None
+                                     else _protect_from(rejects), todo_r & ~in_valid)
+    guarded = guard_at >= 0
+    fate(guarded, "deferred", "source_row_rejected")
+    r_detail[guarded] = guard_why[guarded]
+    todo_r &= ~guarded
     absent = todo_r & ~in_valid
+    if options.mode == "mirror" and absent.any():
+        # a key that differs from a source row's only in case or invisible characters
+        # is that row's person under a mangled key: not deleted
+        gone = np.flatnonzero(absent)
+        folded = _near_keys(src, protect, {_fold(k) for k in rkeys[gone]})
+        if folded:
+            near = np.zeros(n_rem, dtype=bool)
+            near[gone] = [_fold(k) in folded for k in rkeys[gone]]
+            fate(near, "deferred", "key_differs")
+            r_detail[near] = [f"source line {folded[_fold(k)][0]} has the key "
+                              f"{folded[_fold(k)][1]!r}, which differs only in case or "
+                              "spacing" for k in rkeys[near]]
+            absent &= ~near
     if options.mode == "mirror":
         no_id = rem["remote_id"].isna().to_numpy()
         fate(absent & active, "deferred", "active_status")
@@ -601,12 +629,13 @@ def build_plan(valid: pd.DataFrame, rejects: pd.DataFrame, remote: pd.DataFrame,
             (row_action == "update", "updated", "changed"),
             (row_reason == "active_status", "deferred", "active_status"),
             (row_reason == "no_remote_id", "deferred", "no_remote_id"),
-            (row_reason == "phone_in_use", "kept", "source_rejected")):
+            (row_reason == "phone_in_use", "deferred", "source_row_rejected")):
         if rows_mask.any():
             fate((r_action == "") & codes.among(r_codes, s_codes[rows_mask]), action, reason)
     fate(r_action == "", "kept", "same")
     rem["action"] = r_action
     rem["reason"] = r_reason
+    rem["detail"] = r_detail
 
     # -- rejected rows: one line per source row, reasons joined
     rej_rows = _rejected_rows(rejects)
@@ -636,6 +665,83 @@ def build_plan(valid: pd.DataFrame, rejects: pd.DataFrame, remote: pd.DataFrame,
                 outbound_differences=outbound_differences, meta=dict(meta or {}))
     plan.refused = _safety(plan, has_valid=len(src) > 0 or len(carried_keys) > 0)
     return plan
+
+
+def _protect_from(rejects: pd.DataFrame) -> pd.DataFrame:
+    """Rejected rows known only by their reject records: line and key."""
+    if rejects is None or not len(rejects) or "key" not in rejects.columns:
+        return pd.DataFrame({"line": [], "key": [], "phone_number": [], "email": []})
+    first = rejects.drop_duplicates("line")
+    return pd.DataFrame({"line": first["line"].to_numpy(), "key": first["key"].to_numpy(),
+                         "phone_number": "", "email": ""})
+
+
+def _protected(rem: pd.DataFrame, protect: pd.DataFrame, open_: np.ndarray
+               ) -> tuple[np.ndarray, np.ndarray]:
+    """Per campaign contact still open, the line of the rejected source row that
+    describes it (-1: none) and why: the row's key when a contact holds it, else its
+    phone, else its email. Only the few rejected rows are looked up."""
+    n = len(rem)
+    at = np.full(n, -1, dtype=np.int64)
+    why = _cells(n, "")
+    if protect is None or not len(protect):
+        return at, why
+    keys = rem["key"].to_numpy(dtype=object)
+    by_key = {k: i for i, k in enumerate(keys) if k and open_[i]}
+    phones = rem["n_phone_number"].to_numpy(dtype=object)
+    needs_email = []
+    by_phone: dict[str, int] | None = None
+    for line, key, phone, email in zip(protect["line"], protect["key"].astype(str),
+                                       protect["phone_number"].astype(str),
+                                       protect["email"].astype(str)):
+        key = key.strip()
+        i = by_key.get(key, -1) if key else -1
+        how = f"key {key!r}"
+        if i < 0 and phone:
+            if by_phone is None:
+                by_phone = {p: j for j, p in enumerate(phones) if p and open_[j]}
+            i, how = by_phone.get(phone, -1), f"phone {phone}"
+        if i < 0 and email:
+            needs_email.append((line, email))
+            continue
+        if i >= 0 and at[i] < 0:
+            at[i] = int(line)
+            why[i] = f"source line {int(line)} (rejected) has its {how}"
+    if needs_email:
+        emails = rem["email"].astype(str).str.strip().str.lower().to_numpy(dtype=object)
+        by_email = {e: j for j, e in enumerate(emails) if e and open_[j] and at[j] < 0}
+        for line, email in needs_email:
+            i = by_email.get(email.lower(), -1)
+            if i >= 0 and at[i] < 0:
+                at[i] = int(line)
+                why[i] = f"source line {int(line)} (rejected) has its email {email}"
+    return at, why
+
+
+def _fold(key: Any) -> str:
+    """A key as compared for 'the same but for case or spacing'."""
+    return "".join(str(key).split()).casefold()
+
+
+def _near_keys(src: pd.DataFrame, protect: pd.DataFrame | None, wanted: set[str]
+               ) -> dict[str, tuple[int, str]]:
+    """Of the folded keys `wanted` (the contacts about to be deleted), those a source row
+    (valid or rejected) holds in another spelling: folded key -> (its line, the key as
+    the row writes it). One vectorized fold of the source keys, on nights with deletes."""
+    out: dict[str, tuple[int, str]] = {}
+    if not wanted:
+        return out
+    keys = src["external_unique_id"].astype(str)
+    folded = keys.str.replace(r"\s+", "", regex=True).str.casefold()
+    hit = folded.isin(wanted).to_numpy() & (folded != keys).to_numpy()
+    for line, key, f in zip(src.loc[hit, LINE_COLUMN], keys[hit], folded[hit]):
+        out.setdefault(f, (int(line), key))
+    if protect is not None and len(protect):
+        for line, key in zip(protect["line"], protect["key"].astype(str)):
+            f = _fold(key)
+            if key.strip() and f in wanted and f != key:
+                out.setdefault(f, (int(line), key))
+    return out
 
 
 def _cells(n: int, value: str) -> np.ndarray:

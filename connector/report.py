@@ -5,11 +5,12 @@ the user only, and CSV cells are neutralized against formula injection."""
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from .fileio import atomic_write, write_csv, write_frame_csv
@@ -144,3 +145,126 @@ def write_report(plan: Plan, directory: str | os.PathLike[str], *, mask_pii: boo
     with atomic_write(files.report_html) as handle:
         handle.write(html)
     return files
+
+
+OUTCOME_COLUMNS = ("line", "action", "external_unique_id", "remote_id", "outcome")
+ERROR_COLUMNS = ("error", "what_to_do")
+
+
+def outcome_table(plan: Plan) -> pd.DataFrame:
+    """One line per write of the run (adds, updates, deletes) and per rejected source
+    row: line, action, key, contact id, outcome, error, what to do; in line order,
+    deletes (no source line) last."""
+    from .outcome import what_to_do
+
+    rows = plan.rows
+    if "outcome" not in rows.columns:
+        return pd.DataFrame(columns=[*OUTCOME_COLUMNS, *ERROR_COLUMNS])
+    def ids(values: Any) -> list[Any]:
+        return ["" if pd.isna(v) or v == "" else int(v) for v in values]
+
+    wrote = rows[rows["outcome"].ne("")]
+    parts = [pd.DataFrame({
+        "line": wrote["line"].to_numpy(), "action": wrote["action"].to_numpy(),
+        "external_unique_id": wrote["external_unique_id"].to_numpy(),
+        "remote_id": ids(wrote["remote_id"]), "outcome": wrote["outcome"].to_numpy(),
+        "error": wrote["error"].to_numpy(),
+        "what_to_do": [what_to_do(o, e) if o != "done" else ""
+                       for o, e in zip(wrote["outcome"], wrote["error"])]})]
+    # rows the source rejected (a write the platform refused is a failed write above)
+    rejects = plan.rejects[plan.rejects["reason"].ne("platform_rejected")] if len(
+        plan.rejects) else plan.rejects
+    if len(rejects):
+        grouped = rejects.groupby("line", sort=True)
+        parts.append(pd.DataFrame({
+            "line": list(grouped.groups), "action": "rejected",
+            "external_unique_id": grouped["key"].first().to_numpy(),
+            "remote_id": "", "outcome": "rejected",
+            "error": grouped["reason"].agg(lambda s: " | ".join(map(str, s))).to_numpy(),
+            "what_to_do": grouped["hint"].agg(lambda s: " | ".join(map(str, s))).to_numpy()}))
+    table = pd.concat(parts, ignore_index=True).sort_values("line", kind="stable")
+    remote = plan.remote
+    if "outcome" in remote.columns:
+        gone = remote[remote["outcome"].ne("")]
+        if len(gone):
+            table = pd.concat([table, pd.DataFrame({
+                "line": "", "action": "delete",
+                "external_unique_id": gone["external_unique_id"].to_numpy(),
+                "remote_id": ids(gone["remote_id"]), "outcome": gone["outcome"].to_numpy(),
+                "error": gone["error"].to_numpy(),
+                "what_to_do": [what_to_do(o, e) if o != "done" else ""
+                               for o, e in zip(gone["outcome"], gone["error"])]})],
+                ignore_index=True)
+    return table.reset_index(drop=True)
+
+
+def write_outcome_files(plan: Plan, directory: str | os.PathLike[str], *,
+                        source_columns: Sequence[str] = (),
+                        source_chunks: Iterable[pd.DataFrame] = (),
+                        mask_pii: bool = False) -> tuple[int, int]:
+    """success.csv and errors.csv, as a Data Loader user expects them: every write that
+    was done (success), and every write that failed, is pending, unconfirmed or was not
+    sent, and every rejected source row (errors), each with the source row's original
+    columns, its line, the action and (errors) the platform's message and what to do.
+
+    The originals come from `source_chunks` (the source read again, all columns, a
+    chunk at a time), so memory stays bounded however many rows were written.
+    Returns (success rows, error rows)."""
+    import contextlib
+    import csv
+
+    from .fileio import neutralize_cell
+
+    table = outcome_table(plan)
+    if mask_pii:
+        table = masked(table)
+    target = Path(directory)
+    columns = list(source_columns)
+    ours = [c if c not in columns else f"sync_{c}" for c in OUTCOME_COLUMNS]
+    extra = [c if c not in columns else f"sync_{c}" for c in ERROR_COLUMNS]
+    ok = table["outcome"].eq("done").to_numpy()
+    counts = [0, 0]
+    with contextlib.ExitStack() as stack:
+        handles = [stack.enter_context(atomic_write(target / name, encoding="utf-8-sig",
+                                                    newline=""))
+                   for name in ("success.csv", "errors.csv")]
+        writers = [csv.writer(h) for h in handles]
+        writers[0].writerow([neutralize_cell(h) for h in [*columns, *ours]])
+        writers[1].writerow([neutralize_cell(h) for h in [*columns, *ours, *extra]])
+
+        def emit(rec: Sequence[Any], original: Sequence[Any], good: bool) -> None:
+            cells = [*original, *rec[:len(OUTCOME_COLUMNS)]]
+            if not good:
+                cells += list(rec[len(OUTCOME_COLUMNS):])
+            writers[0 if good else 1].writerow([neutralize_cell(v) for v in cells])
+            counts[0 if good else 1] += 1
+
+        with_line = np.zeros(len(table), dtype=bool)
+        by_line: dict[int, list[int]] = {}
+        for i, line in enumerate(table["line"].to_numpy(dtype=object)):
+            if line != "" and not pd.isna(line):
+                with_line[i] = True
+                by_line.setdefault(int(line), []).append(i)
+        records = table.to_numpy(dtype=object)
+        blank = [""] * len(columns)
+        seen: set[int] = set()
+        for chunk in source_chunks:
+            hit = chunk[chunk["__line__"].isin(by_line)]
+            for values in hit.itertuples(index=False, name=None):
+                original = dict(zip(hit.columns, values))
+                line = int(original["__line__"])
+                cells = ["" if pd.isna(original.get(c)) else str(original.get(c, ""))
+                         for c in columns]
+                if mask_pii:
+                    cells = [mask_text(v) if v else v for v in cells]
+                for i in by_line[line]:
+                    emit(records[i], cells, bool(ok[i]))
+                seen.add(line)
+        for line, at in by_line.items():  # rows the source did not give again
+            if line not in seen:
+                for i in at:
+                    emit(records[i], blank, bool(ok[i]))
+        for i in range(len(table)):
+            if not with_line[i]:
+                emit(records[i], blank, bool(ok[i]))
+    return counts[0], counts[1]

@@ -19,9 +19,11 @@ from collections.abc import Callable, Iterable, Sequence
 from html import escape
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from .fileio import cell_text
+from .outcome import OUTCOMES, outcome_totals
 from .plan import REASONS, REMOTE_ACTIONS, SOURCE_ACTIONS, Plan
 from .privacy import mask_email, mask_phone, mask_text
 
@@ -40,6 +42,7 @@ EMAIL_COLUMNS = frozenset({"email", "before_email"})
 KEY_COLUMNS = frozenset({"external_unique_id", "key"})
 #: codes and numbers: never personal data
 PLAIN_COLUMNS = frozenset({"line", "remote_id", "wave", "action", "reason", "changed",
+                           "outcome",
                            "status", "field"})
 EDITABLE = ("name", "email", "phone_number", "outbound_number")
 
@@ -58,6 +61,15 @@ LABELS = {
     "kept": "kept as is", "updated": "will be patched", "deleted": "will be deleted",
     "unmanaged": "not managed by the sync",
 }
+
+#: what happened to a write (sync, apply, rollback reports), failures first
+OUTCOME_COLOURS = {"failed": "#D55E00", "pending": "#E69F00", "unconfirmed": "#F0E442",
+                   "skipped": "#8C8C8C", "done": "#009E73"}
+OUTCOME_LABELS = {"failed": "refused by the platform", "pending": "import job still running",
+                  "unconfirmed": "sent, not seen afterwards", "skipped": "not sent",
+                  "done": "done and confirmed"}
+#: the plan action whose writes an outcome belongs to, and the words for it when done
+WRITE_ACTIONS = {"add": "add", "update": "update", "deleted": "delete"}
 
 _EMAIL_ONLY = re.compile(r"[^\s@<>\"',;]+@[^\s@<>\"',;]+")
 
@@ -265,6 +277,8 @@ background:var(--panel);border:1px solid var(--line);border-radius:6px;padding:.
 dl.meta dt{color:var(--muted)}dl.meta dd{margin:0;min-width:0}
 .refused{background:var(--redbg);color:var(--red);border:2px solid var(--red);
 border-left-width:10px;border-radius:6px;padding:.8rem 1rem;font-size:1.1rem;margin:1rem 0}
+.ok{background:#e8f5ee;color:#0b5e3c;border:2px solid #009E73;border-left-width:10px;
+border-radius:6px;padding:.8rem 1rem;font-size:1.1rem;margin:1rem 0}
 .notes{border-left:4px solid #E69F00;background:#fff8e6;padding:.5rem 1rem;margin:1rem 0}
 .notes li{margin:.15rem 0}
 .cards{display:grid;grid-template-columns:repeat(auto-fill,minmax(150px,1fr));gap:.6rem}
@@ -412,7 +426,8 @@ SOURCE_COLUMNS = [_col("line"), _col("external_unique_id", "external id"), _col(
 REMOTE_TABLE_COLUMNS = [_col("remote_id", "contact id"),
                         _col("external_unique_id", "external id"), _col("status"),
                         _col("name"), _col("email"), _col("phone_number", "phone"),
-                        _col("outbound_number", "outbound"), _col("reason")]
+                        _col("outbound_number", "outbound"), _col("reason"),
+                        _col("detail", "why (source line)")]
 
 
 def _meta_value(meta: dict[str, Any], key: str, *, mono: bool = False,
@@ -424,18 +439,58 @@ def _meta_value(meta: dict[str, Any], key: str, *, mono: bool = False,
     return f'<span class="mono">{text}</span>' if mono else text
 
 
-def _cards(counts: dict[str, Any]) -> str:
+def _outcome_text(per: dict[str, int] | None) -> str | None:
+    """"0 done, 4 failed": what happened to the writes of one kind."""
+    if per is None:
+        return None
+    said = [f"{int(per.get(o, 0)):,} {o}" for o in OUTCOMES if per.get(o)]
+    return ", ".join(said) if said else "nothing sent"
+
+
+def action_labels(outcomes: dict[str, dict[str, int]] | None = None,
+                  refused: bool = False) -> dict[str, str]:
+    """What each action's card and bar say: the plan's future tense; in a run's report
+    what happened to the writes ("0 done, 4 failed"); in a refused plan "would be"."""
+    labels = dict(LABELS)
+    for a, kind in WRITE_ACTIONS.items():
+        if outcomes is not None:
+            labels[a] = _outcome_text(outcomes.get(kind)) or LABELS[a]
+        elif refused:
+            labels[a] = {"add": "would be added", "update": "would be updated",
+                         "deleted": "would be deleted"}[a] + " (refused: nothing sent)"
+    return labels
+
+
+def _cards(counts: dict[str, Any], outcomes: dict[str, dict[str, int]] | None = None,
+           refused: bool = False) -> str:
+    labels = action_labels(outcomes, refused)
+
+    def label(a: str) -> str:
+        return labels[a]
+
     def group(title: str, actions: Iterable[str], numbers: dict[str, int], total: int,
               what: str) -> str:
         cells = [f'<h3>{escape(title)}: {total:,} {what}</h3><div class="cards">']
         for a in actions:
-            cells.append(f'<div class="card" style="--c:{COLOURS[a]}"><div class="k">'
-                         f'{escape(a)}</div><div class="v">{int(numbers.get(a, 0)):,}</div>'
-                         f'<div class="d">{escape(LABELS[a])}</div></div>')
+            cells.append(f'<div class="card" style="--c:{COLOURS[a]}" data-card="{a}">'
+                         f'<div class="k">{escape(a)}</div><div class="v">'
+                         f'{int(numbers.get(a, 0)):,}</div>'
+                         f'<div class="d">{escape(label(a))}</div></div>')
         cells.append("</div>")
         return "".join(cells)
-    return (group("Source rows", SOURCE_ACTIONS, counts["source"], counts["source_rows"],
-                  "rows")
+
+    out = ""
+    if outcomes is not None:
+        totals = outcome_totals(outcomes)
+        out += (f'<h3>Writes: {sum(totals.values()):,} planned</h3><div class="cards" '
+                'id="outcome-cards">')
+        for o in OUTCOMES:
+            out += (f'<div class="card" style="--c:{OUTCOME_COLOURS[o]}" data-outcome="{o}">'
+                    f'<div class="k">{escape(o)}</div><div class="v">{totals[o]:,}</div>'
+                    f'<div class="d">{escape(OUTCOME_LABELS[o])}</div></div>')
+        out += "</div>"
+    return (out + group("Source rows", SOURCE_ACTIONS, counts["source"],
+                        counts["source_rows"], "rows")
             + group("Campaign contacts", REMOTE_ACTIONS, counts["remote"],
                     counts["remote_contacts"], "contacts"))
 
@@ -476,6 +531,49 @@ def _legend() -> str:
             + "</details>")
 
 
+def _outcome_banner(totals: dict[str, int], verification: Any) -> str:
+    """The first thing a reader of a run's report sees: did every write go through."""
+    bad = [(o, totals[o]) for o in ("failed", "pending", "unconfirmed", "skipped") if totals[o]]
+    checked = f" {escape(str(verification))}." if verification else ""
+    if bad:
+        said = ", ".join(f"{n:,} {o}" for o, n in bad)
+        return (f'<div class="refused" role="alert" id="outcome-banner"><strong>Not every '
+                f"write went through:</strong> {escape(said)} (of {sum(totals.values()):,}"
+                f"); see the first table below and errors.csv.{checked}</div>")
+    return (f'<div class="ok" role="status" id="outcome-banner"><strong>Every write was '
+            f"done:</strong> {totals['done']:,}.{checked}</div>")
+
+
+def _problem_table(rows: pd.DataFrame, remote: pd.DataFrame, common: dict[str, Any]) -> str:
+    """The writes that did not go through, failures first, with the platform's message
+    and what to do: the first table of a run's report."""
+    from .outcome import what_to_do
+
+    order = {o: i for i, o in enumerate(OUTCOMES)}
+    parts = []
+    for frame, action in ((rows, None), (remote, "deleted")):
+        if "outcome" not in frame.columns:
+            continue
+        bad = frame[frame["outcome"].ne("") & frame["outcome"].ne("done")]
+        if action is not None:
+            bad = bad.assign(action="delete", line="")
+        parts.append(bad.reindex(columns=["line", "action", "external_unique_id", "remote_id",
+                                          "outcome", "error"], fill_value=""))
+    table = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
+    if len(table):
+        table["what_to_do"] = [what_to_do(o, e) for o, e in
+                               zip(table["outcome"], table["error"].fillna(""))]
+        table = table.iloc[np.argsort([order.get(o, 9) for o in table["outcome"]],
+                                      kind="stable")]
+    return _table("problems", "Writes that did not go through", table,
+                  [_col("outcome"), _col("action"), _col("line"),
+                   _col("external_unique_id", "external id"), _col("remote_id", "contact id"),
+                   _col("error", "platform's message"), _col("what_to_do", "what to do")],
+                  csv_name="errors.csv", **common,
+                  intro="Failed first, then pending, unconfirmed and not sent. Each is also "
+                        "in errors.csv with the source row's columns.")
+
+
 def render_html(plan: Plan, *, mask_pii: bool = False, max_rows: int = 2000) -> str:
     """The report page for `plan` as one self-contained HTML document."""
     counts = plan.counts()
@@ -484,7 +582,12 @@ def render_html(plan: Plan, *, mask_pii: bool = False, max_rows: int = 2000) -> 
     rows, remote = plan.rows, plan.remote
 
     campaign = _text(meta.get("campaign_id"))
-    title = f"Sync plan \u2014 campaign {campaign}" if campaign else "Sync plan"
+    outcome = meta.get("outcome") if isinstance(meta.get("outcome"), dict) else None
+    outcomes = (outcome or {}).get("outcome") if "outcome" in rows.columns else None
+    command = _text(meta.get("command")).split(" ")[0]
+    kind = ({"rollback": "Rollback report", "apply": "Apply report"}.get(command, "Sync report")
+            if outcomes is not None else "Sync plan")
+    title = f"{kind} \u2014 campaign {campaign}" if campaign else kind
     script_hash = hashlib.sha256(SCRIPT.encode("utf-8")).digest()
     csp = ("default-src 'none'; style-src 'unsafe-inline'; img-src data:; "
            f"script-src 'sha256-{base64.b64encode(script_hash).decode()}'; "
@@ -502,6 +605,9 @@ def render_html(plan: Plan, *, mask_pii: bool = False, max_rows: int = 2000) -> 
         reason = text_mask(str(plan.refused)).rstrip().rstrip(".")
         parts.append(f'<div class="refused" role="alert"><strong>Refused:</strong> '
                      f"{escape(reason)}; nothing was sent</div>")
+    if outcomes is not None:
+        parts.append(_outcome_banner(outcome_totals(outcomes), (outcome or {}).get(
+            "verification")))
     parts.append('<dl class="meta">')
     parts.append(f"<dt>Source file</dt><dd>{_meta_value(meta, 'source', mono=True)}</dd>")
     parts.append(f"<dt>Source sha256</dt><dd>{_meta_value(meta, 'source_sha256', mono=True)}"
@@ -519,20 +625,26 @@ def render_html(plan: Plan, *, mask_pii: bool = False, max_rows: int = 2000) -> 
 
     parts.append('<nav class="toc" aria-label="Sections">'
                  + "".join(f'<a href="#sec-{i}">{escape(t)}</a>' for i, t in (
+                     *((("problems", "Not done"),) if outcomes is not None else ()),
                      ("adds", "Adds"), ("updates", "Updates"), ("deletes", "Deletes"),
                      ("deferred-rows", "Deferred"), ("unmanaged", "Unmanaged"),
                      ("conflicts", "Conflicts"), ("rejects", "Rejects")))
                  + "</nav>")
 
     parts.append('<section id="summary"><h2>Summary</h2>')
-    parts.append(_cards(counts))
+    parts.append(_cards(counts, outcomes, refused=plan.refused is not None))
     parts.append(_notes(plan, counts, text_mask))
     parts.append('<div class="charts">')
+    if outcomes is not None:
+        parts.append(_bar_chart("Outcome of the writes", [
+            (k, [(o, int(outcomes[k].get(o, 0)), OUTCOME_COLOURS[o], OUTCOME_LABELS[o])
+                 for o in OUTCOMES]) for k in ("delete", "update", "add") if k in outcomes]))
+    labels = action_labels(outcomes, plan.refused is not None)
     parts.append(_bar_chart("Actions", [
         ("Source rows", [(a, int(counts["source"].get(a, 0)), COLOURS[a],
-                          LABELS[a]) for a in SOURCE_ACTIONS]),
+                          labels[a]) for a in SOURCE_ACTIONS]),
         ("Campaign contacts", [(a, int(counts["remote"].get(a, 0)), COLOURS[a],
-                                LABELS[a]) for a in REMOTE_ACTIONS]),
+                                labels[a]) for a in REMOTE_ACTIONS]),
     ]))
     reject_reasons = counts.get("reject_reasons") or {}
     if reject_reasons:
@@ -549,20 +661,28 @@ def render_html(plan: Plan, *, mask_pii: bool = False, max_rows: int = 2000) -> 
     common = {"max_rows": max_rows, "mask_pii": mask_pii}
     action = rows["action"] if "action" in rows.columns else pd.Series([], dtype=object)
     r_action = remote["action"] if "action" in remote.columns else pd.Series([], dtype=object)
-    parts.append(_table("adds", "Adds", rows[action.eq("add")], SOURCE_COLUMNS,
+    wrote = [_col("outcome"), _col("error")] if outcomes is not None else []
+    if outcomes is not None:
+        parts.append(_problem_table(rows, remote, common))
+    parts.append(_table("adds", "Adds", rows[action.eq("add")], [*SOURCE_COLUMNS, *wrote],
                         csv_name="actions.csv", **common,
-                        intro="Source rows that are not in the campaign; they will be "
-                              "added."))
+                        intro="Source rows that were not in the campaign; the outcome "
+                              "column says what happened to each." if outcomes is not None
+                        else "Source rows that are not in the campaign; they will be "
+                             "added."))
     parts.append(_table(
         "updates", "Updates", rows[action.eq("update")],
         [_col("line"), _col("external_unique_id", "external id"),
          _col("remote_id", "contact id"), _col("changed", "changed fields"), _col("name"),
-         _col("email"), _col("phone_number", "phone"), _col("outbound_number", "outbound")],
+         _col("email"), _col("phone_number", "phone"), _col("outbound_number", "outbound"),
+         *wrote],
         csv_name="actions.csv", cell=_update_cell(mask_pii), **common,
         intro=f"Changed fields are highlighted and shown as before {ARROW} after."))
     parts.append(_table("deletes", "Deletes", remote[r_action.eq("deleted")],
-                        REMOTE_TABLE_COLUMNS, csv_name="actions.csv", **common,
-                        intro="Campaign contacts that will be deleted."))
+                        [*REMOTE_TABLE_COLUMNS, *wrote], csv_name="actions.csv", **common,
+                        intro="Campaign contacts the run deleted (see the outcome column)."
+                        if outcomes is not None else "Campaign contacts that will be "
+                                                     "deleted."))
     parts.append(_table("deferred-rows", "Deferred source rows", rows[action.eq("deferred")],
                         [*SOURCE_COLUMNS, _col("remote_id", "contact id"), _col("detail")],
                         csv_name="actions.csv", **common,
@@ -584,8 +704,9 @@ def render_html(plan: Plan, *, mask_pii: bool = False, max_rows: int = 2000) -> 
                         intro="Campaign contacts that share an external id; fix them in "
                               "the platform."))
     parts.append(_table("rejects", "Rejects", plan.rejects,
-                        [_col("line"), _col("key", "external id"), _col("field"),
-                         _col("value"), _col("reason"), _col("hint")],
+                        [_col("line"), _col("key", "external id"), _col("name"),
+                         _col("email"), _col("field"), _col("value"), _col("reason"),
+                         _col("hint")],
                         csv_name="rejects.csv", cell=_reject_cell(mask_pii), **common,
                         intro="Problems found in the source; these rows are not sent."))
     parts.append(f"<footer>{counts['source_rows']:,} source rows, "

@@ -20,6 +20,7 @@ import pandas as pd
 from .errors import ExitCode, UsageError
 from .fileio import write_csv
 from .load import Loader, LoadOptions, Progress
+from .outcome import operations_frame
 from .plan import _norm_emails, _norm_phones, comparison_frame
 from .schema import _collapse
 from .state import StateStore
@@ -142,6 +143,40 @@ def plan_rollback(store: StateStore, run_id: int, remote: pd.DataFrame,
     return ops, actions, refused
 
 
+def rollback_plan(ops: list[tuple], of_run: int, campaign_id: int) -> Any:
+    """The rollback as a `Plan`, so its report is the same page as a sync's: the
+    re-adds and the patches back as source rows (no line), the deletes of what the
+    run added as campaign contacts."""
+    from .plan import REMOTE_PLAN_COLUMNS, ROW_COLUMNS, Plan, PlanOptions, _empty
+
+    rows, remote = [], []
+    for kind, key, rid, _line, _wave, payload, before in ops:
+        before = before or {}
+        if kind == "delete":
+            remote.append({"remote_id": rid, "external_unique_id": key, "action": "deleted",
+                           "reason": "undo_add", "status": before.get("status", ""),
+                           **{f: before.get(f, "") for f in FIELDS[1:]}})
+            continue
+        row = {c: "" for c in ROW_COLUMNS}
+        row.update({"line": None, "external_unique_id": key, "remote_id": rid,
+                    "action": "add" if kind == "add" else "update",
+                    "reason": "undo_delete" if kind == "add" else "undo_update",
+                    "changed": "" if kind == "add" else ",".join(payload), "wave": None})
+        for f in FIELDS[1:]:
+            row[f] = payload.get(f, before.get(f, "") if kind == "update" else "")
+            row[f"before_{f}"] = before.get(f, "") if kind == "update" else ""
+        rows.append(row)
+    rows_frame = pd.DataFrame(rows, columns=list(ROW_COLUMNS)) if rows else _empty(ROW_COLUMNS)
+    for c in ("line", "remote_id", "wave"):
+        rows_frame[c] = pd.array(rows_frame[c].tolist(), dtype="Int64")
+    remote_frame = (pd.DataFrame(remote, columns=list(REMOTE_PLAN_COLUMNS)) if remote
+                    else _empty(REMOTE_PLAN_COLUMNS))
+    remote_frame["remote_id"] = pd.array(remote_frame["remote_id"].tolist(), dtype="Int64")
+    return Plan(options=PlanOptions(mode="upsert"), rows=rows_frame, remote=remote_frame,
+                conflicts=_empty(FIELDS), meta={"command": "rollback", "campaign_id": campaign_id,
+                                                "rollback_of": of_run})
+
+
 def _run_region(store: StateStore, run_id: int) -> str | None:
     """The region of the mapping the run used (for national phone numbers)."""
     from .mapping import load_mapping
@@ -159,11 +194,11 @@ def run_rollback(*, run_id: int, settings: Any, state_path: str | None, dry_run:
                  echo: Callable[[str], None] = lambda s: None) -> RollbackResult:
     from .api.client import ApiClient
     from .pipeline import fetch_remote
-    from .state import DEFAULT_STATE
+    from .state import default_state_path
     from .sync import verify
 
-    if not Path(state_path or DEFAULT_STATE).exists():
-        raise UsageError(f"no state store at {state_path or DEFAULT_STATE}",
+    if not Path(state_path or default_state_path()).exists():
+        raise UsageError(f"no state store at {state_path or default_state_path()}",
                          hint="pass the --state file the sync used")
     store = StateStore(state_path)
     own_client = client is None
@@ -200,14 +235,41 @@ def run_rollback(*, run_id: int, settings: Any, state_path: str | None, dry_run:
                              counts={"load": loaded.counts(), "confirmed": confirmed,
                                      "unconfirmed": unconfirmed, "refused": len(refused)})
             result.exit_code = int(code)
+            if report_dir:
+                from .outcome import attach_outcomes, outcome_counts
+                from .report import write_outcome_files, write_report
+                from .state import utcnow
+                from .sync import write_operations
+
+                plan = rollback_plan(ops, run_id, campaign_id)
+                plan.rows, plan.remote = attach_outcomes(plan.rows, plan.remote,
+                                                         store.operation_table(new_run))
+                plan.meta.update({"created_at": utcnow(), "run_id": new_run, "outcome": {
+                    "outcome": outcome_counts(plan.rows, plan.remote),
+                    "verification": f"checked against a fresh read of the campaign: "
+                                    f"{confirmed:,} confirmed, {unconfirmed:,} not confirmed"}})
+                files = write_report(plan, report_dir)
+                write_operations(store, new_run, files.directory / "operations.csv",
+                                 mask_pii=False)
+                write_outcome_files(plan, files.directory)
+            ops_done = operations_frame(store.operation_table(new_run))
+            for a in actions:
+                kind = a["action"]
+                mine = ops_done[ops_done["kind"].eq(kind) & (
+                    ops_done["key"].eq(a["key"]) if kind == "add"
+                    else ops_done["remote_id"].eq(a["remote_id"]))]
+                a["outcome"] = mine["outcome"].iat[-1] if len(mine) else "skipped"
+                a["error"] = mine["error"].iat[-1] if len(mine) else ""
         elif refused:
             result.exit_code = int(ExitCode.PARTIAL)
         if report_dir:
             target = Path(report_dir)
             target.mkdir(parents=True, exist_ok=True, mode=0o700)
-            write_csv(target / "rollback-actions.csv", ["action", "key", "remote_id", "undoes"],
-                      ([a["action"], a["key"], a.get("remote_id") or "", a["undoes"]]
-                       for a in actions))
+            write_csv(target / "rollback-actions.csv",
+                      ["action", "key", "remote_id", "undoes", "outcome", "error"],
+                      ([a["action"], a["key"], a.get("remote_id") or "", a["undoes"],
+                        a.get("outcome", "not sent (dry run)" if dry_run else ""),
+                        a.get("error", "")] for a in actions))
             write_csv(target / "rollback-refused.csv", ["kind", "key", "remote_id", "reason"],
                       ([r["kind"], r["key"], r["remote_id"] or "", r["reason"]]
                        for r in refused))

@@ -37,10 +37,17 @@ REGION_COLUMN = "__region__"  # each row's country as written (mapping.REGION_CO
 NAME_MAX_LENGTH = 255
 KEY_STRIP = " \t\r\n\v\f\xa0\ufeff\u200b\u200c\u200d\u2060\u180e"
 
+#: a key a spreadsheet showed as a number in scientific notation (1.23E+10, 4,5E+11):
+#: its digits are lost, so it names no record
+EXCEL_NUMBER_KEY = r"[0-9](?:[.,][0-9]+)?[eE]\+?[0-9]{1,3}"
+
 #: reason code -> how to fix it
 REASON_HINTS: dict[str, str] = {
     "missing_key": "give the row its record ID (the sync key); rows without one cannot be synced",
     "duplicate_key": "each record ID may appear once; merge or remove the duplicate rows",
+    "invalid_key": "the record ID was turned into a number in scientific notation by a "
+                   "spreadsheet (1.23E+10): its digits are lost; export the column as text "
+                   "and take the IDs from the CRM again",
     "missing_name": "fill in the contact's name",
     "name_too_long": f"shorten the name to at most {NAME_MAX_LENGTH} characters",
     "missing_phone": "fill in the contact's phone number",
@@ -459,6 +466,10 @@ class ValidationResult:
     notes: pd.DataFrame
     reason_counts: dict[str, int] = field(default_factory=dict)
     rows: int = 0
+    #: the rejected rows as far as they could be read (line, key, phone in E.164, email
+    #: normalized; "" where missing or invalid): what a rejected row still says about
+    #: the person, so the plan can protect the campaign contact it describes
+    rejected_rows: pd.DataFrame | None = None
 
     @property
     def valid_count(self) -> int:
@@ -535,18 +546,30 @@ def row_regions(countries: pd.Series, default: str | None, label: str = "Country
 
 
 def phones_column(raw: pd.Series, regions: pd.Series | None, default: str | None
-            ) -> tuple[pd.Series, pd.Series, pd.Series]:
-    """`normalize_phones` over a column, once per distinct value (per region when each
-    row has its own): three Series (e164, reason, note)."""
+                  ) -> tuple[pd.Series, pd.Series, pd.Series]:
+    """`normalize_phones` over a column, once per distinct value, or per distinct
+    (value, region) pair when each row has its own region: three Series (e164,
+    reason, note). The pairs are found by one factorization of each column and one
+    sort of their combined codes, so a million rows cost no per-row Python work."""
     if regions is None:
         return _map_unique(raw, batch=lambda values: normalize_phones(values, default))
-    out = [pd.Series(None, index=raw.index, dtype=object) for _ in range(3)]
-    codes, uniques = pd.factorize(regions.to_numpy(dtype=object), use_na_sentinel=False)
-    for k, code in enumerate(uniques):
-        rows = codes == k
-        cols = _map_unique(raw[rows], batch=lambda values, r=code: normalize_phones(values, r))
-        for target, col in zip(out, cols):
-            target[rows] = col.to_numpy()
+    r_codes, r_uniques = pd.factorize(regions.to_numpy(dtype=object), use_na_sentinel=False)
+    if len(r_uniques) == 1:
+        only = r_uniques[0]
+        return _map_unique(raw, batch=lambda values: normalize_phones(values, only))
+    v_codes, v_uniques = pd.factorize(raw.to_numpy(dtype=object), use_na_sentinel=False)
+    k = len(r_uniques)
+    pairs, inverse = np.unique(v_codes.astype(np.int64) * k + r_codes, return_inverse=True)
+    value_of, region_of = pairs // k, pairs % k
+    cols = [np.empty(len(pairs), dtype=object) for _ in range(3)]
+    for code, region in enumerate(r_uniques):
+        at = np.flatnonzero(region_of == code)
+        if len(at):
+            got = normalize_phones(list(v_uniques[value_of[at]]), region)
+            for target, col in zip(cols, got):
+                target[at] = col
+    out = [pd.Series(col.take(inverse.reshape(-1)), index=raw.index, dtype=object)
+           for col in cols]
     return out[0], out[1], out[2]
 
 
@@ -562,35 +585,50 @@ def first_valid_phone(parts: Sequence[pd.Series], labels: Sequence[str],
     (``Phone 1 invalid (229.077.5154); used Phone 2``)."""
     index = parts[0].index
     n = len(index)
-    results = [phones_column(p, regions, default) for p in parts]
     chosen = np.full(n, -1)
     e164 = np.full(n, None, dtype=object)
     note = np.full(n, None, dtype=object)
     used = np.full(n, None, dtype=object)
-    for i, (value, reason, extra) in enumerate(results):
-        ok = (chosen < 0) & reason.isna().to_numpy() & value.notna().to_numpy()
-        chosen[ok] = i
-        e164[ok] = value.to_numpy()[ok]
-        note[ok] = extra.to_numpy()[ok]
-        used[ok] = parts[i].to_numpy()[ok]
-    blank = [r.eq("missing_phone").to_numpy() for _, r, _ in results]
+    # per column, for the rows it was tried on: blank, and why it was not valid
+    blank = [np.zeros(n, dtype=bool) for _ in parts]
+    why = [np.full(n, None, dtype=object) for _ in parts]
+    raw = [p.to_numpy(dtype=object) for p in parts]
+    todo = np.ones(n, dtype=bool)
+    for i, part in enumerate(parts):
+        # a column is read only for the rows no earlier column gave a number
+        idx = np.flatnonzero(todo)
+        if not len(idx):
+            break
+        whole = len(idx) == n
+        value, reason, extra = phones_column(
+            part if whole else part.iloc[idx],
+            None if regions is None else regions if whole else regions.iloc[idx], default)
+        value, reason, extra = (value.to_numpy(), reason.to_numpy(), extra.to_numpy())
+        ok = pd.isna(reason) & ~pd.isna(value)
+        blank[i][idx] = reason == "missing_phone"
+        why[i][idx] = extra
+        hit = idx[ok]
+        chosen[hit] = i
+        e164[hit] = value[ok]
+        note[hit] = extra[ok]
+        used[hit] = raw[i][hit]
+        todo[hit] = False
     reason = np.full(n, None, dtype=object)
     none = chosen < 0
-    all_blank = np.logical_and.reduce(blank)
-    reason[none & all_blank] = "missing_phone"
-    e164[none & all_blank] = ""
+    all_blank = np.logical_and.reduce(blank) & none
+    reason[all_blank] = "missing_phone"
+    e164[all_blank] = ""
     first_filled = np.full(n, None, dtype=object)
     for i in reversed(range(len(parts))):
-        first_filled[~blank[i]] = parts[i].to_numpy()[~blank[i]]
+        first_filled[~blank[i]] = raw[i][~blank[i]]
     used[none] = np.where(all_blank[none], "", first_filled[none])
     for row in np.flatnonzero(none & ~all_blank):
         reason[row] = "invalid_phone"
-        note[row] = "; ".join(
-            f"{label}: {'blank' if blank[i][row] else results[i][2].iat[row]}"
-            for i, label in enumerate(labels))
+        note[row] = "; ".join(f"{label}: {'blank' if blank[i][row] else why[i][row]}"
+                              for i, label in enumerate(labels))
     later = np.flatnonzero(chosen > 0)
     for row in later:
-        skipped = [f"{labels[i]} invalid ({parts[i].iat[row].strip()})"
+        skipped = [f"{labels[i]} invalid ({str(raw[i][row]).strip()})"
                    for i in range(chosen[row]) if not blank[i][row]]
         if skipped:
             text = "; ".join(skipped) + f"; used {labels[chosen[row]]}"
@@ -620,6 +658,8 @@ def build_schema(required: Iterable[str]) -> pa.DataFrameSchema:
 
     key_checks = [
         pa.Check(lambda s: s.ne(""), name="missing_key", ignore_na=False),
+        pa.Check(lambda s: ~s.str.fullmatch(EXCEL_NUMBER_KEY), name="invalid_key",
+                 ignore_na=False),
         pa.Check(lambda s: s.eq("") | ~s.duplicated(keep=False), name="duplicate_key",
                  ignore_na=False),
     ]
@@ -794,7 +834,10 @@ def normalize_contacts(mapped: pd.DataFrame, *, region: str | None,
         "key": pd.Series(work["external_unique_id"].to_numpy()[idx] if len(idx) else [],
                          dtype=str),
         "field": pd.Series(fields, dtype=str), "value": pd.Series(values, dtype=str),
-        "reason": pd.Series(reasons, dtype=str), "hint": pd.Series(hints, dtype=str)})
+        "reason": pd.Series(reasons, dtype=str), "hint": pd.Series(hints, dtype=str),
+        # who the row is, so a steward can find the person it describes
+        "name": pd.Series(work["name"].to_numpy()[idx] if len(idx) else [], dtype=str),
+        "email": pd.Series(raw["email"].to_numpy()[idx] if len(idx) else [], dtype=str)})
     rejects = rejects.sort_values(["line", "field"], kind="stable").reset_index(drop=True)
 
     bad = pd.Series(False, index=frame.index)
@@ -812,6 +855,12 @@ def normalize_contacts(mapped: pd.DataFrame, *, region: str | None,
         notes = notes[notes["line"].isin(valid[LINE_COLUMN])].sort_values(
             ["line", "field"], kind="stable").reset_index(drop=True)
     counts = {str(k): int(v) for k, v in rejects["reason"].value_counts().items()}
+    rejected_rows = pd.DataFrame({
+        "line": lines[bad].to_numpy(),
+        "key": work.loc[bad, "external_unique_id"].fillna("").astype(str).to_numpy(),
+        "phone_number": work.loc[bad, "phone_number"].fillna("").astype(str).to_numpy(),
+        "email": work.loc[bad, "email"].fillna("").astype(str).to_numpy()})
     return ValidationResult(valid=valid, rejects=rejects,
                             rejected_lines=sorted(int(x) for x in lines[bad].tolist()),
-                            notes=notes, reason_counts=counts, rows=n)
+                            notes=notes, reason_counts=counts, rows=n,
+                            rejected_rows=rejected_rows)

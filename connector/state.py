@@ -16,7 +16,7 @@ import os
 import socket
 import sqlite3
 import time
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -28,7 +28,36 @@ from .errors import ConfigError, LockedError
 if TYPE_CHECKING:
     import pandas as pd
 
-DEFAULT_STATE = Path(".campaign-sync") / "state.db"
+#: where the state store was kept before it had a home of its own (read if found)
+LEGACY_STATE = Path(".campaign-sync") / "state.db"
+
+
+def state_home(environ: Mapping[str, str] | None = None) -> Path:
+    """campaign-sync's per-user directory: ``$XDG_STATE_HOME/campaign-sync``, else
+    ``~/.local/state/campaign-sync``. The state store and the report directories live
+    there, so a run started from any directory finds the same history and lock."""
+    env = os.environ if environ is None else environ
+    root = env.get("XDG_STATE_HOME") or ""
+    base = Path(root) if root and Path(root).is_absolute() else Path.home() / ".local" / "state"
+    return base / "campaign-sync"
+
+
+def default_state_path(environ: Mapping[str, str] | None = None) -> Path:
+    """The state store when no --state, CAMPAIGN_SYNC_STATE or TOML `state` names one:
+    the store in the old default place (./.campaign-sync/state.db) when there is one,
+    so nothing is lost, else the one in `state_home`."""
+    if LEGACY_STATE.exists():
+        return LEGACY_STATE.resolve()
+    return state_home(environ) / "state.db"
+
+
+def legacy_note(path: Path) -> str | None:
+    """The one-line note for a store found in the old default place."""
+    if path == LEGACY_STATE.resolve():
+        return (f"using the state store in the old default place {path}; move it to "
+                f"{state_home() / 'state.db'} (or pass --state) to use it from any directory")
+    return None
+
 SCHEMA_VERSION = 2
 
 SCHEMA = """
@@ -147,7 +176,7 @@ class StateStore:
     loader's workers report back to the thread that owns the store."""
 
     def __init__(self, path: str | os.PathLike[str] | None = None) -> None:
-        self.path = Path(path) if path else DEFAULT_STATE
+        self.path = (Path(path) if path else default_state_path()).absolute()
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
             if not self.path.exists():
@@ -273,7 +302,8 @@ class StateStore:
 
     def last_successful_run(self, campaign_id: int) -> Run | None:
         row = self.db.execute("SELECT * FROM runs WHERE campaign_id=? AND command='sync'"
-                              " AND status='done' ORDER BY id DESC LIMIT 1",
+                              " AND status IN ('done', 'done_with_rejects')"
+                              " ORDER BY id DESC LIMIT 1",
                               (campaign_id,)).fetchone()
         return Run.from_row(row) if row else None
 
@@ -342,6 +372,16 @@ class StateStore:
             rec["before"] = json.loads(rec["before"]) if rec["before"] else None
             out.append(rec)
         return out
+
+    def operation_table(self, run_id: int) -> Any:
+        """The run's operations as a DataFrame (kind, key, remote_id, line, status,
+        confirmed, error), without decoding payloads: what a report needs of them."""
+        import pandas as pd
+
+        cur = self.db.execute("SELECT kind, key, remote_id, line, status, confirmed, error"
+                              " FROM operations WHERE run_id=? ORDER BY id", (run_id,))
+        columns = [d[0] for d in cur.description]
+        return pd.DataFrame(cur.fetchall(), columns=columns, dtype=object)
 
     def has_operations(self, run_id: int, kind: str) -> bool:
         """Whether the run planned any operation of `kind` (no row decoded)."""

@@ -12,7 +12,7 @@ from typing import Any
 
 import pandas as pd
 
-from .errors import ExitCode
+from .errors import ExitCode, RejectPolicy
 from .fileio import write_csv
 from .load import Loader, LoadOptions, Progress, record_plan, wait_for_pending_jobs
 from .plan import Plan, PlanOptions, _norm_phones, as_text, comparison_frame, stripped_text
@@ -143,19 +143,22 @@ def run_sync(*, source: str, campaign_id: int, mapping: str, plan_options: PlanO
              report_dir: str, mask_pii: bool = False, progress: Progress | None = None,
              echo: Callable[[str], None] = lambda s: None, client: Any = None,
              full_check: bool = False, full_check_every: int = 0,
-             trust_state: bool = False) -> SyncOutcome:
+             trust_state: bool = False, reject_policy: RejectPolicy | None = None
+             ) -> SyncOutcome:
     """A real sync. Raises CampaignSyncError subclasses for unusable input (before any
     request), a held lock, and network failures (after recording the run as failed)."""
     from .api.client import ApiClient
+    from .outcome import attach_outcomes, outcome_counts
     from .pipeline import (
         fetch_remote,
         make_plan,
         prepare_source,
         rejected_source_rows,
+        source_chunks,
         source_hashes,
         validate_while,
     )
-    from .report import write_report
+    from .report import write_outcome_files, write_report
     from .state import utcnow
 
     info, source_frame, mapping_obj, mapped = prepare_source(source, mapping)
@@ -267,20 +270,29 @@ def run_sync(*, source: str, campaign_id: int, mapping: str, plan_options: PlanO
 
         result.reads += 1
         after = remote
+        sent = store.op_counts(run_id)
+        failed_n = sum(c.get("failed", 0) for c in sent.values())
+        attempted = sum(sum(c.values()) for c in sent.values())
         if trusting:  # no second read: the writes' own answers are the outcome
             confirmed = unconfirmed = 0
-        elif plan.has_writes():
+            method = "trust-state"
+        elif plan.has_writes() and attempted > failed_n:
             if (full_check or store.has_operations(run_id, "add")
                     or not _answers_show_patches(loader.answers, store, run_id)):
                 # imports answer with a job, not the contacts (and an answer without
                 # a patched field says nothing of it): read the campaign again
                 after = fetch_remote(client, campaign_id)
                 result.reads += 1
+                method = "re-read"
             else:  # patches and deletes only: the platform's answers say what it holds
                 after = after_answers(remote, loader.answers, store, run_id)
+                method = "answers"
             confirmed, unconfirmed = verify(store, run_id, after, region)
-        else:  # nothing was sent: nothing to confirm, and no second read of the campaign
+        else:  # nothing was sent, or all of it failed: nothing to confirm, no second read
             confirmed = unconfirmed = 0
+            method = "none"
+        verification = verification_text(method, attempted, failed_n, confirmed, unconfirmed,
+                                         len(after))
         log.info("verified: %d confirmed, %d not confirmed", confirmed, unconfirmed,
                  extra={"event": "verified", "run_id": run_id, "confirmed": confirmed,
                         "unconfirmed": unconfirmed})
@@ -296,15 +308,24 @@ def run_sync(*, source: str, campaign_id: int, mapping: str, plan_options: PlanO
             plan.rejects = pd.concat([plan.rejects, extra], ignore_index=True)
             lines = sorted(set(lines) | {int(r["line"]) for r in result.rejected if r["line"]})
             originals = rejected_source_rows(validated, lines)
+        plan.rows, plan.remote = attach_outcomes(plan.rows, plan.remote,
+                                                 store.operation_table(run_id))
         counts = {**plan.counts(), "load": result.counts(), "confirmed": confirmed,
-                  "unconfirmed": unconfirmed, "operations": store.op_counts(run_id)}
+                  "unconfirmed": unconfirmed, "operations": store.op_counts(run_id),
+                  "outcome": outcome_counts(plan.rows, plan.remote),
+                  "verification": verification}
         plan.meta["outcome"] = counts
         files = write_report(plan, report_dir, mask_pii=mask_pii, originals=originals)
         write_operations(store, run_id, files.directory / "operations.csv", mask_pii=mask_pii)
-        rejected_rows = int(plan.rows["action"].eq("rejected").sum()) + len(result.rejected)
-        problems = unconfirmed + result.failed + result.pending
-        code = ExitCode.PARTIAL if (rejected_rows or problems) else ExitCode.OK
-        status = "done" if code == ExitCode.OK else "partial"
+        columns, chunks = source_chunks(validated)
+        write_outcome_files(plan, files.directory, source_columns=columns,
+                            source_chunks=chunks, mask_pii=mask_pii)
+        rejected_rows = int(plan.rows["action"].eq("rejected").sum())
+        problems = unconfirmed + result.failed + result.pending + len(result.rejected)
+        code = (reject_policy or RejectPolicy()).exit_code(rejected_rows, len(plan.rows),
+                                                            problems)
+        status = ("partial" if code != ExitCode.OK else
+                  "done_with_rejects" if rejected_rows else "done")
         store.finish_run(run_id, status, int(code), counts=counts)
         log.info("run %s finished: %s, exit %d", run_id, status, int(code),
                  extra={"event": "run_finished", "run_id": run_id, "status": status,
@@ -334,10 +355,31 @@ def run_sync(*, source: str, campaign_id: int, mapping: str, plan_options: PlanO
                 client.close()
 
 
+def verification_text(method: str, attempted: int, failed: int, confirmed: int,
+                      unconfirmed: int, contacts: int) -> str:
+    """What the run checked after its writes, and how, in one line."""
+    if method == "trust-state":
+        return ("not verified (--trust-state): the platform's answers to the writes are "
+                "taken as the outcome, the campaign is not read again")
+    if not attempted:
+        return "nothing was sent, so nothing to verify"
+    if method == "none":
+        return (f"nothing to verify: all {attempted:,} writes failed (see errors.csv)"
+                if failed == attempted else "nothing to verify")
+    checked = confirmed + unconfirmed
+    how = (f"a fresh read of the campaign ({contacts:,} contacts)" if method == "re-read"
+           else "the platform's answers to them (a PATCH answers with the contact as "
+                "stored, a DELETE with the contact deleted)")
+    text = (f"checked {checked:,} of {attempted:,} writes against {how}: {confirmed:,} "
+            f"confirmed, {unconfirmed:,} not confirmed")
+    return text + (f"; {failed:,} failed and were not checked" if failed else "")
+
+
 def _full_check_due(store: StateStore, campaign_id: int, every: int) -> bool:
     """True when the last `every - 1` finished syncs were all incremental."""
     recent = [r for r in store.runs(campaign_id, limit=every * 3)
-              if r.command == "sync" and r.status in ("done", "partial")][:max(0, every - 1)]
+              if r.command == "sync"
+              and r.status in ("done", "done_with_rejects", "partial")][:max(0, every - 1)]
     if len(recent) < every - 1:
         return not recent and every == 1
     return not any(r.options.get("full_check") for r in recent)

@@ -13,3 +13,19 @@ def sandbox():
     with SandboxServer(user="acme", token="s3cret-token-value", campaigns=[6],
                        job_seconds=0) as server:
         yield server
+
+
+@pytest.fixture(autouse=True)
+def own_state_home(tmp_path_factory, monkeypatch):
+    """Every test gets its own per-user state home (the default state store and report
+    directories live there), so no test reads or writes the real one."""
+    import connector.state
+
+    home = tmp_path_factory.mktemp("state-home")
+    monkeypatch.setenv("XDG_STATE_HOME", str(home))
+    monkeypatch.delenv("CAMPAIGN_SYNC_STATE", raising=False)
+    # a store a developer's own runs left in the old default place (./.campaign-sync)
+    # is not the tests' business: they look for it in a directory of their own
+    monkeypatch.setattr(connector.state, "LEGACY_STATE",
+                        home / "cwd" / ".campaign-sync" / "state.db")
+    return home / "campaign-sync"

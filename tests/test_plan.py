@@ -120,7 +120,7 @@ def test_rejected_row_protects_its_remote_contact_in_mirror():
                   "phone_number": "+12014716993"})
     plan = plan_of(src, rem, "mirror")
     assert fate(plan)["a"] == ("rejected", "invalid_phone")
-    assert remote_fate(plan) == {1: ("kept", "source_rejected"), 2: ("kept", "same")}
+    assert remote_fate(plan) == {1: ("deferred", "source_row_rejected"), 2: ("kept", "same")}
     assert plan.refused is None
 
 
@@ -193,7 +193,7 @@ def test_phone_in_use_by_a_kept_contact_rejects_the_add_and_the_update():
     assert fate(plan) == {"new": ("rejected", "phone_in_use"), "b": ("rejected", "phone_in_use")}
     assert set(plan.rejects["reason"]) == {"phone_in_use"}
     assert "'keeper'" in plan.rejects.set_index("key").loc["new", "hint"]
-    assert remote_fate(plan) == {1: ("unmanaged", "no_key"), 2: ("kept", "source_rejected"),
+    assert remote_fate(plan) == {1: ("unmanaged", "no_key"), 2: ("deferred", "source_row_rejected"),
                                  3: ("kept", "kept_not_in_source")}
     assert not plan.has_writes()
 

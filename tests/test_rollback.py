@@ -66,13 +66,25 @@ def test_rollback_of_a_mirror_run_restores_the_campaign(world):
     sandbox.reset_counts()
     dry = run(env, "rollback", "1", "--dry-run", "--state", state)
     assert dry.exit_code == 0, dry.output
-    assert "would undo 4 re-adds, 3 deletes, 6 updates" in dry.output
+    # said in the rollback's own terms
+    assert "would delete 3 contacts that run 1 had added" in dry.output
+    assert "would patch back 6 contacts that run 1 had changed" in dry.output
+    assert "would add back 4 contacts that run 1 had deleted" in dry.output
     assert sum(sandbox.counts[k] for k in ("add", "import", "patch", "delete")) == 0
 
     undo = run(env, "rollback", "1", "--state", state, "--report", tmp / "undo")
     assert undo.exit_code == 0, undo.output
     assert contents(sandbox) == before
+    assert "deleted 3 contacts that run 1 had added" in undo.output
     assert (tmp / "undo" / "rollback-actions.csv").exists()
+    # the rollback's report says what happened, as a sync's does
+    page = (tmp / "undo" / "report.html").read_text(encoding="utf-8")
+    assert "Rollback report" in page and "Every write was done:</strong> 13." in page
+    success = (tmp / "undo" / "success.csv").read_text(encoding="utf-8-sig").splitlines()
+    assert len(success) == 1 + 13 and all(",done" in line for line in success[1:])
+    actions = (tmp / "undo" / "rollback-actions.csv").read_text(encoding="utf-8-sig")
+    assert actions.splitlines()[0] == "action,key,remote_id,undoes,outcome,error"
+    assert actions.count(",done,") == 13
 
     history = run(env, "runs", "--state", state)
     assert history.exit_code == 0
