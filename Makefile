@@ -22,11 +22,12 @@ demo: $(VENV)/.installed
 test: $(VENV)/.installed-test chromium
 	$(BIN)/python -m pytest -q
 
-# headless Chromium for the report page tests (installed with apt when run as root)
+# headless Chromium and its WebDriver for the report page tests (installed with apt
+# when run as root): the page is loaded, clicked and downloaded from in a real browser
 chromium:
-	@if ! command -v chromium >/dev/null 2>&1 && ! command -v chromium-browser >/dev/null 2>&1; then \
-		if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq chromium; \
-		else echo "chromium not found; install it (apt-get install chromium) to run the browser tests"; fi; \
+	@if ! command -v chromium >/dev/null 2>&1 || ! command -v chromedriver >/dev/null 2>&1; then \
+		if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq chromium chromium-driver; \
+		else echo "chromium or chromedriver not found; install them (apt-get install chromium chromium-driver) to run the browser tests"; fi; \
 	fi
 
 # ruff for the code; pip-audit for known vulnerabilities in the installed dependencies,

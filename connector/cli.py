@@ -35,10 +35,9 @@ class _State:
 
 
 def _fail(exc: BaseException, code: int) -> None:
-    text = str(exc)
-    for secret in _State.secrets:
-        if secret:
-            text = text.replace(secret, "***")
+    from .privacy import scrub_secrets
+
+    text = scrub_secrets(str(exc), _State.secrets)
     if _State.mask_pii:
         from .privacy import mask_text
 
@@ -247,17 +246,25 @@ def export_cmd(campaign_id: int, output: str, **kwargs: Any) -> None:
 @connection_options
 @handle_errors
 def jobs_cmd(campaign_id: int, job_ids: tuple[int, ...], **kwargs: Any) -> None:
-    """Show the status of import jobs.
+    """Show the status of import jobs (an id the platform does not know is reported
+    as "not found" and the others are still shown). Exit 3 when a job failed or was
+    not found.
 
     Example: campaign-sync jobs --campaign-id 6 530 531
     """
     from .api.client import ApiClient
+    from .errors import NotFoundError
 
     settings = settings_from(kwargs)
     failed = False
     with ApiClient(settings) as client:
         for job_id in job_ids:
-            job = client.jobs.get(campaign_id, job_id)
+            try:
+                job = client.jobs.get(campaign_id, job_id)
+            except NotFoundError:  # one unknown id does not hide the others
+                click.echo(f"{job_id}\tnot found\tno such job in campaign {campaign_id}")
+                failed = True
+                continue
             line = f"{job.id}\t{job.status}"
             if job.error_message or job.error_details:
                 line += f"\t{job.error_message or ''}\t{job.error_details or ''}"
@@ -429,7 +436,7 @@ def plan_options(func: Callable[..., Any]) -> Callable[..., Any]:
 @batch_gc()
 def run_plan(source: str, campaign_id: int, mapping: str, mode: str, report_dir: str | None,
              mask_pii: bool, max_delete_fraction: float, force: bool, settings: Any,
-             command: str) -> tuple[Any, Any, Any]:
+             command: str, policy: Any = None) -> tuple[Any, Any, Any]:
     """Validate SOURCE, read the campaign (GET only), build the plan, write the report.
     Returns (validated, plan, report files)."""
     import datetime as dt
@@ -465,7 +472,8 @@ def run_plan(source: str, campaign_id: int, mapping: str, mode: str, report_dir:
     _note(f"campaign {campaign_id}: {len(remote):,} contacts")
     options = PlanOptions(mode=mode, max_delete_fraction=max_delete_fraction, force=force)
     meta = {"campaign_id": campaign_id, "command": command,
-            "created_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds")}
+            "created_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+            "reject_policy": (policy or _policy(None, None)).describe()}
     plan = make_plan(validated, remote, options, meta=meta)
     lines = plan.rejects["line"].dropna().astype(int).unique().tolist() if len(
         plan.rejects) else []
@@ -506,13 +514,15 @@ def plan_cmd(source: str, campaign_id: int, mapping: str, mode: str, report_dir:
     """
     _masking(mask_pii)
     settings = settings_from(kwargs)
+    policy = _policy(max_reject_fraction, max_rejects)
     _, plan, files = run_plan(source, campaign_id, mapping, mode, report_dir, mask_pii,
-                              max_delete_fraction, force, settings, command="plan")
+                              max_delete_fraction, force, settings, command="plan",
+                              policy=policy)
     for line in plan.summary_lines():
         click.echo(line)
     where = files.report_html or files.plan_json
     click.echo(f"report: {where.resolve()}")
-    _plan_exit(plan, _policy(max_reject_fraction, max_rejects))
+    _plan_exit(plan, policy)
 
 
 class _Bars:
@@ -598,7 +608,9 @@ def sync_cmd(source: str, campaign_id: int, mapping: str, mode: str, report_dir:
     settings = settings_from(kwargs)
     if dry_run:
         _, plan, files = run_plan(source, campaign_id, mapping, mode, report_dir, mask_pii,
-                                  max_delete_fraction, force, settings, command="sync --dry-run")
+                                  max_delete_fraction, force, settings,
+                                  command="sync --dry-run",
+                                  policy=_policy(max_reject_fraction, max_rejects))
         for line in plan.summary_lines():
             click.echo(line)
         click.echo(f"report: {(files.report_html or files.plan_json).resolve()}")
@@ -690,6 +702,10 @@ def runs_cmd(campaign_id: int | None, show: int | None, limit: int, unlock: int 
                 for job in jobs:
                     by[job["status"]] = by.get(job["status"], 0) + 1
                 click.echo("  jobs    " + "  ".join(f"{k} {v}" for k, v in sorted(by.items())))
+                for job in jobs:  # each with the platform's id, for `campaign-sync jobs`
+                    click.echo(f"    job {job['job_id'] if job['job_id'] is not None else '-'}"
+                               f"\t{job['status']}\t{job['rows']:,} rows"
+                               + (f"\t{job['error']}" if job.get("error") else ""))
             if run.counts:
                 click.echo("  counts  " + _json.dumps(run.counts, sort_keys=True))
             return
@@ -837,6 +853,18 @@ def sandbox_cmd(host: str, allow_remote: bool, port: int, campaigns: tuple[int, 
     except ssl.SSLError as exc:
         raise click.UsageError(f"--tls-cert/--tls-key: cannot load the certificate or key "
                                f"({exc})") from None
+    except OSError as exc:
+        import errno
+
+        if exc.errno in (errno.EADDRINUSE, errno.EACCES):
+            from .errors import UsageError
+
+            raise UsageError(f"cannot listen on {host}:{port}: "
+                             + ("the port is in use" if exc.errno == errno.EADDRINUSE
+                                else "permission denied"),
+                             hint="pick another with --port, or --port 0 for any free port"
+                             ) from None
+        raise
     click.echo(f"sandbox at {sb.url} (API under {sb.url}/apps/api/v1), campaigns "
                f"{', '.join(map(str, campaigns))}")
     click.echo(f"user: {user}; token: " + ("as given with --token" if token

@@ -6,14 +6,15 @@ codes (``GB``, ``GBR``), English names (``United Kingdom``), official names (``U
 Kingdom of Great Britain and Northern Ireland``), the names of other languages
 (``Deutschland``, ``Allemagne``) and colloquial forms (``UK``, ``USA``, ``U.S.``).
 
-The table is built once, from two well-kept sources rather than by hand:
+The tables are built once, from two well-kept sources rather than by hand:
 - pycountry (ISO 3166): alpha-2 and alpha-3 codes, names, official and common names;
 - phonenumbers' own region list and its display names in every language it ships
   (the geocoder's locale data), which also knows the common short names
   (``Russia``, ``South Korea``, ``Vietnam``);
 plus a few colloquial forms neither has (``UK``, ``Great Britain``, ``England``...).
 Only regions phonenumbers supports are kept; a name that two languages give to two
-different countries is left out rather than guessed.
+different countries is left out rather than guessed. The other languages' names
+are looked at only for a value the English and ISO forms do not know.
 
 Callers look up distinct values only (a column of a million rows holds a few
 hundred countries), see `regions_of`.
@@ -52,32 +53,13 @@ def country_key(text: str) -> str:
 
 @functools.lru_cache(maxsize=1)
 def country_table() -> dict[str, str]:
-    """Every known form of every region phonenumbers supports -> its region code."""
+    """ISO codes, ISO 3166 names (pycountry), phonenumbers' English names and the
+    colloquial forms, for every region phonenumbers supports -> its region code."""
     import pycountry
     from phonenumbers.geodata.locale import LOCALE_DATA
 
     supported = phonenumbers.SUPPORTED_REGIONS
     table: dict[str, str] = {}
-    ambiguous: set[str] = set()
-
-    def add(name: str | None, region: str) -> None:
-        if not name:
-            return
-        key = country_key(name)
-        if not key or key in ambiguous:
-            return
-        if table.get(key, region) != region:
-            ambiguous.add(key)
-            del table[key]
-            return
-        table[key] = region
-
-    # names in other languages first: a clash there drops only that foreign name,
-    # and the English and ISO names below are added last, so they always win
-    for region in sorted(supported):
-        for lang, name in sorted(LOCALE_DATA.get(region, {}).items()):
-            if not name.startswith("*") and lang != "en":
-                add(name, region)
     for region in sorted(supported):
         english = LOCALE_DATA.get(region, {}).get("en", "")
         if english.startswith("*"):
@@ -99,12 +81,43 @@ def country_table() -> dict[str, str]:
     return table
 
 
+@functools.lru_cache(maxsize=1)
+def foreign_table() -> dict[str, str]:
+    """The names phonenumbers gives the regions in its other languages (Deutschland,
+    Allemagne, ...). Built only when a value is not in `country_table` (most exports
+    write English names or codes); a name two regions share is left out."""
+    from phonenumbers.geodata.locale import LOCALE_DATA
+
+    table: dict[str, str] = {}
+    ambiguous: set[str] = set()
+    for region in sorted(phonenumbers.SUPPORTED_REGIONS):
+        for lang, name in LOCALE_DATA.get(region, {}).items():
+            if lang == "en" or not name or name.startswith("*"):
+                continue
+            key = country_key(name)
+            if not key or key in ambiguous:
+                continue
+            if table.get(key, region) != region:
+                ambiguous.add(key)
+                del table[key]
+                continue
+            table[key] = region
+    return table
+
+
+def _lookup(text: str) -> str | None:
+    if not text or not text.strip():
+        return None
+    key = country_key(text)
+    found = country_table().get(key)
+    return found if found is not None else foreign_table().get(key)
+
+
 def region_of(text: str) -> str | None:
     """The region code of a country as written, or None when it is not known."""
-    return country_table().get(country_key(text)) if text and text.strip() else None
+    return _lookup(text)
 
 
 def regions_of(values: Sequence[str]) -> list[str | None]:
     """`region_of` for each of `values` (meant for the distinct values of a column)."""
-    table = country_table()
-    return [table.get(country_key(v)) if v and v.strip() else None for v in values]
+    return [_lookup(v) for v in values]

@@ -40,9 +40,9 @@ class RedactFilter(logging.Filter):
         self.secrets = [s for s in secrets if s]
 
     def _scrub(self, text: str) -> str:
-        for secret in self.secrets:
-            text = text.replace(secret, "***")
-        return text
+        from .privacy import scrub_secrets
+
+        return scrub_secrets(text, self.secrets)
 
     def filter(self, record: logging.LogRecord) -> bool:
         if not self.secrets:

@@ -33,7 +33,7 @@ MAX_MAPPING_BYTES = 64 * 1024
 SHIPPED_DIR = Path(__file__).resolve().parent.parent / "mappings"
 
 _TOP_KEYS = {"region", "columns", "required", "source"}
-_SOURCE_KEYS = {"sheet", "encoding", "delimiter", "records"}
+_SOURCE_KEYS = {"sheet", "encoding", "delimiter", "records", "header_row"}
 _REGION_KEYS = {"column", "default"}
 _SPEC_KEYS = {"template", "coalesce", "value"}
 _TEMPLATE_FIELD = re.compile(r"\{([^{}]*)\}")
@@ -86,6 +86,33 @@ class Mapping:
             seen.append(self.region_column)
         return seen
 
+    def matched_to(self, source_columns: Iterable[str]) -> Mapping:
+        """The mapping with each column name it reads spelled as the source spells it,
+        where the two differ only in case or surrounding spaces (`record id` reads
+        `Record ID`) and one source column matches; other names are left as they are
+        (`check_columns` then names them)."""
+        have = [str(c) for c in source_columns if c != LINE_COLUMN]
+        exact = set(have)
+        by_fold: dict[str, list[str]] = {}
+        for name in have:
+            by_fold.setdefault(_fold(name), []).append(name)
+
+        def spell(name: str) -> str:
+            if name in exact:
+                return name
+            found = by_fold.get(_fold(name), [])
+            return found[0] if len(found) == 1 else name
+
+        columns = {fld: ColumnSpec(spec.kind, tuple(
+            (what, spell(name) if what == "column" else name) for what, name in spec.parts))
+            for fld, spec in self.columns.items()}
+        region_column = spell(self.region_column) if self.region_column else None
+        if columns == self.columns and region_column == self.region_column:
+            return self
+        return Mapping(path=self.path, region=self.region, columns=columns,
+                       required=self.required, source=self.source,
+                       region_column=region_column)
+
     def phone_candidates(self) -> dict[str, list[str]]:
         """Phone fields built from several columns (`coalesce`): field -> a label per
         part, in order (the column name, or the constant). `apply_mapping` gives each
@@ -98,6 +125,10 @@ class Mapping:
                 out[fld] = [name if what == "column" else f"the default {name!r}"
                             for what, name in spec.parts]
         return out
+
+
+def _fold(name: str) -> str:
+    return name.replace("\ufeff", "").strip().casefold()
 
 
 def shipped_mappings() -> list[str]:
@@ -115,8 +146,9 @@ def resolve_mapping_path(name_or_path: str | Path) -> Path:
         shipped = SHIPPED_DIR / (text if text.endswith((".yaml", ".yml")) else f"{text}.yaml")
         if shipped.is_file():
             return shipped
+    close = difflib.get_close_matches(Path(text).stem, shipped_mappings(), n=1, cutoff=0.6)
     raise MappingError(
-        f"mapping {text!r} not found",
+        f"mapping {text!r} not found" + (f"; did you mean {close[0]!r}?" if close else ""),
         hint="give the path of a YAML mapping file or one of the shipped names: "
              + ", ".join(shipped_mappings()))
 
@@ -277,6 +309,10 @@ def parse_mapping(text: str, *, path: str = "<mapping>") -> Mapping:
         if not isinstance(value, (str, int)) or isinstance(value, bool):
             raise _err(where, f"source.{key}", f"expected a string, got {value!r}")
         source[str(key)] = str(value)
+    if "header_row" in source and (not source["header_row"].isdigit()
+                                   or int(source["header_row"]) < 1):
+        raise _err(where, "source.header_row", "expected the line number of the column "
+                   "names (1 for the first line)")
     if "records" in source and not source["records"].strip():
         raise _err(where, "source.records", "expected the key of the array of records",
                    hint="e.g. records: results")
@@ -371,18 +407,32 @@ def _blank(series: pd.Series) -> pd.Series:
     return series.str.strip().eq("")
 
 
-def _build(spec: ColumnSpec, df: pd.DataFrame) -> pd.Series:
+class _Columns:
+    """The source's columns as text, each cleaned once however many fields read it."""
+
+    def __init__(self, df: pd.DataFrame) -> None:
+        self.df = df
+        self.done: dict[str, pd.Series] = {}
+
+    def __getitem__(self, name: str) -> pd.Series:
+        if name not in self.done:
+            self.done[name] = _clean(self.df[name])
+        return self.done[name]
+
+
+def _build(spec: ColumnSpec, df: pd.DataFrame, cols: _Columns | None = None) -> pd.Series:
     n = len(df)
+    cols = cols if cols is not None else _Columns(df)
     if spec.kind == "value":
         return pd.Series([spec.parts[0][1]] * n, index=df.index, dtype=str)
     if spec.kind == "column":
-        return _clean(df[spec.parts[0][1]])
+        return cols[spec.parts[0][1]]
     if spec.kind == "coalesce":
         out = pd.Series([""] * n, index=df.index, dtype=str)
         todo = pd.Series(True, index=df.index)
         for what, name in spec.parts:
             values = (pd.Series([name] * n, index=df.index, dtype=str) if what == "value"
-                      else _clean(df[name]))
+                      else cols[name])
             take = todo & ~_blank(values)
             out = out.where(~take, values)
             todo &= ~take
@@ -390,7 +440,7 @@ def _build(spec: ColumnSpec, df: pd.DataFrame) -> pd.Series:
     # template: concatenate, then drop blank parts' leftover spaces
     out = pd.Series([""] * n, index=df.index, dtype=str)
     for what, name in spec.parts:
-        out = out + (name if what == "text" else _clean(df[name]).str.strip())
+        out = out + (name if what == "text" else cols[name].str.strip())
     return out.str.replace(r"\s+", " ", regex=True).str.strip()
 
 
@@ -403,15 +453,16 @@ def apply_mapping(mapping: Mapping, df: pd.DataFrame) -> pd.DataFrame:
     """
     check_columns(mapping, df.columns)
     out = pd.DataFrame(index=df.index)
+    cols = _Columns(df)
     for fld in API_FIELDS:
         spec = mapping.columns.get(fld)
-        out[fld] = (_build(spec, df) if spec is not None
+        out[fld] = (_build(spec, df, cols) if spec is not None
                     else pd.Series([""] * len(df), index=df.index, dtype=str))
     for fld in mapping.phone_candidates():
         for i, part in enumerate(mapping.columns[fld].parts):
-            out[f"{fld}:{i}"] = _build(ColumnSpec(part[0], (part,)), df)
+            out[f"{fld}:{i}"] = _build(ColumnSpec(part[0], (part,)), df, cols)
     if mapping.region_column:
-        out[REGION_COLUMN] = (_clean(df[mapping.region_column])
+        out[REGION_COLUMN] = (cols[mapping.region_column]
                               if mapping.region_column in df.columns
                               else pd.Series([""] * len(df), index=df.index, dtype=str))
     if LINE_COLUMN in df.columns:
@@ -419,6 +470,20 @@ def apply_mapping(mapping: Mapping, df: pd.DataFrame) -> pd.DataFrame:
     else:
         out[LINE_COLUMN] = pd.RangeIndex(2, len(df) + 2)
     return out
+
+
+def better_shipped_mapping(mapping: Mapping, source_columns: Iterable[str]) -> str | None:
+    """The shipped mapping that reads every column it needs from these columns, when the
+    given mapping does not (a HubSpot export read with the salesforce mapping)."""
+    have = {_fold(str(c)) for c in source_columns}
+    for name in shipped_mappings():
+        other = load_mapping(name)
+        if other.path == mapping.path:
+            continue
+        needed = {_fold(c) for spec in other.columns.values() for c in spec.columns}
+        if needed and needed <= have:
+            return name
+    return None
 
 
 def required_fields(mapping: Mapping) -> Sequence[str]:

@@ -12,7 +12,7 @@ from typing import Any, TypeVar
 import numpy as np
 import pandas as pd
 
-from .errors import UsageError
+from .errors import MappingError, UsageError
 from .fileio import atomic_write, write_csv
 from .mapping import (
     API_FIELDS,
@@ -21,6 +21,7 @@ from .mapping import (
     REGION_COLUMN,
     Mapping,
     apply_mapping,
+    better_shipped_mapping,
     check_columns,
     load_mapping,
 )
@@ -55,8 +56,17 @@ def prepare_source(path: str | Path, mapping: Mapping | str | Path
         mapping = load_mapping(mapping)
     hints = SourceHints(**mapping.source) if mapping.source else None
     df, info = read_source(str(path), hints, wanted_columns=mapping.source_columns())
-    check_columns(mapping, list(getattr(info, "columns", None) or df.columns)
-                  + list(getattr(info, "paths", None) or []))
+    found = (list(getattr(info, "columns", None) or df.columns)
+             + list(getattr(info, "paths", None) or []))
+    mapping = mapping.matched_to(found)  # `record id` reads `Record ID`
+    try:
+        check_columns(mapping, found)
+    except MappingError as exc:
+        better = better_shipped_mapping(mapping, found)
+        if better:
+            exc.hint = (f"did you mean --mapping {better}? This file has every column that "
+                        "shipped mapping reads")
+        raise
     return info, df, mapping, apply_mapping(mapping, df)
 
 
@@ -530,6 +540,10 @@ def make_plan(validated: Validated, remote: pd.DataFrame, options: Any, *,
     full_meta = {"source": str(info.path), "source_sha256": getattr(info, "sha256", ""),
                  "source_format": getattr(info, "format", ""),
                  "mapping": str(validated.mapping.path), **(meta or {})}
-    return build_plan(validated.result.valid, validated.result.rejects, remote, options,
+    plan = build_plan(validated.result.valid, validated.result.rejects, remote, options,
                       meta=full_meta, carried=validated.carried,
                       protect=validated.result.rejected_rows)
+    notes = validated.result.notes
+    if len(notes):
+        plan.notes = notes[["line", "field", "value", "note"]].reset_index(drop=True)
+    return plan

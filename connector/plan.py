@@ -97,6 +97,7 @@ ROW_COLUMNS = ("line", "external_unique_id", "action", "reason", "remote_id", "c
                "before_name", "before_email", "before_phone_number", "before_outbound_number",
                "detail")
 REJECT_COLUMNS = ("line", "key", "field", "value", "reason", "hint", "name", "email")
+NOTE_COLUMNS = ("line", "field", "value", "note")
 REMOTE_PLAN_COLUMNS = ("remote_id", "external_unique_id", "action", "reason", "status",
                        "name", "email", "phone_number", "outbound_number", "detail")
 
@@ -134,6 +135,9 @@ class Plan:
     outbound_differences: int = 0
     refused: str | None = None
     meta: dict[str, Any] = field(default_factory=dict)
+    #: notes on single valid rows (line, field, value, note): what was changed in
+    #: them on the way (an extension dropped, a later phone column used...)
+    notes: pd.DataFrame = field(default_factory=lambda: _empty(NOTE_COLUMNS))
     _counted: tuple[tuple[pd.DataFrame, ...], dict[str, Any]] | None = field(
         default=None, init=False, repr=False, compare=False)
 
@@ -220,6 +224,11 @@ class Plan:
         if c["outbound_differences"]:
             out.append(f"  {c['outbound_differences']:,} contacts have another "
                        "outbound_number in the campaign (not patchable; reported only)")
+        if len(self.notes):
+            first = self.notes.iloc[0]
+            out.append(f"  notes on {self.notes['line'].nunique():,} rows, e.g. line "
+                       f"{int(first['line'])}: {first['note']} (value {first['value']!r}); "
+                       "every one in actions.csv and the report")
         if self.refused:
             out.append(f"REFUSED: {self.refused}")
         return out
@@ -231,7 +240,8 @@ class Plan:
                 "unknown_statuses": self.unknown_statuses,
                 "outbound_differences": self.outbound_differences,
                 "rows": _records(self.rows), "remote": _records(self.remote),
-                "conflicts": _records(self.conflicts), "rejects": _records(self.rejects)}
+                "conflicts": _records(self.conflicts), "rejects": _records(self.rejects),
+                "notes": _records(self.notes)}
 
     def to_json(self) -> str:
         """The plan as JSON text: the same document as `to_dict`, with the four tables
@@ -251,7 +261,8 @@ class Plan:
         parts = [json.dumps(head, ensure_ascii=False)[:-1]]
         for name, frame in (("rows", self.rows[~carried_rows]),
                             ("remote", self.remote[~carried_remote]),
-                            ("conflicts", self.conflicts), ("rejects", self.rejects)):
+                            ("conflicts", self.conflicts), ("rejects", self.rejects),
+                            ("notes", self.notes)):
             body = frame.to_json(orient="records", force_ascii=False) if len(frame) else "[]"
             parts.append(f', "{name}": {body}')
         return "".join(parts) + "}"
@@ -272,6 +283,7 @@ class Plan:
                    remote=_frame(doc["remote"], REMOTE_PLAN_COLUMNS),
                    conflicts=_frame(doc["conflicts"], REMOTE_COLUMNS),
                    rejects=_frame(doc.get("rejects") or [], REJECT_COLUMNS),
+                   notes=_frame(doc.get("notes") or [], NOTE_COLUMNS),
                    unknown_statuses=dict(doc.get("unknown_statuses") or {}),
                    outbound_differences=int(doc.get("outbound_differences") or 0),
                    refused=doc.get("refused"), meta=dict(doc.get("meta") or {}))

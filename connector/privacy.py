@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 
 _EMAIL = re.compile(r"[^\s@<>\"',;]+@[^\s@<>\"',;]+")
 _PHONE = re.compile(r"\+?[0-9][0-9 ().\-]{6,}[0-9]")
@@ -37,3 +38,26 @@ def mask_text(text: str) -> str:
     messages)."""
     text = _EMAIL.sub(lambda m: mask_email(m.group(0)), text)
     return _PHONE.sub(lambda m: mask_phone(m.group(0)), text)
+
+
+#: a token at least this long is taken out of any text it appears in; a shorter one
+#: (a test token, a word) only where it stands as a credential, so that the ordinary
+#: words of a message are not rewritten when the token happens to be one of them
+WORD_SECRET_LENGTH = 8
+_CREDENTIAL_CONTEXT = (r"(?i)((?:api[_-]?token|token|password|secret|authorization)"
+                       r"[\"']?\s*[:=]\s*[\"']?(?:basic\s+)?){0}(?![\w])"
+                       r"|(://[^\s/@:]*:){0}(?=@)")
+
+
+def scrub_secrets(text: str, secrets: Iterable[str]) -> str:
+    """`text` with every secret replaced by ``***``: a long one wherever it appears, a
+    short one only as a credential (``token=...``, ``user:...@`` in a URL)."""
+    for secret in secrets:
+        if not secret or secret not in text:
+            continue
+        if len(secret) >= WORD_SECRET_LENGTH:
+            text = text.replace(secret, "***")
+        else:
+            pattern = _CREDENTIAL_CONTEXT.format(re.escape(secret))
+            text = re.sub(pattern, lambda m: (m.group(1) or m.group(2)) + "***", text)
+    return text

@@ -20,11 +20,11 @@ from .privacy import mask_email, mask_phone, mask_text
 ACTION_COLUMNS = ("action", "reason", "line", "external_unique_id", "remote_id", "changed",
                   "name", "email", "phone_number", "outbound_number",
                   "before_name", "before_email", "before_phone_number",
-                  "before_outbound_number", "detail")
+                  "before_outbound_number", "detail", "notes")
 PHONE_COLUMNS = {"phone_number", "outbound_number", "before_phone_number",
                  "before_outbound_number"}
 EMAIL_COLUMNS = {"email", "before_email"}
-TEXT_COLUMNS = {"detail", "hint", "value"}
+TEXT_COLUMNS = {"detail", "hint", "value", "notes"}
 
 
 @dataclass
@@ -60,16 +60,27 @@ def masked(frame: pd.DataFrame) -> pd.DataFrame:
 
 def masked_plan(plan: Plan) -> Plan:
     """The same plan with personal data masked in every table."""
+    notes = plan.notes.copy()
+    if len(notes):
+        notes["value"] = [mask_phone(v) if f in PHONE_COLUMNS and v else mask_text(v)
+                          for f, v in zip(notes["field"], notes["value"])]
+        notes["note"] = notes["note"].map(mask_text)
     return Plan(options=plan.options, rows=masked(plan.rows), remote=masked(plan.remote),
                 conflicts=masked(plan.conflicts), rejects=masked(plan.rejects),
                 unknown_statuses=plan.unknown_statuses,
                 outbound_differences=plan.outbound_differences, refused=plan.refused,
-                meta=plan.meta)
+                meta=plan.meta, notes=notes)
 
 
 def actions_frame(plan: Plan) -> pd.DataFrame:
     """actions.csv's table: every source row, then every deleted campaign contact."""
     rows = plan.rows.reindex(columns=list(ACTION_COLUMNS), fill_value="")
+    if len(plan.notes):
+        joined = plan.notes.groupby("line", sort=False).apply(
+            lambda g: "; ".join(f"{f}: {n} ({v})" for f, n, v in
+                                zip(g["field"], g["note"], g["value"])), include_groups=False)
+        joined.index = joined.index.astype("int64")
+        rows["notes"] = rows["line"].map(joined).fillna("").astype(object)
     deletes = plan.deletes
     if len(deletes):
         gone = pd.DataFrame({
@@ -81,7 +92,8 @@ def actions_frame(plan: Plan) -> pd.DataFrame:
             "before_phone_number": deletes["phone_number"].to_numpy(),
             "before_outbound_number": deletes["outbound_number"].to_numpy(),
             "detail": ("status " + deletes["status"].fillna("").astype(str)).where(
-                deletes["status"].fillna("").astype(str).ne(""), "").to_numpy()})
+                deletes["status"].fillna("").astype(str).ne(""), "").to_numpy(),
+            "notes": ""})
         rows = pd.concat([rows.astype(object), gone[list(ACTION_COLUMNS)].astype(object)],
                          ignore_index=True)
     return rows
@@ -118,7 +130,7 @@ def write_rejects_table(rejects: pd.DataFrame, path: str | os.PathLike[str], *,
 
 def write_report(plan: Plan, directory: str | os.PathLike[str], *, mask_pii: bool = False,
                  originals: tuple[Sequence[str], dict] | None = None,
-                 html_max_rows: int = 2000) -> ReportFiles:
+                 html_max_rows: int = 5000) -> ReportFiles:
     """Write the four report files into `directory` (created 0700)."""
     target = Path(directory)
     target.mkdir(parents=True, exist_ok=True)

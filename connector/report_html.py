@@ -118,12 +118,15 @@ def _explain(code: str) -> str:
 
 
 def _reason_cell(code: str) -> str:
+    """The reason codes of a row, each a click to show only the rows with it."""
     if not code:
         return "<td></td>"
-    title = _explain(code)
-    if title:
-        return f'<td><abbr title="{escape(title)}">{escape(code)}</abbr></td>'
-    return f"<td>{escape(code)}</td>"
+    parts = []
+    for one in code.split(";"):
+        title = _explain(one) or one
+        parts.append(f'<abbr class="facet" data-facet="reason:{escape(one)}" '
+                     f'title="{escape(title)} (click: show only these)">{escape(one)}</abbr>')
+    return f'<td data-v="{escape(code)}">{";".join(parts)}</td>'
 
 
 # ---------------------------------------------------------------- tables
@@ -138,16 +141,38 @@ def _col(key: str, title: str | None = None) -> Column:
     return Column(key, title, numeric=key in {"line", "remote_id", "wave"})
 
 
+#: the row attributes a click on a card, a bar or a reason filters by
+FACETS = ("action", "reason", "outcome")
+
+
+def _facets(rec: dict[str, Any], facet_action: str | None) -> str:
+    """data-action / data-reason / data-outcome of a table row."""
+    out = []
+    action = facet_action or _text(rec.get("action"))
+    if action:
+        out.append(f' data-action="{escape(action)}"')
+    reason = _text(rec.get("reason"))
+    if reason:
+        out.append(f' data-reason="{escape(reason)}"')
+    outcome = _text(rec.get("outcome"))
+    if outcome:
+        out.append(f' data-outcome="{escape(outcome)}"')
+    return "".join(out)
+
+
 def _table(table_id: str, title: str, frame: pd.DataFrame, columns: Sequence[Column], *,
            max_rows: int, csv_name: str, mask_pii: bool, intro: str = "",
-           cell: Callable[[dict[str, Any], Column], str] | None = None) -> str:
+           cell: Callable[[dict[str, Any], Column], str] | None = None,
+           facet_action: str | None = None, region: str | None = None) -> str:
+    """One section: a heading that folds it, an intro, a filter box, a download
+    button, the table (paged by the script) and a pager."""
     total = int(len(frame))
-    head = f'<section id="sec-{table_id}"><h2>{escape(title)} <span class="n">' \
-           f'{total:,}</span></h2>'
+    head = (f'<section id="sec-{table_id}"><details class="sec" open><summary><h2>'
+            f'{escape(title)} <span class="n">{total:,}</span></h2></summary>')
     if intro:
         head += f'<p class="intro">{intro}</p>'
     if not total:
-        return head + '<p class="empty">None.</p></section>'
+        return head + '<p class="empty">None.</p></details></section>'
     shown = frame.head(max_rows) if max_rows >= 0 else frame
     present = [c for c in columns if c.key in shown.columns or cell is not None]
     maskers = {c.key: _masker(c.key, mask_pii) for c in present}
@@ -158,7 +183,8 @@ def _table(table_id: str, title: str, frame: pd.DataFrame, columns: Sequence[Col
     out.append(f'<div class="tools"><label>Filter <input type="search" class="filter" '
                f'data-table="{table_id}" placeholder="type to filter rows" '
                f'aria-controls="{table_id}"></label> <span class="count" '
-               f'data-for="{table_id}"></span></div>')
+               f'data-for="{table_id}"></span> <button type="button" class="dl" '
+               f'data-table="{table_id}">Download shown rows (CSV)</button></div>')
     out.append(f'<div class="scroll"><table id="{table_id}" class="data"><thead><tr>')
     for c in present:
         cls = ' class="num"' if c.numeric else ""
@@ -167,23 +193,44 @@ def _table(table_id: str, title: str, frame: pd.DataFrame, columns: Sequence[Col
     out.append("</tr></thead><tbody>")
     records = shown.to_dict("records")
     for rec in records:
-        out.append("<tr>")
+        out.append(f"<tr{_facets(rec, facet_action)}>")
         for c in present:
             if cell is not None:
                 custom = cell(rec, c)
                 if custom is not None:
                     out.append(custom)
                     continue
-            value = maskers[c.key](_text(rec.get(c.key)))
+            raw = _text(rec.get(c.key))
+            value = maskers[c.key](raw)
             if c.key == "reason":
                 out.append(_reason_cell(value))
             elif c.numeric:
                 out.append(f'<td class="num">{escape(value)}</td>')
+            elif c.key in PHONE_COLUMNS and region != "":
+                out.append(_phone_cell(raw, maskers[c.key], region))
             else:
                 out.append(f"<td>{escape(value)}</td>")
         out.append("</tr>")
-    out.append("</tbody></table></div></section>")
+    out.append(f'</tbody></table></div><div class="pager" data-for="{table_id}" hidden>'
+               '<button type="button" class="prev">\u2039 previous</button> '
+               '<span class="page"></span> '
+               '<button type="button" class="next">next \u203a</button></div>'
+               "</details></section>")
     return "".join(out)
+
+
+def _phone_cell(raw: str, mask: Callable[[str], str], region: str | None) -> str:
+    """A phone as E.164 in every table, the form the campaign stores on hover."""
+    from .schema import normalize_phone
+
+    if not raw:
+        return "<td></td>"
+    e164 = normalize_phone(raw, region).e164 if not raw.startswith("+") or not \
+        raw[1:].isdigit() else raw
+    if not e164 or e164 == raw:
+        return f"<td>{escape(mask(raw))}</td>"
+    return (f'<td data-v="{escape(mask(e164))}" title="stored as {escape(mask(raw))}">'
+            f"{escape(mask(e164))}</td>")
 
 
 def _update_cell(mask_pii: bool) -> Callable[[dict[str, Any], Column], str | None]:
@@ -224,7 +271,7 @@ def _reject_cell(mask_pii: bool) -> Callable[[dict[str, Any], Column], str | Non
 
 # ---------------------------------------------------------------- charts
 def _bar_chart(title: str, groups: Sequence[tuple[str, Sequence[tuple[str, int, str, str]]]],
-               ) -> str:
+               facet_key: str | None = None) -> str:
     """A horizontal bar chart as inline SVG. groups: (heading, [(label, n, colour,
     tooltip)])."""
     rows = sum(len(items) + (1 if heading else 0) for heading, items in groups)
@@ -245,7 +292,9 @@ def _bar_chart(title: str, groups: Sequence[tuple[str, Sequence[tuple[str, int, 
         for label, n, colour, tip in items:
             w = 0 if n <= 0 else max(2.0, bar_space * n / peak)
             tip_text = f"{label}: {n:,}" + (f" \u2014 {tip}" if tip else "")
-            out.append(f'<g><title>{escape(tip_text)}</title>'
+            facet = (f' data-facet="{facet_key}:{escape(label)}" class="bar"' if facet_key
+                     else "")
+            out.append(f'<g{facet}><title>{escape(tip_text)}</title>'
                        f'<text x="{label_w - 8}" y="{y + bar_h - 5}" text-anchor="end" '
                        f'class="lbl">{escape(label)}</text>'
                        f'<rect x="{label_w}" y="{y}" width="{w:.1f}" height="{bar_h}" '
@@ -279,6 +328,14 @@ dl.meta dt{color:var(--muted)}dl.meta dd{margin:0;min-width:0}
 border-left-width:10px;border-radius:6px;padding:.8rem 1rem;font-size:1.1rem;margin:1rem 0}
 .ok{background:#e8f5ee;color:#0b5e3c;border:2px solid #009E73;border-left-width:10px;
 border-radius:6px;padding:.8rem 1rem;font-size:1.1rem;margin:1rem 0}
+.searchbar{margin:.6rem 0;padding:.5rem .75rem;background:var(--panel);border:1px solid
+var(--line);border-radius:6px}.searchbar input{font:inherit;padding:.25rem .45rem;
+min-width:20rem;max-width:100%}.searchbar .hint{color:var(--muted);font-size:.85rem}
+.facetbar{position:sticky;top:0;z-index:2;background:#fff4cc;border:1px solid #E69F00;
+border-radius:6px;padding:.4rem .75rem;margin:.4rem 0}
+[data-facet]{cursor:pointer}.card[data-facet]:hover{outline:2px solid var(--acc)}
+details.sec>summary{cursor:pointer;list-style:revert}details.sec>summary h2{display:inline}
+.pager{margin:.4rem 0;display:flex;gap:.6rem;align-items:center}
 .notes{border-left:4px solid #E69F00;background:#fff8e6;padding:.5rem 1rem;margin:1rem 0}
 .notes li{margin:.15rem 0}
 .cards{display:grid;grid-template-columns:repeat(auto-fill,minmax(150px,1fr));gap:.6rem}
@@ -323,7 +380,8 @@ nav.toc{font-size:.9rem;display:flex;flex-wrap:wrap;gap:.3rem .9rem}nav.toc a{co
 footer{margin-top:2rem;color:var(--muted);font-size:.85rem}
 @media (max-width:600px){body{padding:.6rem}dl.meta{grid-template-columns:1fr}
 dl.meta dt{margin-top:.3rem}}
-@media print{body{max-width:none;padding:0;font-size:11px}.tools,nav.toc{display:none}
+@media print{body{max-width:none;padding:0;font-size:11px}
+.tools,nav.toc,.searchbar,.facetbar,.pager{display:none}
 .scroll{overflow:visible;border:0}table.data th{position:static}
 tr[hidden]{display:table-row!important}section{break-inside:auto}
 h2{break-after:avoid}.refused{border-width:3px}
@@ -333,11 +391,66 @@ h2{break-after:avoid}.refused{border-width:3px}
 SCRIPT = r"""
 (function(){
 "use strict";
+var PAGE = 100;
 var collator = new Intl.Collator(undefined, {numeric: true, sensitivity: "base"});
+var tables = Array.prototype.slice.call(document.querySelectorAll("table.data"));
+var search = document.getElementById("search-all");
+var facetBar = document.getElementById("facet");
+var facet = null;
 function cellText(row, i){
   var c = row.cells[i];
   if (!c){ return ""; }
   return (c.hasAttribute("data-v") ? c.getAttribute("data-v") : c.textContent).trim();
+}
+function rowsOf(table){ return Array.prototype.slice.call(table.tBodies[0].rows); }
+function matches(row, table){
+  var text = row.textContent.toLowerCase();
+  var q = search ? search.value.trim().toLowerCase() : "";
+  if (q && text.indexOf(q) < 0){ return false; }
+  var local = table.getAttribute("data-filter") || "";
+  if (local && text.indexOf(local) < 0){ return false; }
+  if (facet){
+    var v = row.getAttribute("data-" + facet.key);
+    if (v === null || v.split(";").indexOf(facet.value) < 0){ return false; }
+  }
+  return true;
+}
+function render(table){
+  var rows = rowsOf(table), matched = [];
+  rows.forEach(function(r){ if (matches(r, table)){ matched.push(r); } r.hidden = true; });
+  var pages = Math.max(1, Math.ceil(matched.length / PAGE));
+  var page = Math.min(parseInt(table.getAttribute("data-page") || "0", 10), pages - 1);
+  table.setAttribute("data-page", page);
+  matched.slice(page * PAGE, (page + 1) * PAGE).forEach(function(r){ r.hidden = false; });
+  table.setAttribute("data-matched", matched.length);
+  var out = document.querySelector('.count[data-for="' + table.id + '"]');
+  if (out){
+    var unit = rows.length === 1 ? " row" : " rows";
+    out.textContent = matched.length === rows.length ? rows.length.toLocaleString() + unit
+      : matched.length.toLocaleString() + " of " + rows.length.toLocaleString() + " rows match";
+  }
+  var pager = document.querySelector('.pager[data-for="' + table.id + '"]');
+  if (pager){
+    pager.hidden = pages < 2;
+    pager.querySelector(".page").textContent = "rows " + (matched.length ? page * PAGE + 1 : 0)
+      + "\u2013" + Math.min((page + 1) * PAGE, matched.length) + " of " + matched.length
+      + " (page " + (page + 1) + " of " + pages + ")";
+    pager.querySelector(".prev").disabled = page === 0;
+    pager.querySelector(".next").disabled = page >= pages - 1;
+  }
+}
+function renderAll(){
+  tables.forEach(render);
+  if (facetBar){
+    facetBar.hidden = !facet;
+    if (facet){
+      facetBar.querySelector(".what").textContent = facet.key + " " + facet.value;
+      var n = 0;
+      tables.forEach(function(t){ n += parseInt(t.getAttribute("data-matched") || "0", 10); });
+      facetBar.querySelector(".n").textContent = n.toLocaleString();
+    }
+  }
+  document.documentElement.setAttribute("data-filtered-by", facet ? facet.key + ":" + facet.value : "");
 }
 function sortTable(table, key, desc){
   var ths = table.tHead.rows[0].cells, idx = -1;
@@ -347,7 +460,7 @@ function sortTable(table, key, desc){
   }
   if (idx < 0){ return false; }
   var numeric = ths[idx].classList.contains("num");
-  var body = table.tBodies[0], rows = Array.prototype.slice.call(body.rows);
+  var body = table.tBodies[0], rows = rowsOf(table);
   rows.forEach(function(r, n){ if (!r.hasAttribute("data-i")){ r.setAttribute("data-i", n); } });
   rows.sort(function(a, b){
     var x = cellText(a, idx), y = cellText(b, idx), r;
@@ -360,27 +473,46 @@ function sortTable(table, key, desc){
   rows.forEach(function(r){ body.appendChild(r); });
   ths[idx].setAttribute("aria-sort", desc ? "descending" : "ascending");
   table.setAttribute("data-sorted", (desc ? "-" : "") + key);
+  render(table);
   return true;
 }
-function count(table){
-  var out = document.querySelector('.count[data-for="' + table.id + '"]');
-  if (!out){ return; }
-  var rows = table.tBodies[0].rows, shown = 0;
-  for (var i = 0; i < rows.length; i++){ if (!rows[i].hidden){ shown++; } }
-  var unit = rows.length === 1 ? " row" : " rows";
-  out.textContent = shown === rows.length ? rows.length.toLocaleString() + unit
-    : shown.toLocaleString() + " of " + rows.length.toLocaleString() + " rows match";
-}
-function filterTable(table, text){
-  var q = text.trim().toLowerCase(), rows = table.tBodies[0].rows;
-  for (var i = 0; i < rows.length; i++){
-    rows[i].hidden = q !== "" && rows[i].textContent.toLowerCase().indexOf(q) < 0;
+function setFacet(spec){
+  var at = spec.indexOf(":");
+  var next = {key: spec.slice(0, at), value: spec.slice(at + 1)};
+  facet = facet && facet.key === next.key && facet.value === next.value ? null : next;
+  tables.forEach(function(t){ t.setAttribute("data-page", 0); });
+  renderAll();
+  if (facet){
+    var first = tables.filter(function(t){ return t.getAttribute("data-matched") !== "0"; })[0];
+    if (first){
+      var d = first.closest("details"); if (d){ d.open = true; }
+      first.closest("section").scrollIntoView();
+    }
   }
-  table.setAttribute("data-filter", q);
-  count(table);
 }
-var tables = document.querySelectorAll("table.data");
-Array.prototype.forEach.call(tables, function(table){
+function csvCell(v){
+  if (/^[=+\-@\t\r]/.test(v)){ v = "'" + v; }
+  return '"' + v.replace(/"/g, '""') + '"';
+}
+function download(table){
+  var heads = Array.prototype.map.call(table.tHead.rows[0].cells,
+                                       function(th){ return csvCell(th.textContent.trim()); });
+  var lines = [heads.join(",")];
+  rowsOf(table).forEach(function(r){
+    if (!matches(r, table)){ return; }
+    var cells = [];
+    for (var i = 0; i < r.cells.length; i++){ cells.push(csvCell(cellText(r, i))); }
+    lines.push(cells.join(","));
+  });
+  var blob = new Blob(["\ufeff" + lines.join("\r\n") + "\r\n"], {type: "text/csv"});
+  var a = document.createElement("a");
+  a.href = URL["createObjectURL"](blob);
+  a.download = table.id + "-shown.csv";
+  document.body.appendChild(a);
+  a.click();
+  a.remove();
+}
+tables.forEach(function(table){
   Array.prototype.forEach.call(table.tHead.rows[0].cells, function(th){
     function go(){
       sortTable(table, th.getAttribute("data-key"), th.getAttribute("aria-sort") === "ascending");
@@ -390,30 +522,61 @@ Array.prototype.forEach.call(tables, function(table){
       if (e.key === "Enter" || e.key === " "){ e.preventDefault(); go(); }
     });
   });
-  count(table);
 });
 Array.prototype.forEach.call(document.querySelectorAll("input.filter"), function(input){
   var table = document.getElementById(input.getAttribute("data-table"));
-  input.addEventListener("input", function(){ filterTable(table, input.value); });
+  input.addEventListener("input", function(){
+    table.setAttribute("data-filter", input.value.trim().toLowerCase());
+    table.setAttribute("data-page", 0);
+    render(table);
+  });
 });
+if (search){
+  search.addEventListener("input", function(){
+    tables.forEach(function(t){ t.setAttribute("data-page", 0); });
+    renderAll();
+  });
+}
+Array.prototype.forEach.call(document.querySelectorAll(".pager"), function(pager){
+  var table = document.getElementById(pager.getAttribute("data-for"));
+  function move(by){
+    table.setAttribute("data-page", parseInt(table.getAttribute("data-page") || "0", 10) + by);
+    render(table);
+  }
+  pager.querySelector(".prev").addEventListener("click", function(){ move(-1); });
+  pager.querySelector(".next").addEventListener("click", function(){ move(1); });
+});
+Array.prototype.forEach.call(document.querySelectorAll("button.dl"), function(button){
+  button.addEventListener("click", function(){
+    download(document.getElementById(button.getAttribute("data-table")));
+  });
+});
+document.addEventListener("click", function(e){
+  var el = e.target.closest ? e.target.closest("[data-facet]") : null;
+  if (el){ setFacet(el.getAttribute("data-facet")); }
+});
+if (facetBar){
+  facetBar.querySelector("button").addEventListener("click", function(){
+    facet = null; renderAll();
+  });
+}
 function fromHash(){
   var params = new URLSearchParams(location.hash.replace(/^#/, ""));
   params.getAll("sort").forEach(function(spec){
     var desc = spec.charAt(0) === "-", name = desc ? spec.slice(1) : spec;
     var dot = name.indexOf("."), only = dot > 0 ? name.slice(0, dot) : null;
     var key = dot > 0 ? name.slice(dot + 1) : name;
-    Array.prototype.forEach.call(tables, function(t){
+    tables.forEach(function(t){
       if (only === null || t.id === only){ sortTable(t, key, desc); }
     });
   });
   var q = params.get("q");
-  if (q !== null){
-    Array.prototype.forEach.call(document.querySelectorAll("input.filter"), function(input){
-      input.value = q;
-      filterTable(document.getElementById(input.getAttribute("data-table")), q);
-    });
-  }
+  if (q !== null && search){ search.value = q; }
+  var f = params.get("facet");
+  if (f){ facet = null; setFacet(f); }
+  renderAll();
 }
+renderAll();
 if (location.hash){ fromHash(); }
 window.addEventListener("hashchange", fromHash);
 document.documentElement.setAttribute("data-report", "ready");
@@ -472,7 +635,8 @@ def _cards(counts: dict[str, Any], outcomes: dict[str, dict[str, int]] | None = 
               what: str) -> str:
         cells = [f'<h3>{escape(title)}: {total:,} {what}</h3><div class="cards">']
         for a in actions:
-            cells.append(f'<div class="card" style="--c:{COLOURS[a]}" data-card="{a}">'
+            cells.append(f'<div class="card" style="--c:{COLOURS[a]}" data-card="{a}" '
+                         f'data-facet="action:{a}" title="click: show only these">'
                          f'<div class="k">{escape(a)}</div><div class="v">'
                          f'{int(numbers.get(a, 0)):,}</div>'
                          f'<div class="d">{escape(label(a))}</div></div>')
@@ -485,7 +649,8 @@ def _cards(counts: dict[str, Any], outcomes: dict[str, dict[str, int]] | None = 
         out += (f'<h3>Writes: {sum(totals.values()):,} planned</h3><div class="cards" '
                 'id="outcome-cards">')
         for o in OUTCOMES:
-            out += (f'<div class="card" style="--c:{OUTCOME_COLOURS[o]}" data-outcome="{o}">'
+            out += (f'<div class="card" style="--c:{OUTCOME_COLOURS[o]}" data-outcome="{o}" '
+                    f'data-facet="outcome:{o}" title="click: show only these">'
                     f'<div class="k">{escape(o)}</div><div class="v">{totals[o]:,}</div>'
                     f'<div class="d">{escape(OUTCOME_LABELS[o])}</div></div>')
         out += "</div>"
@@ -574,7 +739,7 @@ def _problem_table(rows: pd.DataFrame, remote: pd.DataFrame, common: dict[str, A
                         "in errors.csv with the source row's columns.")
 
 
-def render_html(plan: Plan, *, mask_pii: bool = False, max_rows: int = 2000) -> str:
+def render_html(plan: Plan, *, mask_pii: bool = False, max_rows: int = 5000) -> str:
     """The report page for `plan` as one self-contained HTML document."""
     counts = plan.counts()
     meta = plan.meta if isinstance(plan.meta, dict) else {}
@@ -615,6 +780,11 @@ def render_html(plan: Plan, *, mask_pii: bool = False, max_rows: int = 2000) -> 
     parts.append(f"<dt>Mapping</dt><dd>{_meta_value(meta, 'mapping')}</dd>")
     parts.append(f"<dt>Campaign id</dt><dd>{_meta_value(meta, 'campaign_id')}</dd>")
     parts.append(f"<dt>Mode</dt><dd>{escape(_text(plan.mode) or DASH)}</dd>")
+    opts = plan.options
+    limits = (f"mirror deletes at most {opts.max_delete_fraction:.0%} of the managed "
+              f"contacts" + (" (--force: beyond it too)" if opts.force else "")
+              + f"; rejected rows: {_text(meta.get('reject_policy')) or 'any exits 3'}")
+    parts.append(f"<dt>Limits in force</dt><dd id=\"limits\">{escape(limits)}</dd>")
     parts.append(f"<dt>Time of the run</dt><dd>{_meta_value(meta, 'created_at')}</dd>")
     parts.append(f"<dt>Command</dt><dd>{_meta_value(meta, 'command', mono=True, mask=text_mask)}"
                  "</dd>")
@@ -623,13 +793,32 @@ def render_html(plan: Plan, *, mask_pii: bool = False, max_rows: int = 2000) -> 
                      "masked</dd>")
     parts.append("</dl></header>")
 
+    action = rows["action"] if "action" in rows.columns else pd.Series([], dtype=object)
+    r_action = remote["action"] if "action" in remote.columns else pd.Series([], dtype=object)
+    sizes = {"problems": None, "deletes": int(r_action.eq("deleted").sum()),
+             "updates": int(action.eq("update").sum()), "adds": int(action.eq("add").sum()),
+             "deferred-rows": int(action.eq("deferred").sum()),
+             "deferred-contacts": int(r_action.eq("deferred").sum()),
+             "unmanaged": int(r_action.eq("unmanaged").sum()),
+             "conflicts": int(len(plan.conflicts)), "notes": int(len(plan.notes)),
+             "rejects": int(len(plan.rejects))}
+    names = {"problems": "Not done", "deletes": "Deletes", "updates": "Updates",
+             "adds": "Adds", "deferred-rows": "Deferred rows",
+             "deferred-contacts": "Deferred contacts", "unmanaged": "Unmanaged",
+             "conflicts": "Conflicts", "notes": "Notes", "rejects": "Rejects"}
     parts.append('<nav class="toc" aria-label="Sections">'
-                 + "".join(f'<a href="#sec-{i}">{escape(t)}</a>' for i, t in (
-                     *((("problems", "Not done"),) if outcomes is not None else ()),
-                     ("adds", "Adds"), ("updates", "Updates"), ("deletes", "Deletes"),
-                     ("deferred-rows", "Deferred"), ("unmanaged", "Unmanaged"),
-                     ("conflicts", "Conflicts"), ("rejects", "Rejects")))
+                 + "".join(f'<a href="#sec-{i}">{escape(names[i])}'
+                           + (f" ({n:,})" if n is not None else "") + "</a>"
+                           for i, n in sizes.items() if i != "problems" or outcomes is not None)
                  + "</nav>")
+    parts.append('<div class="searchbar"><label>Search every table <input type="search" '
+                 'id="search-all" placeholder="a name, a key, a phone, a reason..."></label>'
+                 ' <span class="hint">Click a card, a bar or a reason to show only its rows; '
+                 'each table pages 100 rows at a time, folds at its heading and downloads '
+                 'what it shows.</span></div>')
+    parts.append('<div id="facet" class="facetbar" role="status" hidden>Showing only rows '
+                 'with <strong class="what"></strong>: <span class="n"></span> rows. '
+                 '<button type="button">Show all rows</button></div>')
 
     parts.append('<section id="summary"><h2>Summary</h2>')
     parts.append(_cards(counts, outcomes, refused=plan.refused is not None))
@@ -638,19 +827,20 @@ def render_html(plan: Plan, *, mask_pii: bool = False, max_rows: int = 2000) -> 
     if outcomes is not None:
         parts.append(_bar_chart("Outcome of the writes", [
             (k, [(o, int(outcomes[k].get(o, 0)), OUTCOME_COLOURS[o], OUTCOME_LABELS[o])
-                 for o in OUTCOMES]) for k in ("delete", "update", "add") if k in outcomes]))
+                 for o in OUTCOMES]) for k in ("delete", "update", "add") if k in outcomes],
+            facet_key="outcome"))
     labels = action_labels(outcomes, plan.refused is not None)
     parts.append(_bar_chart("Actions", [
         ("Source rows", [(a, int(counts["source"].get(a, 0)), COLOURS[a],
                           labels[a]) for a in SOURCE_ACTIONS]),
         ("Campaign contacts", [(a, int(counts["remote"].get(a, 0)), COLOURS[a],
                                 labels[a]) for a in REMOTE_ACTIONS]),
-    ]))
+    ], facet_key="action"))
     reject_reasons = counts.get("reject_reasons") or {}
     if reject_reasons:
         parts.append(_bar_chart("Rejected rows per reason", [
             ("", [(r, int(n), REJECT_COLOUR, REASON_HINTS.get(r, "")) for r, n in
-                  reject_reasons.items()])]))
+                  reject_reasons.items()])], facet_key="reason"))
     else:
         parts.append('<figure class="chart"><p class="empty">No rejected rows.</p>'
                      "<figcaption>Rejected rows per reason</figcaption></figure>")
@@ -658,18 +848,15 @@ def render_html(plan: Plan, *, mask_pii: bool = False, max_rows: int = 2000) -> 
     parts.append(_legend())
     parts.append("</section>")
 
-    common = {"max_rows": max_rows, "mask_pii": mask_pii}
-    action = rows["action"] if "action" in rows.columns else pd.Series([], dtype=object)
-    r_action = remote["action"] if "action" in remote.columns else pd.Series([], dtype=object)
+    common = {"max_rows": max_rows, "mask_pii": mask_pii, "region": plan.options.region}
     wrote = [_col("outcome"), _col("error")] if outcomes is not None else []
     if outcomes is not None:
         parts.append(_problem_table(rows, remote, common))
-    parts.append(_table("adds", "Adds", rows[action.eq("add")], [*SOURCE_COLUMNS, *wrote],
-                        csv_name="actions.csv", **common,
-                        intro="Source rows that were not in the campaign; the outcome "
-                              "column says what happened to each." if outcomes is not None
-                        else "Source rows that are not in the campaign; they will be "
-                             "added."))
+    parts.append(_table("deletes", "Deletes", remote[r_action.eq("deleted")],
+                        [*REMOTE_TABLE_COLUMNS, *wrote], csv_name="actions.csv", **common,
+                        intro="Campaign contacts the run deleted (see the outcome column)."
+                        if outcomes is not None else "Campaign contacts that will be "
+                                                     "deleted."))
     parts.append(_table(
         "updates", "Updates", rows[action.eq("update")],
         [_col("line"), _col("external_unique_id", "external id"),
@@ -678,11 +865,12 @@ def render_html(plan: Plan, *, mask_pii: bool = False, max_rows: int = 2000) -> 
          *wrote],
         csv_name="actions.csv", cell=_update_cell(mask_pii), **common,
         intro=f"Changed fields are highlighted and shown as before {ARROW} after."))
-    parts.append(_table("deletes", "Deletes", remote[r_action.eq("deleted")],
-                        [*REMOTE_TABLE_COLUMNS, *wrote], csv_name="actions.csv", **common,
-                        intro="Campaign contacts the run deleted (see the outcome column)."
-                        if outcomes is not None else "Campaign contacts that will be "
-                                                     "deleted."))
+    parts.append(_table("adds", "Adds", rows[action.eq("add")], [*SOURCE_COLUMNS, *wrote],
+                        csv_name="actions.csv", **common,
+                        intro="Source rows that were not in the campaign; the outcome "
+                              "column says what happened to each." if outcomes is not None
+                        else "Source rows that are not in the campaign; they will be "
+                             "added."))
     parts.append(_table("deferred-rows", "Deferred source rows", rows[action.eq("deferred")],
                         [*SOURCE_COLUMNS, _col("remote_id", "contact id"), _col("detail")],
                         csv_name="actions.csv", **common,
@@ -703,11 +891,17 @@ def render_html(plan: Plan, *, mask_pii: bool = False, max_rows: int = 2000) -> 
                         csv_name="actions.csv", **common,
                         intro="Campaign contacts that share an external id; fix them in "
                               "the platform."))
+    parts.append(_table("notes", "Notes on rows", plan.notes,
+                        [_col("line"), _col("field"), _col("value"), _col("note")],
+                        csv_name="actions.csv", cell=_reject_cell(mask_pii), **common,
+                        intro="What was changed in valid rows on the way (an extension "
+                              "dropped, a later phone column used, a country not known)."))
     parts.append(_table("rejects", "Rejects", plan.rejects,
                         [_col("line"), _col("key", "external id"), _col("name"),
                          _col("email"), _col("field"), _col("value"), _col("reason"),
                          _col("hint")],
                         csv_name="rejects.csv", cell=_reject_cell(mask_pii), **common,
+                        facet_action="rejected",
                         intro="Problems found in the source; these rows are not sent."))
     parts.append(f"<footer>{counts['source_rows']:,} source rows, "
                  f"{counts['remote_contacts']:,} campaign contacts. This page is "

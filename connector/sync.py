@@ -244,7 +244,8 @@ def run_sync(*, source: str, campaign_id: int, mapping: str, plan_options: PlanO
                         "rejected": validated.result.rejected_count, "carried": carried_n})
         plan = make_plan(validated, remote, plan_options,
                          meta={"campaign_id": campaign_id, "command": "sync", "run_id": run_id,
-                               "created_at": utcnow()})
+                               "created_at": utcnow(),
+                               "reject_policy": (reject_policy or RejectPolicy()).describe()})
         lines = plan.rejects["line"].dropna().astype(int).unique().tolist() if len(
             plan.rejects) else []
         originals = rejected_source_rows(validated, lines)

@@ -20,7 +20,7 @@ def test_demo_runs_the_story_and_its_files_read_back(tmp_path):
     assert "deleted 1, updated 2, added 10" in result.output
     plan = json.loads((out / "plan-report" / "plan.json").read_text(encoding="utf-8"))
     assert plan["counts"]["source"] == {"add": 10, "update": 2, "unchanged": 1,
-                                        "deferred": 1, "rejected": 7}
+                                        "deferred": 1, "rejected": 8}
     assert plan["counts"]["remote"]["unmanaged"] == 2
     rows = list(csv.DictReader((out / "campaign-after.csv").open(encoding="utf-8-sig")))
     assert len(rows) == 16                       # 14 valid rows + 2 added by hand

@@ -31,7 +31,7 @@ SAMPLES: dict[str, tuple[str, int, int, set[tuple[int, str, str]]]] = {
         (11, "name", "name_too_long"),
         (12, "phone_number", "missing_phone"),
     }),
-    "hubspot-contacts.csv": ("hubspot", 21, 14, {
+    "hubspot-contacts.csv": ("hubspot", 22, 14, {
         (10, "external_unique_id", "missing_key"),
         (11, "email", "invalid_email"),
         (12, "phone_number", "invalid_phone"),
@@ -39,6 +39,7 @@ SAMPLES: dict[str, tuple[str, int, int, set[tuple[int, str, str]]]] = {
         (14, "name", "missing_name"),
         (15, "phone_number", "duplicate_phone"),
         (17, "phone_number", "missing_phone"),
+        (23, "external_unique_id", "invalid_key"),  # a Record ID Excel showed as 5.12346E+10
     }),
     "salesforce-contacts.csv": ("salesforce", 16, 11, {
         (7, "phone_number", "missing_phone"),

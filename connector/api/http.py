@@ -337,9 +337,9 @@ class HttpSession:
             self.stats[key] += 1
 
     def _scrub(self, text: str) -> str:
-        for form in self._secrets:
-            text = text.replace(form, "***")
-        return text
+        from ..privacy import scrub_secrets
+
+        return scrub_secrets(text, self._secrets)
 
     def _scrub_answer(self, response: Response, body: bytes) -> bytes:
         """The answer as the rest of the code may see it: the token (and the Basic
@@ -538,13 +538,21 @@ class HttpSession:
             msg = self._scrub(msg)
         kw: dict[str, Any] = {"status": status, "method": method, "url": url,
                               "server_message": msg}
-        if status in (401, 403):
+        if status == 401:
+            # said once: the server's own words about the token would repeat ours
+            kw["server_message"] = None
             return AuthError(
-                "the platform refused the credentials" if status == 401
-                else "the API user may not do this", **kw,
-                hint="the API token may be wrong, disabled or regenerated: create one under "
-                     "Settings > Developer Settings > API Credentials and pass it with "
-                     "--api-token or CAMPAIGN_SYNC_API_TOKEN")
+                f"the platform refused the user name and API token, which it checks "
+                f"together (user name sent: {self.settings.api_user!r})", **kw,
+                hint="check both: the user name is --api-user or CAMPAIGN_SYNC_API_USER "
+                     "(default: the subdomain of the base URL; `campaign-sync sandbox` "
+                     "prints the sandbox's), and the token may be wrong, disabled or "
+                     "regenerated (create one under Settings > Developer Settings > API "
+                     "Credentials; pass it with --api-token or CAMPAIGN_SYNC_API_TOKEN)")
+        if status == 403:
+            return AuthError("the API user may not do this", **kw,
+                             hint="ask an administrator to give the API user access to "
+                                  "the campaign endpoints")
         if status == 404:
             return NotFoundError("not found", **kw,
                                  hint="check --campaign-id and the contact or job id")

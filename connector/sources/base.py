@@ -29,6 +29,8 @@ class SourceHints:
     delimiter: str | None = None
     #: JSON: the key of the array of records in a wrapping object (``results``)
     records: str | None = None
+    #: CSV: the line of the column names, when title lines stand above them
+    header_row: str | int | None = None
 
 
 @dataclass
@@ -199,12 +201,18 @@ def clean_header(names: Iterable[object], path: str, line: int | None,
     return cleaned
 
 
+def fold_name(name: object) -> str:
+    """A column name as a mapping matches it: case and surrounding spaces ignored."""
+    return str(name).replace("\ufeff", "").strip().casefold()
+
+
 def kept_positions(columns: list[str], wanted: Collection[str] | None) -> list[int]:
-    """Positions of the columns the frame keeps: the wanted ones present, or all."""
+    """Positions of the columns the frame keeps: the wanted ones present (in any case,
+    with any surrounding spaces: `record id` keeps `Record ID`), or all."""
     if not wanted:
         return list(range(len(columns)))
-    wanted_set = set(wanted)
-    return [i for i, name in enumerate(columns) if name in wanted_set]
+    wanted_set = {fold_name(w) for w in wanted}
+    return [i for i, name in enumerate(columns) if fold_name(name) in wanted_set]
 
 
 def make_frame(records: Sequence[Sequence[str]], lines: list[int], names: list[str],

@@ -22,6 +22,7 @@ from .base import (
     TextEncoding,
     clean_header,
     detect_text,
+    fold_name,
     kept_positions,
     make_frame,
     open_text,
@@ -83,6 +84,13 @@ class _Reader:
                               hint=QUOTE_HINT) from None
         return None
 
+    def skip_to(self, line: int) -> None:
+        """Read up to and including the record that starts on `line` (the header)."""
+        while True:
+            got = self.next_record()
+            if got is None or got[0] >= line:
+                return
+
     def close(self) -> None:
         self.handle.close()
 
@@ -101,7 +109,7 @@ def _chunks(path: Path, enc: TextEncoding, info: SourceInfo, width: int, keep: l
     reader = _Reader(path, enc, info.delimiter or ",")
     spath = str(path)
     try:
-        reader.next_record()  # the header, already checked
+        reader.skip_to(info.header_line)  # title lines may stand above the header
         # the kept columns of a record, picked in C (a list comprehension per record
         # cost as much as parsing it)
         pick: Callable[[list[str]], Sequence[str]] | None
@@ -149,6 +157,46 @@ def _chunks(path: Path, enc: TextEncoding, info: SourceInfo, width: int, keep: l
         reader.close()
 
 
+#: how many records from the top may stand above the header (title lines, a date...)
+HEADER_SCAN = 30
+
+
+def _find_header(reader: _Reader, hints: SourceHints, wanted: Collection[str] | None,
+                 spath: str) -> tuple[int, list[str]]:
+    """The header record: on `source.header_row` when the mapping names it; else the
+    first non-blank record, unless it holds none of the wanted columns and a record
+    within the first HEADER_SCAN does (a title line above the header, as spreadsheets
+    export them): then the one holding the most."""
+    first = reader.next_record()
+    if first is None:
+        raise SourceError("the file holds only blank lines", path=spath,
+                          hint="export the contacts again, with a header row")
+    if hints.header_row:
+        row = int(hints.header_row)
+        record: tuple[int, list[str]] | None = first
+        while record is not None and record[0] < row:
+            record = reader.next_record()
+        if record is None or record[0] != row:
+            raise SourceError(f"source.header_row is {row}, but line {row} is blank or "
+                              "past the end", path=spath, hint="set it to the line number "
+                              "of the column names (the first line is 1)")
+        return record
+    folded = {fold_name(w) for w in wanted or ()}
+    if not folded or folded & {fold_name(c) for c in first[1]}:
+        return first
+    best, hits = first, 0
+    for _ in range(HEADER_SCAN - 1):
+        record = reader.next_record()
+        if record is None:
+            break
+        n = len(folded & {fold_name(c) for c in record[1]})
+        if n > hits:
+            best, hits = record, n
+        if n == len(folded):
+            break
+    return best
+
+
 def open_csv(path: Path, hints: SourceHints, wanted: Collection[str] | None,
              chunk_rows: int) -> tuple[Iterator[pd.DataFrame], SourceInfo]:
     """Check the file and read its header now; the returned iterator reads the rows."""
@@ -170,14 +218,18 @@ def open_csv(path: Path, hints: SourceHints, wanted: Collection[str] | None,
     info.delimiter = delimiter
     reader = _Reader(path, enc, delimiter)
     try:
-        header = reader.next_record()
-        if header is None:
-            raise SourceError("the file holds only blank lines", path=spath,
-                              hint="export the contacts again, with a header row")
-        info.header_line, raw_names = header
+        info.header_line, raw_names = _find_header(reader, hints, wanted, spath)
+    finally:
+        reader.close()
+    reader = _Reader(path, enc, delimiter)
+    try:
+        reader.skip_to(info.header_line)
         first = reader.next_record()
     finally:
         reader.close()
+    if info.header_line > 1 and (hints.header_row or wanted):
+        info.notes.append(f"header found on line {info.header_line}; the lines above it "
+                          "were skipped")
     info.columns = clean_header(raw_names, spath, info.header_line, info.notes)
     if len(info.columns) == 1 and not hints.delimiter:
         info.notes.append("one column found; set source.delimiter if the file has several")

@@ -13,7 +13,15 @@ import pandas as pd
 
 from connector.errors import SourceError
 
-from .base import SourceHints, SourceInfo, batch_frames, clean_header, file_sha256, kept_positions
+from .base import (
+    SourceHints,
+    SourceInfo,
+    batch_frames,
+    clean_header,
+    file_sha256,
+    fold_name,
+    kept_positions,
+)
 
 SCAN_ROWS = 30          # rows searched for the header when title rows sit above it
 REPAIR_FROM = 1_000_000  # a number of 7+ digits held in a numeric cell: a phone number or id
@@ -54,7 +62,7 @@ def _load(path: Path) -> Any:
     if not magic:
         raise SourceError("the file is empty (0 bytes)", path=spath,
                           hint="export the workbook again; the file holds nothing")
-    if magic.startswith(b"\xd0\xcf\x11\xe0"):
+    if magic.startswith(b"\xd0\xcf\x11\xe0") or path.suffix.lower() == ".xls":
         raise SourceError("a legacy .xls workbook (or an encrypted one), which cannot be read",
                           path=spath, hint="open it in Excel and save it as .xlsx, or as CSV")
     try:
@@ -106,7 +114,7 @@ def _choose(wb: Any, hints: SourceHints, wanted: Collection[str] | None,
                               path=spath, hint="set source.sheet to one of these names")
     else:
         chosen = names
-    wanted_set = {w.strip() for w in wanted} if wanted else set()
+    wanted_set = {fold_name(w) for w in wanted} if wanted else set()
     best: tuple[int, str, int, list[str]] | None = None
     first: tuple[str, int, list[str]] | None = None
     for name in chosen:
@@ -115,7 +123,7 @@ def _choose(wb: Any, hints: SourceHints, wanted: Collection[str] | None,
                 first = (name, number, texts)
             if not wanted_set:
                 break
-            hits = len(wanted_set.intersection(texts))
+            hits = len(wanted_set.intersection(fold_name(t) for t in texts))
             if hits == len(wanted_set):
                 return name, number, texts
             if hits and (best is None or hits > best[0]):

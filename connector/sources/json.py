@@ -26,6 +26,7 @@ from .base import (
     batch_frames,
     clean_header,
     detect_text,
+    fold_name,
     open_text,
 )
 
@@ -203,9 +204,9 @@ def open_json(path: Path, hints: SourceHints, wanted: Collection[str] | None, ch
     info.columns = clean_header(list(keys), spath, None, info.notes)
     info.paths = [p for p in paths if p not in keys]
     if wanted:
-        known = set(info.columns) | set(info.paths)
-        names = [c for c in info.columns if c in set(wanted)] + [
-            w for w in dict.fromkeys(wanted) if w in known and w not in keys]
+        folded = {fold_name(w) for w in wanted}
+        names = [c for c in info.columns if fold_name(c) in folded] + [
+            w for w in dict.fromkeys(wanted) if w in set(info.paths) and w not in keys]
     else:
         names = list(info.columns)
     structured = info.structured
