@@ -93,8 +93,9 @@ def test_jobs_command(sandbox, env):
         if "completed" in result.output:
             break
     assert result.exit_code == 0 and f"{job_id}\tcompleted" in result.output
-    missing = run("jobs", "--campaign-id", "6", "999999", env=env)
-    assert missing.exit_code == 1 and "404" in missing.output
+    missing = run("jobs", "--campaign-id", "6", "999999", str(job_id), env=env)
+    assert missing.exit_code == 3 and "999999\tnot found" in missing.output
+    assert f"{job_id}\tcompleted" in missing.output          # the others are still shown
 
 
 def test_auth_failure_exit_1_and_no_token(sandbox, env, tmp_path):

@@ -362,7 +362,7 @@ def test_a_redirect_is_not_followed_and_is_named(tmp_path, monkeypatch):
 
 def test_401_on_the_first_request_says_the_credentials_were_refused(sandbox, tmp_path):
     message = failed(export(sandbox.url, tmp_path, token="wrong-token"))
-    assert "refused the credentials" in message
+    assert "refused the user name and API token" in message
     assert "--api-token" in message
     assert "wrong-token" not in message
     with SANDBOX_FAULTS["credentials-refused"].playing(sandbox):
@@ -405,9 +405,10 @@ def test_unknown_campaign_is_exit_1_naming_it(sandbox, tmp_path, command):
     assert writes(sandbox) == 0
 
 
-def test_unknown_job_is_exit_1_naming_it(sandbox):
-    message = failed(invoke(["jobs", "--campaign-id", str(CID), "4242"] + conn(sandbox.url)))
-    assert "4242" in message and "not found" in message
+def test_unknown_job_is_reported_per_id_with_exit_3(sandbox):
+    run = invoke(["jobs", "--campaign-id", str(CID), "4242"] + conn(sandbox.url))
+    assert run.code == 3, run
+    assert "4242\tnot found" in run.text and TOKEN not in run.text
 
 
 # ------------------------------------------------------------------ 5xx and 429
@@ -535,7 +536,7 @@ def test_401_in_the_middle_of_a_sync_then_a_clean_run_converges(sandbox, tmp_pat
     fault.start(sandbox)
     run = sync(sandbox, tmp_path, source, opts=opts, extra=list(fault.extra))
     message = failed(run)
-    assert "refused the credentials" in message, message
+    assert "refused the user name and API token" in message, message
     contacts = sandbox.contacts(CID)
     assert len({c["phone_number"] for c in contacts}) == len(contacts)
     converge(sandbox, tmp_path, source, want, "401")
@@ -553,7 +554,7 @@ def test_token_revoked_while_running_then_the_new_token_converges(sandbox, tmp_p
     with fault.playing(sandbox):
         run = sync(sandbox, tmp_path, source, extra=list(fault.extra))
     message = failed(run)
-    assert "refused the credentials" in message, message
+    assert "refused the user name and API token" in message, message
     assert sandbox.counts["auth_failed"] >= 1
     assert 3 <= sandbox.counts["patch"] < 20
     again = sync(sandbox, tmp_path, source, report="new-token", token=NEW_TOKEN)
