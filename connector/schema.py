@@ -527,42 +527,61 @@ def note_kind(note: str) -> str:
     return note
 
 
+class RowRegions(NamedTuple):
+    """Each row's region, factorized: `codes[i]` indexes `regions` (the distinct region
+    codes, None for no region), so phones are grouped by region without comparing a
+    million strings again."""
+
+    codes: np.ndarray
+    regions: list[str | None]
+
+    def take(self, rows: np.ndarray) -> RowRegions:
+        return RowRegions(self.codes[rows], self.regions)
+
+
 def row_regions(countries: pd.Series, default: str | None, label: str = "Country"
-                ) -> tuple[pd.Series, pd.Series]:
+                ) -> tuple[RowRegions | None, pd.Series]:
     """Each row's region code from its country as written (ISO codes or names, see
     `countries`), the default where blank or unknown; and a note where unknown.
-    Each distinct value is looked up once."""
+    Each distinct value is looked up once. None when every row has the same region
+    (the plain per-value path then serves)."""
     from .countries import regions_of
 
     codes, uniques = pd.factorize(countries.to_numpy(dtype=object), use_na_sentinel=False)
     found = regions_of([str(u) for u in uniques])
     fallback = default or "international (+code) only"
-    region_u = np.array([f or default for f in found], dtype=object)
     note_u = np.array([None if f or not str(u).strip() else
                        f"{label} {str(u).strip()!r} unknown; read as {fallback}"
                        for u, f in zip(uniques, found)], dtype=object)
-    return (pd.Series(region_u.take(codes), index=countries.index, dtype=object),
-            pd.Series(note_u.take(codes), index=countries.index, dtype=object))
+    notes = pd.Series(note_u.take(codes), index=countries.index, dtype=object)
+    # the distinct regions, and each distinct country's position among them
+    regions = list(dict.fromkeys(f or default for f in found))
+    if len(regions) <= 1 and regions in ([default], []):
+        return None, notes
+    position = {r: i for i, r in enumerate(regions)}
+    per_country = np.array([position[f or default] for f in found], dtype=np.int64)
+    return RowRegions(per_country.take(codes), regions), notes
 
 
-def phones_column(raw: pd.Series, regions: pd.Series | None, default: str | None
+def phones_column(raw: pd.Series, regions: RowRegions | None, default: str | None
                   ) -> tuple[pd.Series, pd.Series, pd.Series]:
     """`normalize_phones` over a column, once per distinct value, or per distinct
     (value, region) pair when each row has its own region: three Series (e164,
-    reason, note). The pairs are found by one factorization of each column and one
-    sort of their combined codes, so a million rows cost no per-row Python work."""
+    reason, note). The pairs are found by one factorization of the values and one
+    sort of their codes combined with the rows' region codes, so a million rows cost
+    no per-row Python work."""
     if regions is None:
         return _map_unique(raw, batch=lambda values: normalize_phones(values, default))
-    r_codes, r_uniques = pd.factorize(regions.to_numpy(dtype=object), use_na_sentinel=False)
-    if len(r_uniques) == 1:
-        only = r_uniques[0]
+    k = len(regions.regions)
+    if k == 1:
+        only = regions.regions[0]
         return _map_unique(raw, batch=lambda values: normalize_phones(values, only))
     v_codes, v_uniques = pd.factorize(raw.to_numpy(dtype=object), use_na_sentinel=False)
-    k = len(r_uniques)
-    pairs, inverse = np.unique(v_codes.astype(np.int64) * k + r_codes, return_inverse=True)
+    pairs, inverse = np.unique(v_codes.astype(np.int64) * k + regions.codes,
+                               return_inverse=True)
     value_of, region_of = pairs // k, pairs % k
     cols = [np.empty(len(pairs), dtype=object) for _ in range(3)]
-    for code, region in enumerate(r_uniques):
+    for code, region in enumerate(regions.regions):
         at = np.flatnonzero(region_of == code)
         if len(at):
             got = normalize_phones(list(v_uniques[value_of[at]]), region)
@@ -574,7 +593,7 @@ def phones_column(raw: pd.Series, regions: pd.Series | None, default: str | None
 
 
 def first_valid_phone(parts: Sequence[pd.Series], labels: Sequence[str],
-                      regions: pd.Series | None, default: str | None
+                      regions: RowRegions | None, default: str | None
                       ) -> tuple[pd.Series, pd.Series, pd.Series, pd.Series]:
     """Of several phone columns, per row, the first that gives a valid number.
 
@@ -602,7 +621,7 @@ def first_valid_phone(parts: Sequence[pd.Series], labels: Sequence[str],
         whole = len(idx) == n
         value, reason, extra = phones_column(
             part if whole else part.iloc[idx],
-            None if regions is None else regions if whole else regions.iloc[idx], default)
+            None if regions is None else regions if whole else regions.take(idx), default)
         value, reason, extra = (value.to_numpy(), reason.to_numpy(), extra.to_numpy())
         ok = pd.isna(reason) & ~pd.isna(value)
         blank[i][idx] = reason == "missing_phone"
@@ -753,7 +772,7 @@ def normalize_contacts(mapped: pd.DataFrame, *, region: str | None,
     note_frames = []
     regions = None
     if REGION_COLUMN in frame:
-        regions, region_notes = row_regions(frame[REGION_COLUMN].fillna("").astype(str),
+        regions, region_notes = row_regions(frame[REGION_COLUMN].fillna(""),
                                             region, region_label)
         if region_notes.notna().any():
             has = region_notes.notna()
