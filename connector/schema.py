@@ -577,7 +577,14 @@ def phones_column(raw: pd.Series, regions: RowRegions | None, default: str | Non
         only = regions.regions[0]
         return _map_unique(raw, batch=lambda values: normalize_phones(values, only))
     v_codes, v_uniques = pd.factorize(raw.to_numpy(dtype=object), use_na_sentinel=False)
-    pairs, inverse = np.unique(v_codes.astype(np.int64) * k + regions.codes,
+    # a blank value, or one written with its +country code, reads the same in every
+    # region: such values are not paired with the rows' regions
+    free = np.fromiter((not str(u).strip() or str(u).lstrip().startswith("+")
+                        for u in v_uniques), bool, len(v_uniques))
+    if free.all():
+        return _map_unique(raw, batch=lambda values: normalize_phones(values, default))
+    pairs, inverse = np.unique(v_codes.astype(np.int64) * k
+                               + np.where(free[v_codes], 0, regions.codes),
                                return_inverse=True)
     value_of, region_of = pairs // k, pairs % k
     cols = [np.empty(len(pairs), dtype=object) for _ in range(3)]
