@@ -69,7 +69,7 @@ OUTCOME_LABELS = {"failed": "refused by the platform", "pending": "import job st
                   "unconfirmed": "sent, not seen afterwards", "skipped": "not sent",
                   "done": "done and confirmed"}
 #: the plan action whose writes an outcome belongs to, and the words for it when done
-WRITE_ACTIONS = {"add": "add", "update": "update", "deleted": "delete"}
+WRITE_ACTIONS = {"add": "add", "update": "update", "updated": "update", "deleted": "delete"}
 
 _EMAIL_ONLY = re.compile(r"[^\s@<>\"',;]+@[^\s@<>\"',;]+")
 
@@ -620,6 +620,7 @@ def action_labels(outcomes: dict[str, dict[str, int]] | None = None,
             labels[a] = _outcome_text(outcomes.get(kind)) or LABELS[a]
         elif refused:
             labels[a] = {"add": "would be added", "update": "would be updated",
+                         "updated": "would be patched",
                          "deleted": "would be deleted"}[a] + " (refused: nothing sent)"
     return labels
 
@@ -699,7 +700,8 @@ def _legend() -> str:
 def _outcome_banner(totals: dict[str, int], verification: Any) -> str:
     """The first thing a reader of a run's report sees: did every write go through."""
     bad = [(o, totals[o]) for o in ("failed", "pending", "unconfirmed", "skipped") if totals[o]]
-    checked = f" {escape(str(verification))}." if verification else ""
+    checked = (f" {escape(str(verification)[:1].upper() + str(verification)[1:])}."
+               if verification else "")
     if bad:
         said = ", ".join(f"{n:,} {o}" for o, n in bad)
         return (f'<div class="refused" role="alert" id="outcome-banner"><strong>Not every '

@@ -409,3 +409,11 @@ def test_chromium_screenshot_and_rendered_text_hold_the_summary_counts(chromium,
     assert cards == expected
     text = re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", html))
     assert f"Source rows: {counts['source_rows']:,} rows" in text
+
+
+def test_a_refused_plans_cards_say_would_be_and_a_runs_cards_say_what_happened():
+    plan = example_plan()
+    plan.refused = "mirror would delete 1 of 2 managed contacts"
+    page = render_html(plan)
+    assert "would be deleted (refused: nothing sent)" in page
+    assert "will be deleted" not in page.split('id="summary"')[1].split("</section>")[0]
