@@ -18,12 +18,9 @@ import pandas as pd
 import phonenumbers
 import yaml
 
+from .contact import API_FIELDS, DEFAULT_REQUIRED, LINE_COLUMN
 from .errors import MappingError
 
-API_FIELDS: tuple[str, ...] = (
-    "external_unique_id", "name", "email", "phone_number", "outbound_number")
-DEFAULT_REQUIRED: tuple[str, ...] = ("external_unique_id", "name", "phone_number")
-LINE_COLUMN = "__line__"  # the same name the readers use; a plain constant, no import
 #: the mapped frame's column of each row's country as written (a `region: {column: ...}`)
 REGION_COLUMN = "__region__"
 #: phone fields: of several columns, the first that gives a valid number is used

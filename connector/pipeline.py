@@ -80,7 +80,7 @@ def validate_prepared(info: Any, df: pd.DataFrame, mapping: Mapping, mapped: pd.
                       skip: pd.Series | None = None) -> Validated:
     """Normalize and validate the mapped rows, all of them or those not in `skip` (a
     boolean mask of rows carried over unchanged from the last run)."""
-    from .plan import stripped_text
+    from .normalize import stripped_text
 
     carried = None
     if skip is not None and skip.any():
@@ -251,18 +251,6 @@ def candidate_phones(mapped: pd.DataFrame, mapping: Mapping) -> set[str]:
     return found - {""}
 
 
-def phone_hashes(phones: Iterable[str]) -> pd.Series:
-    """One int64 per phone (E.164 text): what the state store keeps instead of the
-    number, so a carried row's phone can be compared without normalizing it again."""
-    import numpy as np
-
-    values = np.asarray(list(phones), dtype=object)
-    if not len(values):
-        return pd.Series([], dtype="int64")
-    hashed = pd.util.hash_array(values, categorize=False)
-    return pd.Series(hashed.view("int64"))
-
-
 def keys_against_state(keys: Any, applied: pd.DataFrame, *others: Any) -> tuple[Any, Any, Any]:
     """The source keys, the state's keys and `others` as one `KeyCodes`; per source
     key, the position of the first state row holding it (-1: none); and whether the
@@ -291,7 +279,7 @@ def carried_match(mapped: pd.DataFrame, mapping: Mapping, remote: pd.DataFrame,
         return pd.Series(False, index=mapped.index), None, None
     import numpy as np
 
-    from .plan import stripped_text
+    from .normalize import stripped_text
 
     keys = stripped_text(mapped["external_unique_id"]).to_numpy(dtype=object)
     if hashes is None:

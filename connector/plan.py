@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import copy
 import json
-import re
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any
@@ -28,8 +27,15 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .api.client import ACTIVE_STATUSES, KNOWN_STATUSES  # the platform's statuses (api.md)
-from .schema import LINE_COLUMN, _collapse, _map_unique, normalize_email, normalize_phone
+from .contact import ACTIVE_STATUSES, KNOWN_STATUSES, LINE_COLUMN
+from .normalize import (
+    as_text,
+    collapse_spaces,
+    norm_emails,
+    norm_phones,
+    phone_hashes,
+    stripped_text,
+)
 
 MODES = ("add-only", "upsert", "mirror")
 SOURCE_ACTIONS = ("add", "update", "unchanged", "deferred", "rejected")
@@ -88,7 +94,8 @@ class PlanOptions:
             raise ValueError("max_delete_fraction must be between 0 and 1")
 
 
-def _empty(columns: Iterable[str]) -> pd.DataFrame:
+def empty_frame(columns: Iterable[str]) -> pd.DataFrame:
+    """An empty frame of object columns."""
     return pd.DataFrame({c: pd.Series([], dtype=object) for c in columns})
 
 
@@ -130,14 +137,14 @@ class Plan:
     rows: pd.DataFrame
     remote: pd.DataFrame
     conflicts: pd.DataFrame
-    rejects: pd.DataFrame = field(default_factory=lambda: _empty(REJECT_COLUMNS))
+    rejects: pd.DataFrame = field(default_factory=lambda: empty_frame(REJECT_COLUMNS))
     unknown_statuses: dict[str, int] = field(default_factory=dict)
     outbound_differences: int = 0
     refused: str | None = None
     meta: dict[str, Any] = field(default_factory=dict)
     #: notes on single valid rows (line, field, value, note): what was changed in
     #: them on the way (an extension dropped, a later phone column used...)
-    notes: pd.DataFrame = field(default_factory=lambda: _empty(NOTE_COLUMNS))
+    notes: pd.DataFrame = field(default_factory=lambda: empty_frame(NOTE_COLUMNS))
     _counted: tuple[tuple[pd.DataFrame, ...], dict[str, Any]] | None = field(
         default=None, init=False, repr=False, compare=False)
 
@@ -306,7 +313,7 @@ def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
 def _frame(records: list[dict[str, Any]], columns: Iterable[str]) -> pd.DataFrame:
     columns = list(columns)
     if not records:
-        frame = _empty(columns)
+        frame = empty_frame(columns)
     else:
         frame = pd.DataFrame.from_records(records, columns=columns)
     for c in columns:
@@ -318,106 +325,6 @@ def _frame(records: list[dict[str, Any]], columns: Iterable[str]) -> pd.DataFram
 
 
 # ---------------------------------------------------------------- building
-
-
-def as_text(series: pd.Series) -> pd.Series:
-    """``series.fillna("").astype(str)`` as plain str objects, in one pass over the
-    values (pandas' string conversion costs ~3x more, and this runs over whole
-    campaigns)."""
-    values = series.to_numpy(dtype=object)
-    if pd.api.types.infer_dtype(values, skipna=False) != "string":  # a C pass
-        values = [v if type(v) is str else str(v)
-                  for v in series.to_numpy(dtype=object, na_value="")]
-    return pd.Series(values, index=series.index, dtype=object)
-
-
-def stripped_text(series: pd.Series) -> pd.Series:
-    """``series.fillna("").astype(str).str.strip()``, in one pass (see `as_text`)."""
-    values = series.to_numpy(dtype=object)
-    if pd.api.types.infer_dtype(values, skipna=False) == "string":  # a C pass, no NA
-        return pd.Series(list(map(str.strip, values)), index=series.index, dtype=object)
-    return pd.Series([v.strip() if type(v) is str else str(v).strip()
-                      for v in series.to_numpy(dtype=object, na_value="")],
-                     index=series.index, dtype=object)
-
-
-def comparison_frame(remote: pd.DataFrame, region: str | None) -> pd.DataFrame:
-    """The campaign's contacts with their comparison keys: ``key`` (the trimmed
-    external_unique_id) and ``n_name``, ``n_email``, ``n_phone_number``, as the plan
-    compares them (used again by verify and rollback)."""
-    rem = remote.copy()
-    rem["key"] = stripped_text(rem["external_unique_id"])
-    rem["n_name"] = _collapse(rem["name"])
-    rem["n_email"] = _norm_emails(rem["email"])
-    rem["n_phone_number"] = _norm_phones(rem["phone_number"], region)
-    return rem
-
-
-_NANP_DISPLAY = r"\+1[ .\-]?\(?[2-9][0-9]{2}\)?[ .\-]?[0-9]{3}[ .\-]?[0-9]{4}"
-
-
-_DISPLAY_SEPARATORS = b"+-(). "
-
-
-def _norm_phones(series: pd.Series, region: str | None) -> pd.Series:
-    """The comparison key of each phone: its E.164 form where it parses, else the
-    value stripped ("" stays "").
-
-    The campaign lists phones in a display format (``+1-(201)-471-6992``); those +1
-    shapes are read by removing the separators, without asking phonenumbers whether
-    the number is valid: a valid number gets exactly its E.164 form, and an invalid
-    one a key no valid number has, so comparisons and phone ownership come out as
-    with the per-value path. Every other value goes through `normalize_phone`."""
-    text = stripped_text(series)
-    out = pd.Series("", index=series.index, dtype=object)
-    filled = text.ne("")  # blanks stay "" (--trust-state compares a million of them)
-    shaped = pd.Series(False, index=series.index)
-    if filled.any():
-        shaped[filled] = text[filled].str.fullmatch(_NANP_DISPLAY)
-    if shaped.any():
-        # the shape leaves only "+", "-", "(", ")", "." and spaces besides the digits
-        # (ASCII, by the shape), removed by bytes.translate: a C loop, no dict per char
-        out[shaped] = ["+" + t.encode("ascii").translate(None, _DISPLAY_SEPARATORS).decode()
-                       for t in text[shaped].to_numpy(dtype=object)]
-    rest = ~shaped & filled
-    if rest.any():
-        value, _, _ = _map_unique(text[rest], lambda u: normalize_phone(u, region))
-        out[rest] = value.where(value.notna(), text[rest]).to_numpy()
-    return out
-
-
-_SIMPLE_EMAIL = r"[A-Za-z0-9_+\-]+(?:\.[A-Za-z0-9_+\-]+)*@(?:[A-Za-z0-9](?:[A-Za-z0-9\-]{0,61}" \
-    r"[A-Za-z0-9])?\.)+[A-Za-z]{2,63}"
-
-
-def _norm_emails(series: pd.Series) -> pd.Series:
-    """Normalized addresses where valid, else the value stripped ("" stays "").
-
-    Plain ASCII addresses (the bulk) get their domain lower-cased in one vectorized
-    pass, exactly as `normalize_email`'s fast path does; the rest go through it."""
-    from email_validator.rfc_constants import CASE_INSENSITIVE_MAILBOX_NAMES
-
-    from .schema import _SPECIAL_DOMAINS
-
-    text = stripped_text(series)
-    out = pd.Series("", index=series.index, dtype=object)
-    simple = text.str.fullmatch(_SIMPLE_EMAIL) & text.str.len().le(254)
-    if simple.any():
-        parts = text[simple].str.rpartition("@")
-        local, domain = parts[0], parts[2].str.lower()
-        special = "|".join(re.escape(d) for d in _SPECIAL_DOMAINS)
-        plain = (~domain.str.contains("--", regex=False)
-                 & ~local.str.lower().isin(CASE_INSENSITIVE_MAILBOX_NAMES)
-                 & domain.str.len().le(253)
-                 & ~domain.str.contains(rf"(?:^|\.)(?:{special})$", regex=True))
-        out[plain[plain].index] = (local[plain] + "@" + domain[plain]).to_numpy()
-        simple = simple.copy()
-        simple[plain[~plain].index] = False
-    rest = ~simple & text.ne("")
-    if rest.any():
-        value, _, _ = _map_unique(text[rest], normalize_email)
-        out[rest[rest].index] = value.where(value.notna(), text[rest]).to_numpy()
-    return out
 
 
 def build_plan(valid: pd.DataFrame, rejects: pd.DataFrame, remote: pd.DataFrame,
@@ -463,12 +370,12 @@ def build_plan(valid: pd.DataFrame, rejects: pd.DataFrame, remote: pd.DataFrame,
     carried_at = codes.first_of(c_codes)[r_codes]
     held = _carried_phone_hashes(carried, carried_at)
     if held is None:
-        rem["n_phone_number"] = _norm_phones(rem["phone_number"], region)
+        rem["n_phone_number"] = norm_phones(rem["phone_number"], region)
     else:
         n_phone = _cells(len(rem), "")
         other = held.isna().to_numpy()
         if other.any():
-            n_phone[other] = _norm_phones(rem.loc[other, "phone_number"], region).to_numpy()
+            n_phone[other] = norm_phones(rem.loc[other, "phone_number"], region).to_numpy()
         rem["n_phone_number"] = n_phone
     # the campaign contacts' fates, as arrays (set into `rem` where read by frame)
     n_rem = len(rem)
@@ -524,8 +431,8 @@ def build_plan(valid: pd.DataFrame, rejects: pd.DataFrame, remote: pd.DataFrame,
     # differences, after normalizing both sides; a blank source value changes nothing
     # (names, emails and outbound numbers of the campaign are normalized only where
     # their raw text differs from the source's normalized value: most are equal)
-    lazy = {"name": _collapse, "email": _norm_emails,
-            "outbound_number": lambda v: _norm_phones(v, region)}
+    lazy = {"name": collapse_spaces, "email": norm_emails,
+            "outbound_number": lambda v: norm_phones(v, region)}
     diff_names: dict[str, pd.Series] = {}
 
     def differs(c: str) -> np.ndarray:
@@ -660,7 +567,7 @@ def build_plan(valid: pd.DataFrame, rejects: pd.DataFrame, remote: pd.DataFrame,
     conflicts = rem.loc[dup_remote, list(REMOTE_COLUMNS)].sort_values(
         ["external_unique_id", "remote_id"], kind="stable").reset_index(drop=True)
 
-    problems = _empty(REJECT_COLUMNS) if rejects is None else rejects.reindex(
+    problems = empty_frame(REJECT_COLUMNS) if rejects is None else rejects.reindex(
         columns=list(REJECT_COLUMNS), fill_value="")
     if clash.any():
         extra = pd.DataFrame({"line": rows.loc[clash, "line"].to_numpy(),
@@ -906,8 +813,6 @@ def _phone_holders(rem: pd.DataFrame, held: pd.Series | None
     if held is None:
         ident, has = phones, phones != ""
     else:
-        from .pipeline import phone_hashes
-
         ident = held.to_numpy(dtype="int64", na_value=0).copy()
         has = held.notna().to_numpy().copy()
         other = ~has & (phones != "")
@@ -987,7 +892,7 @@ def _phone_conflicts(rows: pd.DataFrame, rem: pd.DataFrame, held: pd.Series | No
 
 def _rejected_rows(rejects: pd.DataFrame) -> pd.DataFrame:
     if rejects is None or rejects.empty:
-        return _empty(ROW_COLUMNS)
+        return empty_frame(ROW_COLUMNS)
     grouped = rejects.groupby("line", sort=True)
     reasons = grouped["reason"].agg(lambda s: ";".join(dict.fromkeys(s)))
     detail = grouped.apply(lambda g: " | ".join(

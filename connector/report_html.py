@@ -221,7 +221,7 @@ def _table(table_id: str, title: str, frame: pd.DataFrame, columns: Sequence[Col
 
 def _phone_cell(raw: str, mask: Callable[[str], str], region: str | None) -> str:
     """A phone as E.164 in every table, the form the campaign stores on hover."""
-    from .schema import normalize_phone
+    from .normalize import normalize_phone
 
     if not raw:
         return "<td></td>"

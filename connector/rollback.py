@@ -20,9 +20,8 @@ import pandas as pd
 from .errors import ExitCode, UsageError
 from .fileio import write_csv
 from .load import Loader, LoadOptions, Progress
+from .normalize import collapse_spaces, comparison_frame, norm_emails, norm_phones
 from .outcome import operations_frame
-from .plan import _norm_emails, _norm_phones, comparison_frame
-from .schema import _collapse
 from .state import StateStore
 
 FIELDS = ("external_unique_id", "name", "email", "phone_number", "outbound_number")
@@ -47,11 +46,11 @@ def _matches(row: pd.Series, values: dict[str, Any], region: str | None) -> bool
             continue
         want = v
         if f == "phone_number":
-            want = _norm_phones(pd.Series([str(v)]), region).iat[0]
+            want = norm_phones(pd.Series([str(v)]), region).iat[0]
         elif f == "email":
-            want = _norm_emails(pd.Series([str(v)])).iat[0]
+            want = norm_emails(pd.Series([str(v)])).iat[0]
         elif f == "name":
-            want = _collapse(pd.Series([str(v)])).iat[0]
+            want = collapse_spaces(pd.Series([str(v)])).iat[0]
         if row[f"n_{f}"] != want:
             return False
     return True
@@ -111,7 +110,7 @@ def plan_rollback(store: StateStore, run_id: int, remote: pd.DataFrame,
             continue
         back = {f: (op["before"] or {}).get(f, "") for f in op["payload"]}
         if "phone_number" in back and back["phone_number"]:
-            old = _norm_phones(pd.Series([back["phone_number"]]), region).iat[0]
+            old = norm_phones(pd.Series([back["phone_number"]]), region).iat[0]
             if old in phones_in_use and old not in freed and old != row["n_phone_number"]:
                 refuse(op, f"its old phone {old} is now used by another contact")
                 continue
@@ -131,7 +130,7 @@ def plan_rollback(store: StateStore, run_id: int, remote: pd.DataFrame,
         if key and key in by_key.index:
             refuse(op, "a contact with this key was added since")
             continue
-        phone = _norm_phones(pd.Series([before.get("phone_number", "")]), region).iat[0]
+        phone = norm_phones(pd.Series([before.get("phone_number", "")]), region).iat[0]
         if phone in phones_in_use and phone not in freed:
             refuse(op, f"its phone {phone} is now used by another contact")
             continue
@@ -147,7 +146,7 @@ def rollback_plan(ops: list[tuple], of_run: int, campaign_id: int) -> Any:
     """The rollback as a `Plan`, so its report is the same page as a sync's: the
     re-adds and the patches back as source rows (no line), the deletes of what the
     run added as campaign contacts."""
-    from .plan import REMOTE_PLAN_COLUMNS, ROW_COLUMNS, Plan, PlanOptions, _empty
+    from .plan import REMOTE_PLAN_COLUMNS, ROW_COLUMNS, Plan, PlanOptions, empty_frame
 
     rows, remote = [], []
     for kind, key, rid, _line, _wave, payload, before in ops:
@@ -166,14 +165,14 @@ def rollback_plan(ops: list[tuple], of_run: int, campaign_id: int) -> Any:
             row[f] = payload.get(f, before.get(f, "") if kind == "update" else "")
             row[f"before_{f}"] = before.get(f, "") if kind == "update" else ""
         rows.append(row)
-    rows_frame = pd.DataFrame(rows, columns=list(ROW_COLUMNS)) if rows else _empty(ROW_COLUMNS)
+    rows_frame = pd.DataFrame(rows, columns=list(ROW_COLUMNS)) if rows else empty_frame(ROW_COLUMNS)
     for c in ("line", "remote_id", "wave"):
         rows_frame[c] = pd.array(rows_frame[c].tolist(), dtype="Int64")
     remote_frame = (pd.DataFrame(remote, columns=list(REMOTE_PLAN_COLUMNS)) if remote
-                    else _empty(REMOTE_PLAN_COLUMNS))
+                    else empty_frame(REMOTE_PLAN_COLUMNS))
     remote_frame["remote_id"] = pd.array(remote_frame["remote_id"].tolist(), dtype="Int64")
     return Plan(options=PlanOptions(mode="upsert"), rows=rows_frame, remote=remote_frame,
-                conflicts=_empty(FIELDS), meta={"command": "rollback", "campaign_id": campaign_id,
+                conflicts=empty_frame(FIELDS), meta={"command": "rollback", "campaign_id": campaign_id,
                                                 "rollback_of": of_run})
 
 

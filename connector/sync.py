@@ -15,7 +15,8 @@ import pandas as pd
 from .errors import ExitCode, RejectPolicy
 from .fileio import write_csv
 from .load import Loader, LoadOptions, Progress, record_plan, wait_for_pending_jobs
-from .plan import Plan, PlanOptions, _norm_phones, as_text, comparison_frame, stripped_text
+from .normalize import as_text, comparison_frame, norm_phones, phone_hashes, stripped_text
+from .plan import Plan, PlanOptions
 from .runtime import batch_gc
 from .state import StateStore
 
@@ -413,7 +414,6 @@ def _validate_incremental(store: StateStore, campaign_id: int, info: Any, source
         candidate_phones,
         carried_match,
         keys_against_state,
-        phone_hashes,
         source_hashes,
         validate_prepared,
     )
@@ -452,7 +452,7 @@ def _validate_incremental(store: StateStore, campaign_id: int, info: Any, source
     if not known.all():
         unknown = set(carried_keys[~known])
         rkeys = stripped_text(remote["external_unique_id"])
-        phones = set(_norm_phones(remote.loc[rkeys.isin(unknown), "phone_number"],
+        phones = set(norm_phones(remote.loc[rkeys.isin(unknown), "phone_number"],
                                   mapping.region)) - {""}
         held = np.concatenate([held, phone_hashes(sorted(phones)).to_numpy()])
     fresh = (set(validated.result.valid["phone_number"])
@@ -472,7 +472,7 @@ def _record_applied(store: StateStore, campaign_id: int, run_id: int, plan: Plan
     after the run; and forget the ones it deleted. Rows carried over are left as
     they are (their hashes did not change), and only the recorded rows are hashed
     and looked up, so a night that changed 1% records 1%."""
-    from .pipeline import phone_hashes, remote_hashes, source_hashes
+    from .pipeline import remote_hashes, source_hashes
 
     done = {(op["kind"], op["key"]): op for op in store.operations(run_id, statuses=["done"])}
     rows = plan.rows

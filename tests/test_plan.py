@@ -370,8 +370,8 @@ def test_carried_phones_known_by_their_hash_plan_as_normalized_ones(
         src_rows, rem_rows, mode, carry, hashed):
     """A nightly plan matches the phones of carried contacts by the hash the last run
     recorded instead of normalizing them: the plan must be the same either way."""
-    from connector.pipeline import phone_hashes
-    from connector.plan import _norm_phones
+    from connector.normalize import norm_phones
+    from connector.normalize import phone_hashes
 
     src = source(*[(k, n, "", p) for k, n, p in src_rows])
     rem = remote(*[{"id": i, "external_unique_id": k, "name": n,
@@ -388,7 +388,7 @@ def test_carried_phones_known_by_their_hash_plan_as_normalized_ones(
     take = pd.Series(take, index=valid.index, dtype=bool)
     carried = pd.DataFrame({"line": valid.loc[take, "__line__"].astype("int64"),
                             "external_unique_id": valid.loc[take, "external_unique_id"]})
-    phone_of = dict(zip(rem_keys, _norm_phones(rem["phone_number"], "US")))
+    phone_of = dict(zip(rem_keys, norm_phones(rem["phone_number"], "US")))
     hashes = [int(phone_hashes([phone_of[k]])[0]) if phone_of[k] and hashed[i] else None
               for i, k in enumerate(carried["external_unique_id"])]
     with_hashes = carried.assign(phone_hash=pd.array(hashes, dtype="Int64"))
@@ -434,10 +434,10 @@ def test_counts_are_counted_once_and_follow_frames_that_are_replaced():
 def test_blank_phones_keep_a_blank_key_beside_filled_ones():
     """--trust-state compares a campaign of blank phones: every blank (None, "", spaces)
     keys as "", and filled phones among them keep their keys."""
-    from connector.plan import _norm_phones
+    from connector.normalize import norm_phones
 
-    assert _norm_phones(pd.Series(["", None, "  "], dtype=object), "US").tolist() == ["", "", ""]
-    got = _norm_phones(pd.Series(["", "+1-(201)-471-6992", None, "(201) 471-6993", " x "],
+    assert norm_phones(pd.Series(["", None, "  "], dtype=object), "US").tolist() == ["", "", ""]
+    got = norm_phones(pd.Series(["", "+1-(201)-471-6992", None, "(201) 471-6993", " x "],
                                  dtype=object), "US").tolist()
     assert got == ["", "+12014716992", "", "+12014716993", "x"]
 

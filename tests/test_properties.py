@@ -7,19 +7,18 @@ import phonenumbers
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from connector.schema import (
-    LINE_COLUMN,
+from connector.normalize import (
     _email_fast,
     _nanp_fast,
     email_slow,
     nanp_is_valid,
-    normalize_contacts,
     normalize_email,
     normalize_emails,
     normalize_phone,
     normalize_phones,
     phone_slow,
 )
+from connector.schema import LINE_COLUMN, normalize_contacts
 
 FIELDS = ["external_unique_id", "name", "email", "phone_number", "outbound_number"]
 SETTINGS = settings(max_examples=300, deadline=None,
@@ -186,16 +185,16 @@ remote_email = st.one_of(st.builds(lambda a, b, c: f"{a}@{b}.{c}", local, label,
 @SETTINGS
 @given(st.lists(remote_phone, max_size=30), st.lists(remote_email, max_size=30))
 def test_vectorized_remote_normalization_equals_the_per_value_one(phones, emails):
-    from connector.plan import _norm_emails, _norm_phones
+    from connector.normalize import norm_emails, norm_phones
 
-    got = _norm_phones(pd.Series(phones, dtype=object), "US").tolist()
+    got = norm_phones(pd.Series(phones, dtype=object), "US").tolist()
     for phone, key in zip(phones, got):
         e164 = normalize_phone(phone, "US").e164
         if e164 is not None:
             assert key == e164, phone          # a valid number: exactly its E.164
         else:                                  # an invalid one: a key no valid number has
             assert normalize_phone(key, "US").e164 is None, (phone, key)
-    got = _norm_emails(pd.Series(emails, dtype=object)).tolist()
+    got = norm_emails(pd.Series(emails, dtype=object)).tolist()
     want = []
     for e in emails:
         r = normalize_email(e)

@@ -20,8 +20,9 @@ from connector.cli import cli
 from connector.countries import region_of
 from connector.errors import MappingError
 from connector.mapping import apply_mapping, parse_mapping
+from connector.normalize import normalize_phone, stray_letters
 from connector.pipeline import validate_source
-from connector.schema import LINE_COLUMN, normalize_contacts, normalize_phone, stray_letters
+from connector.schema import LINE_COLUMN, normalize_contacts
 
 TOKEN = "s3cret-token-value"
 

@@ -5,13 +5,8 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from connector.schema import (
-    LINE_COLUMN,
-    REASON_HINTS,
-    normalize_contacts,
-    normalize_email,
-    normalize_phone,
-)
+from connector.normalize import normalize_email, normalize_phone
+from connector.schema import LINE_COLUMN, REASON_HINTS, normalize_contacts
 
 FIELDS = ["external_unique_id", "name", "email", "phone_number", "outbound_number"]
 

@@ -22,6 +22,7 @@ from typing import Any
 import msgspec
 
 from ..config import Settings
+from ..contact import ACTIVE_STATUSES, KNOWN_STATUSES  # re-exported: the client reads statuses
 from ..errors import NotFoundError, ProtocolError
 from .http import HttpSession, RetryPolicy, json_of
 
@@ -33,14 +34,6 @@ METADATA_KEYS = {"name": "NAME (REQUIRED)", "phone_number": "PHONE (REQUIRED)",
                  "email": "EMAIL (REQUIRED)"}
 MAX_PER_PAGE = 100
 READ_WORKERS = 4  # pages of the contact list in flight at once (under the rate limit)
-ACTIVE_STATUSES = frozenset({"Dialing", "Queued", "Connected", "Transferred"})
-KNOWN_STATUSES = frozenset({
-    "Upcoming", "Dialing", "Queued", "Connected", "Finished", "Transferred",
-    "Transferred and Finished", "Not Picked Up", "Not Reached to Contact",
-    "Abandoned by Contact", "Skipped", "Skipped & Closed", "Invalid Number", "Carrier Error",
-    "Abandoned by Dialer", "Voicemail Hung Up", "Dialer General Error", "Redial Scheduled",
-    "Do Not Call", "Invalid outbound number", "Blocked phone number",
-})
 
 
 def _text(value: Any) -> str | None:

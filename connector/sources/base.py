@@ -12,9 +12,9 @@ from typing import TextIO
 
 import pandas as pd
 
+from connector.contact import LINE_COLUMN
 from connector.errors import SourceError
 
-LINE_COLUMN = "__line__"
 BLOCK = 1 << 20
 
 TEXT_HINT = "export the contacts as CSV (UTF-8), .xlsx or JSON"

@@ -1,0 +1,538 @@
+"""The comparison rules: how a phone, an email, a name or a key is read and compared.
+
+One place for what "the same value" means, used by validation (`schema`), the plan,
+the loader's verification and the rollback, so a value is never compared two ways.
+
+Phones go to E.164 exactly as ``phonenumbers`` reads them (every notation it knows;
+letters outside a notation are refused), emails through ``email-validator`` (syntax
+only). The common shapes (NANP numbers written as ``(201) 471-6992``, plain ASCII
+addresses) take a fast path that gives exactly what the libraries give (property
+tests compare them); everything else goes through the libraries themselves. Each
+distinct value is normalized once (`map_unique`).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Sequence
+from decimal import Decimal, InvalidOperation
+from typing import Any, NamedTuple
+
+import email_validator
+import numpy as np
+import pandas as pd
+import phonenumbers
+from email_validator import EmailNotValidError
+from email_validator.rfc_constants import CASE_INSENSITIVE_MAILBOX_NAMES
+from phonenumbers import PhoneMetadata
+from phonenumbers import phonenumberutil as _pnu
+
+# ------------------------------------------------------------------ phones
+
+
+class PhoneResult(NamedTuple):
+    """`e164` when valid; else `reason` (missing_phone or invalid_phone). `note` says
+    what was changed (an extension dropped) or, for an invalid number, why."""
+
+    e164: str | None
+    reason: str | None
+    note: str | None
+
+
+_NANP_REGIONS = frozenset(phonenumbers.COUNTRY_CODE_TO_REGION_CODE[1])
+# NANP shapes: optional +1/1 prefix, (NPA) or NPA, exchange (3 digits), line number (4 digits), separated by one of " .-"
+_NANP_RE = re.compile(
+    r"(?:(\+1|1)[ .\-]?)?(?:\(([0-9]{3})\)|([0-9]{3}))[ .\-]?([0-9]{3})[ .\-]?([0-9]{4})")
+_EXCEL_FLOAT_RE = re.compile(r"([0-9]+)\.0+\Z")
+_EXCEL_SCI_RE = re.compile(r"([0-9])(?:\.([0-9]+))?[eE]\+?([0-9]{1,2})\Z")
+
+
+class _RegionRule(NamedTuple):
+    region: str
+    leading: re.Pattern[str] | None
+    general: re.Pattern[str] | None
+    general_lengths: frozenset[int]
+    types: tuple[tuple[re.Pattern[str], frozenset[int]], ...]
+
+
+def _desc(desc: object) -> tuple[re.Pattern[str], frozenset[int]] | None:
+    pattern = getattr(desc, "national_number_pattern", None)
+    if desc is None or not pattern:
+        return None
+    return re.compile(pattern), frozenset(getattr(desc, "possible_length", ()) or ())
+
+
+def _nanp_rules() -> tuple[_RegionRule, ...]:
+    """phonenumbers' own metadata for country code 1, in the order it tries regions."""
+    rules = []
+    for region in phonenumbers.COUNTRY_CODE_TO_REGION_CODE[1]:
+        md = PhoneMetadata.metadata_for_region(region, None)
+        if md is None:
+            continue
+        general = _desc(md.general_desc)
+        # only "some type matches" counts, so the common types are tried first
+        types = tuple(d for d in (_desc(getattr(md, name)) for name in (
+            "fixed_line", "mobile", "toll_free", "premium_rate", "shared_cost", "voip",
+            "personal_number", "pager", "uan", "voicemail")) if d is not None)
+        rules.append(_RegionRule(
+            region, re.compile(md.leading_digits) if md.leading_digits else None,
+            general[0] if general else None, general[1] if general else frozenset(), types))
+    return tuple(rules)
+
+
+_NANP_RULES = _nanp_rules()
+
+
+def _matches(rule: _RegionRule, nsn: str) -> bool:
+    # phonenumbers' _number_type_helper(...) != UNKNOWN
+    n = len(nsn)
+    if rule.general is None or (rule.general_lengths and n not in rule.general_lengths):
+        return False
+    if not rule.general.fullmatch(nsn):
+        return False
+    return any((not lengths or n in lengths) and pattern.fullmatch(nsn)
+               for pattern, lengths in rule.types)
+
+
+def nanp_is_valid(nsn: str) -> bool:
+    """phonenumbers.is_valid_number for +1 `nsn` without building a PhoneNumber."""
+    for rule in _NANP_RULES:
+        if rule.leading is not None:
+            if rule.leading.match(nsn):
+                return _matches(rule, nsn)
+        elif _matches(rule, nsn):
+            return True
+    return False
+
+
+def _nanp_fast(text: str, region: str | None) -> str | None:
+    """The 10-digit national number if `text` is a plain NANP shape phonenumbers would
+    read as +1, else None (the caller then asks phonenumbers)."""
+    m = _NANP_RE.fullmatch(text)
+    if m is None:
+        return None
+    if m.group(1) != "+1" and region not in _NANP_REGIONS:
+        return None
+    return (m.group(2) or m.group(3)) + m.group(4) + m.group(5)
+
+
+def _excel_digits(text: str) -> tuple[str, str | None]:
+    """Excel numeric cells (2014716992.0, 2.014716992E9) as digits; `note` when lossy."""
+    m = _EXCEL_FLOAT_RE.fullmatch(text)
+    if m:
+        return m.group(1), None
+    m = _EXCEL_SCI_RE.fullmatch(text)
+    if m:
+        mantissa = m.group(1) + (m.group(2) or "")
+        exponent = int(m.group(3))
+        try:
+            value = Decimal(text)
+        except InvalidOperation:
+            return text, None
+        if value != value.to_integral_value():
+            return text, None
+        digits = str(int(value))
+        if len(mantissa.rstrip("0")) < len(digits.rstrip("0")) or exponent + 1 != len(digits):
+            return text, "lossy"
+        if len(mantissa) < len(digits):
+            # trailing digits were implied by the exponent: Excel dropped them
+            return text, "lossy"
+        return digits, None
+    return text, None
+
+
+_PARSE_ERRORS = {
+    phonenumbers.NumberParseException.INVALID_COUNTRY_CODE:
+        "no country code: write it as +CC ... or set the mapping's region",
+    phonenumbers.NumberParseException.NOT_A_NUMBER: "not a phone number",
+    phonenumbers.NumberParseException.TOO_SHORT_AFTER_IDD: "too short",
+    phonenumbers.NumberParseException.TOO_SHORT_NSN: "too short",
+    phonenumbers.NumberParseException.TOO_LONG: "too long",
+}
+
+# phonenumbers' own grammar of extensions (every marker it knows: ext, extn, x, #, ~,
+# int, anexo, доб, ;ext=, ",,", their full-width forms), so that the letters of a
+# marker are never taken for words; `test_phones` checks that it is still there
+_LIB_EXTENSION = _pnu._EXTN_PATTERN
+_LIB_UNWANTED_END = _pnu._UNWANTED_END_CHAR_PATTERN  # what it drops after the last digit
+_TEL_SCHEME = re.compile(r"[^\w+]*tel:", re.IGNORECASE)  # after blanks or punctuation
+_PHONE_CONTEXT = ";phone-context="
+_ISDN_SUBADDRESS = ";isub="
+
+
+def stray_letters(text: str) -> str:
+    """The letters of `text` that no phone notation explains: what is left once a
+    ``tel:`` scheme, the RFC 3966 parameters ``;phone-context=`` and ``;isub=`` and a
+    trailing extension (as phonenumbers finds it) are set aside. ``""`` for every
+    notation phonenumbers reads; words (``call me``, ``n/a``) and vanity letters
+    (``1-800-FLOWERS``) stay."""
+    if text.isascii() and not any(c.isalpha() for c in text):
+        return ""
+    rest = text
+    m = _TEL_SCHEME.match(rest)
+    if m:
+        rest = rest[m.end():]
+    at = rest.find(_PHONE_CONTEXT)
+    if at >= 0:  # the context may be a domain name: letters that belong to the notation
+        end = rest.find(";", at + len(_PHONE_CONTEXT))
+        rest = rest[:at] + ("" if end < 0 else rest[end:])
+    at = rest.find(_ISDN_SUBADDRESS)
+    if at >= 0:
+        rest = rest[:at]
+    m = _LIB_UNWANTED_END.search(rest)
+    if m:
+        rest = rest[:m.start()]
+    m = _LIB_EXTENSION.search(rest)
+    if m:
+        rest = rest[:m.start()]
+    return " ".join(_WORDS.findall(rest))
+
+
+_WORDS = re.compile(r"[^\W\d_]+(?:[/.'][^\W\d_]+)*")
+
+
+def _keypad_word(word: str, text: str) -> bool:
+    """A word written as part of the number (``800-FLOWERS``, ``CALL4``): it touches a
+    digit, directly or through a dash or a dot, as vanity letters do."""
+    w = re.escape(word)
+    return re.search(rf"[0-9][-.]?{w}|{w}[-.]?[0-9]", text) is not None
+
+
+def _library_e164(text: str, region: str | None) -> str | None:
+    try:
+        number = phonenumbers.parse(text, region)
+    except phonenumbers.NumberParseException:
+        return None
+    if not phonenumbers.is_valid_number(number):
+        return None
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+def _letters_reason(text: str, stray: str, region: str | None) -> str:
+    """Why a value with stray letters is refused; for a vanity number (letters that
+    phonenumbers would dial as keypad digits) the digits, so the fix is one paste."""
+    vanity = _library_e164(text, region)
+    if (vanity is not None and vanity != _library_e164(_WORDS.sub("", text), region)
+            and all(_keypad_word(word, text) for word in stray.split())):
+        return (f"a vanity number ({stray}): letters are not dialed; write its digits, "
+                f"{vanity}")
+    return f"contains letters ({stray}): keep only the number in this column"
+
+
+def phone_slow(text: str, region: str | None) -> PhoneResult:
+    """phonenumbers' verdict on a string, in any notation it reads (an extension is
+    dropped and noted)."""
+    try:
+        number = phonenumbers.parse(text, region)
+    except phonenumbers.NumberParseException as exc:
+        return PhoneResult(None, "invalid_phone", _PARSE_ERRORS.get(exc.error_type,
+                                                                     "not a phone number"))
+    if not phonenumbers.is_valid_number(number):
+        digits = len(phonenumbers.national_significant_number(number))
+        why = "not a valid number for its country"
+        possible = phonenumbers.is_possible_number_with_reason(number)
+        if possible == phonenumbers.ValidationResult.TOO_SHORT:
+            why = f"too short ({digits} digits)"
+        elif possible == phonenumbers.ValidationResult.TOO_LONG:
+            why = f"too long ({digits} digits)"
+        elif possible == phonenumbers.ValidationResult.IS_POSSIBLE_LOCAL_ONLY:
+            why = "a local number: add the area code"
+        return PhoneResult(None, "invalid_phone", why)
+    note = f"extension {number.extension} dropped" if number.extension else None
+    return PhoneResult(phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164),
+                       None, note)
+
+
+def normalize_phone(raw: str | None, region: str | None) -> PhoneResult:
+    """One phone value to E.164, exactly as ``phonenumbers.parse`` reads it for `region`.
+
+    Returns ``(e164, None, note)`` when valid (`note` e.g. "extension 123 dropped"),
+    ``(None, "missing_phone", None)`` when blank and ``(None, "invalid_phone", why)``
+    otherwise. Every notation the library reads is accepted (``tel:`` URIs, RFC 3966
+    parameters, every extension marker, full-width digits, its own formats); letters
+    outside such a notation are refused (phonenumbers would read 1-800-FLOWERS as
+    digits, and ``call me 201-471-6992`` as a number), see `stray_letters`.
+    """
+    text = (raw or "").strip()
+    if text.startswith("'"):  # a cell neutralized by our own rejects.csv, fed back
+        text = text[1:].strip()
+    if not text:
+        return PhoneResult(None, "missing_phone", None)
+    text, lossy = _excel_digits(text)
+    if lossy:
+        return PhoneResult(None, "invalid_phone", "digits lost in scientific notation: "
+                           "export the column as text")
+    nsn = _nanp_fast(text, region)
+    if nsn is not None:
+        if nanp_is_valid(nsn):
+            return PhoneResult("+1" + nsn, None, None)
+        return PhoneResult(None, "invalid_phone", "not a valid number for its country")
+    stray = stray_letters(text)
+    if stray:
+        return PhoneResult(None, "invalid_phone", _letters_reason(text, stray, region))
+    return phone_slow(text, region)
+
+
+def normalize_phones(values: Sequence[str], region: str | None
+                     ) -> tuple[list[str | None], list[str | None], list[str | None]]:
+    """`normalize_phone` over many values, as three columns (e164, reason, note) equal
+    to its results (a property test checks it).
+
+    The bulk of a contact list is plain NANP shapes (``(201) 471-6992``) of the main
+    +1 region: those whose national number the region's own pattern and its
+    fixed-line or mobile pattern accept are valid, decided in one lean pass without
+    the per-value steps that cannot apply to them (no extension, no letters, no Excel
+    number can match the shape). Every other value takes `normalize_phone`."""
+    main = _NANP_RULES[0]
+    lean = (main.leading is None and main.general is not None and len(main.types) >= 2
+            and main.types[0][1] == main.general_lengths == main.types[1][1] == {10})
+    if not lean:
+        return _columns([normalize_phone(v, region) for v in values])
+    nanp = _NANP_RE.fullmatch
+    excel = _EXCEL_FLOAT_RE.fullmatch
+    general = main.general.fullmatch
+    fixed, mobile = main.types[0][0].fullmatch, main.types[1][0].fullmatch
+    any_prefix = region in _NANP_REGIONS
+    e164: list[str | None] = []
+    reasons: list[str | None] = [None] * len(values)
+    notes: list[str | None] = [None] * len(values)
+    for i, raw in enumerate(values):
+        text = raw.strip() if raw else ""
+        m = nanp(text)
+        if m is not None and (any_prefix or m[1] == "+1") and excel(text) is None:
+            nsn = (m[2] or m[3]) + m[4] + m[5]
+            if general(nsn) and (fixed(nsn) or mobile(nsn)):
+                e164.append("+1" + nsn)
+                continue
+        result = normalize_phone(raw, region)
+        e164.append(result.e164)
+        reasons[i], notes[i] = result.reason, result.note
+    return e164, reasons, notes
+
+
+def _columns(results: Sequence[tuple[Any, Any, Any]]
+             ) -> tuple[list[Any], list[Any], list[Any]]:
+    """[(a, b, c), ...] -> ([a, ...], [b, ...], [c, ...])."""
+    if not results:
+        return [], [], []
+    a, b, c = zip(*results)
+    return list(a), list(b), list(c)
+
+
+# ------------------------------------------------------------------ emails
+
+
+class EmailResult(NamedTuple):
+    """`email` normalized when valid ("" when blank); else None and `reason` + `note`."""
+
+    email: str | None
+    reason: str | None
+    note: str | None
+
+
+_FAST_LOCAL = re.compile(r"[A-Za-z0-9_+\-]+(?:\.[A-Za-z0-9_+\-]+)*")
+_FAST_DOMAIN = re.compile(
+    r"(?:[A-Za-z0-9](?:[A-Za-z0-9\-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]{2,63}")
+SPECIAL_DOMAINS = tuple(email_validator.SPECIAL_USE_DOMAIN_NAMES)
+
+
+def _email_fast(text: str) -> str | None:
+    """The normalized address for plain ASCII addresses, or None to ask email-validator."""
+    local, at, domain = text.rpartition("@")
+    if not at or len(text) > 254 or len(domain) > 253 or "--" in domain:
+        return None
+    if not _FAST_LOCAL.fullmatch(local) or not _FAST_DOMAIN.fullmatch(domain):
+        return None
+    if local.lower() in CASE_INSENSITIVE_MAILBOX_NAMES:
+        return None
+    domain = domain.lower()
+    for special in SPECIAL_DOMAINS:
+        if domain == special or domain.endswith("." + special):
+            return None
+    return f"{local}@{domain}"
+
+
+def email_slow(text: str) -> EmailResult:
+    """email-validator's verdict (syntax only, no DNS)."""
+    try:
+        checked = email_validator.validate_email(text, check_deliverability=False)
+    except EmailNotValidError as exc:
+        return EmailResult(None, "invalid_email", str(exc))
+    return EmailResult(checked.normalized, None, None)
+
+
+def normalize_email(raw: str | None) -> EmailResult:
+    """One email address: trimmed, checked by email-validator (no DNS look-up), domain
+    lower-cased (internationalized domains accepted). Blank gives ``("", None, None)``."""
+    text = (raw or "").strip()
+    if not text:
+        return EmailResult("", None, None)
+    fast = _email_fast(text)
+    if fast is not None:
+        return EmailResult(fast, None, None)
+    return email_slow(text)
+
+
+def normalize_emails(values: Sequence[str]
+                     ) -> tuple[list[str | None], list[str | None], list[str | None]]:
+    """`normalize_email` over many values, as three columns (email, reason, note) equal
+    to its results (a property test checks it): `_email_fast`'s steps inlined for the
+    plain ASCII addresses; every other value takes `normalize_email`."""
+    local_ok, domain_ok = _FAST_LOCAL.fullmatch, _FAST_DOMAIN.fullmatch
+    specials = frozenset(SPECIAL_DOMAINS)
+    suffixes = tuple("." + d for d in SPECIAL_DOMAINS)
+    mailboxes = CASE_INSENSITIVE_MAILBOX_NAMES
+    emails: list[str | None] = []
+    reasons: list[str | None] = [None] * len(values)
+    notes: list[str | None] = [None] * len(values)
+    for i, raw in enumerate(values):
+        text = raw.strip() if raw else ""
+        local, at, domain = text.rpartition("@")
+        if (at and len(text) <= 254 and len(domain) <= 253 and "--" not in domain
+                and local_ok(local) and domain_ok(domain)
+                and local.lower() not in mailboxes):
+            lower = domain.lower()
+            if lower not in specials and not lower.endswith(suffixes):
+                emails.append(f"{local}@{lower}")
+                continue
+        result = normalize_email(raw)
+        emails.append(result.email)
+        reasons[i], notes[i] = result.reason, result.note
+    return emails, reasons, notes
+
+
+def map_unique(raw: pd.Series, func=None, *, batch=None
+                ) -> tuple[pd.Series, pd.Series, pd.Series]:
+    """Apply `func` once per distinct value of `raw` (strings), or `batch` once to the
+    list of them (three columns back); three Series (value, reason, note)."""
+    codes, uniques = pd.factorize(raw.to_numpy(dtype=object), use_na_sentinel=False)
+    cols = (batch(list(uniques)) if batch is not None
+            else _columns([func(u) for u in uniques]))
+    out = []
+    for col in cols:
+        arr = np.empty(len(col), dtype=object)
+        arr[:] = col
+        out.append(pd.Series(arr.take(codes), index=raw.index, dtype=object))
+    return out[0], out[1], out[2]
+
+
+
+
+def collapse_spaces(s: pd.Series) -> pd.Series:
+    """Text with runs of whitespace made one space, trimmed ("" for missing)."""
+    s = s.fillna("").astype(str)
+    # most names have no runs of whitespace; only those pay for the regex
+    messy = s.str.contains(r"\s\s|[^\S ]", regex=True)
+    if messy.any():
+        s = s.copy()
+        s[messy] = s[messy].str.replace(r"\s+", " ", regex=True)
+    return s.str.strip()
+
+
+
+def as_text(series: pd.Series) -> pd.Series:
+    """``series.fillna("").astype(str)`` as plain str objects, in one pass over the
+    values (pandas' string conversion costs ~3x more, and this runs over whole
+    campaigns)."""
+    values = series.to_numpy(dtype=object)
+    if pd.api.types.infer_dtype(values, skipna=False) != "string":  # a C pass
+        values = [v if type(v) is str else str(v)
+                  for v in series.to_numpy(dtype=object, na_value="")]
+    return pd.Series(values, index=series.index, dtype=object)
+
+
+def stripped_text(series: pd.Series) -> pd.Series:
+    """``series.fillna("").astype(str).str.strip()``, in one pass (see `as_text`)."""
+    values = series.to_numpy(dtype=object)
+    if pd.api.types.infer_dtype(values, skipna=False) == "string":  # a C pass, no NA
+        return pd.Series(list(map(str.strip, values)), index=series.index, dtype=object)
+    return pd.Series([v.strip() if type(v) is str else str(v).strip()
+                      for v in series.to_numpy(dtype=object, na_value="")],
+                     index=series.index, dtype=object)
+
+
+def comparison_frame(remote: pd.DataFrame, region: str | None) -> pd.DataFrame:
+    """The campaign's contacts with their comparison keys: ``key`` (the trimmed
+    external_unique_id) and ``n_name``, ``n_email``, ``n_phone_number``, as the plan
+    compares them (used again by verify and rollback)."""
+    rem = remote.copy()
+    rem["key"] = stripped_text(rem["external_unique_id"])
+    rem["n_name"] = collapse_spaces(rem["name"])
+    rem["n_email"] = norm_emails(rem["email"])
+    rem["n_phone_number"] = norm_phones(rem["phone_number"], region)
+    return rem
+
+
+_NANP_DISPLAY = r"\+1[ .\-]?\(?[2-9][0-9]{2}\)?[ .\-]?[0-9]{3}[ .\-]?[0-9]{4}"
+
+
+_DISPLAY_SEPARATORS = b"+-(). "
+
+
+def norm_phones(series: pd.Series, region: str | None) -> pd.Series:
+    """The comparison key of each phone: its E.164 form where it parses, else the
+    value stripped ("" stays "").
+
+    The campaign lists phones in a display format (``+1-(201)-471-6992``); those +1
+    shapes are read by removing the separators, without asking phonenumbers whether
+    the number is valid: a valid number gets exactly its E.164 form, and an invalid
+    one a key no valid number has, so comparisons and phone ownership come out as
+    with the per-value path. Every other value goes through `normalize_phone`."""
+    text = stripped_text(series)
+    out = pd.Series("", index=series.index, dtype=object)
+    filled = text.ne("")  # blanks stay "" (--trust-state compares a million of them)
+    shaped = pd.Series(False, index=series.index)
+    if filled.any():
+        shaped[filled] = text[filled].str.fullmatch(_NANP_DISPLAY)
+    if shaped.any():
+        # the shape leaves only "+", "-", "(", ")", "." and spaces besides the digits
+        # (ASCII, by the shape), removed by bytes.translate: a C loop, no dict per char
+        out[shaped] = ["+" + t.encode("ascii").translate(None, _DISPLAY_SEPARATORS).decode()
+                       for t in text[shaped].to_numpy(dtype=object)]
+    rest = ~shaped & filled
+    if rest.any():
+        value, _, _ = map_unique(text[rest], lambda u: normalize_phone(u, region))
+        out[rest] = value.where(value.notna(), text[rest]).to_numpy()
+    return out
+
+
+_SIMPLE_EMAIL = r"[A-Za-z0-9_+\-]+(?:\.[A-Za-z0-9_+\-]+)*@(?:[A-Za-z0-9](?:[A-Za-z0-9\-]{0,61}" \
+    r"[A-Za-z0-9])?\.)+[A-Za-z]{2,63}"
+
+
+def norm_emails(series: pd.Series) -> pd.Series:
+    """Normalized addresses where valid, else the value stripped ("" stays "").
+
+    Plain ASCII addresses (the bulk) get their domain lower-cased in one vectorized
+    pass, exactly as `normalize_email`'s fast path does; the rest go through it."""
+    from email_validator.rfc_constants import CASE_INSENSITIVE_MAILBOX_NAMES
+
+    text = stripped_text(series)
+    out = pd.Series("", index=series.index, dtype=object)
+    simple = text.str.fullmatch(_SIMPLE_EMAIL) & text.str.len().le(254)
+    if simple.any():
+        parts = text[simple].str.rpartition("@")
+        local, domain = parts[0], parts[2].str.lower()
+        special = "|".join(re.escape(d) for d in SPECIAL_DOMAINS)
+        plain = (~domain.str.contains("--", regex=False)
+                 & ~local.str.lower().isin(CASE_INSENSITIVE_MAILBOX_NAMES)
+                 & domain.str.len().le(253)
+                 & ~domain.str.contains(rf"(?:^|\.)(?:{special})$", regex=True))
+        out[plain[plain].index] = (local[plain] + "@" + domain[plain]).to_numpy()
+        simple = simple.copy()
+        simple[plain[~plain].index] = False
+    rest = ~simple & text.ne("")
+    if rest.any():
+        value, _, _ = map_unique(text[rest], normalize_email)
+        out[rest[rest].index] = value.where(value.notna(), text[rest]).to_numpy()
+    return out
+
+
+def phone_hashes(phones: Iterable[str]) -> pd.Series:
+    """One int64 per phone (E.164 text): what the state store keeps instead of the
+    number, so a carried row's phone can be compared without normalizing it again."""
+    values = np.asarray(list(phones), dtype=object)
+    if not len(values):
+        return pd.Series([], dtype="int64")
+    hashed = pd.util.hash_array(values, categorize=False)
+    return pd.Series(hashed.view("int64"))
