@@ -1,6 +1,10 @@
 """Rules of the package's shape, read from its imports with `ast` (no module is run).
 
 In force now:
+- no import circle among the package's modules (function-local imports count: a
+  circle dodged by importing inside a function is still a circle);
+- the plan imports nothing of ours but `contact` and `normalize`, and of the rest
+  only the standard library, pandas and numpy: it stays a pure value;
 - no name starting with `_` is imported from another module (dunders aside): the
   comparison rules live in `normalize`, under public names, for every room that
   needs them;
@@ -10,8 +14,8 @@ In force now:
 - `contact` imports nothing of ours.
 
 Each rule is also run on a small synthetic package that breaks it, to show that it
-fails when broken. (The rest of the layout's rules, no import circle and a pure
-`plan/`, come with the move of the stages into rooms of their own.)
+fails when broken. (The rest of the layout's rules come with the move of the stages
+into rooms of their own.)
 """
 
 from __future__ import annotations
@@ -81,7 +85,86 @@ def own_imports_of(root: Path, module: str) -> list[str]:
     return [target for mod, target, _ in imports(root) if mod == module]
 
 
+def graph(root: Path) -> dict[str, set[str]]:
+    """Module -> the modules of ours it imports (a name imported from a package is
+    the submodule when there is one, else the package)."""
+    names = {name for name, _ in modules(root)}
+    out: dict[str, set[str]] = {name: set() for name in names}
+    for mod, target, name in imports(root):
+        found = f"{target}.{name}" if name and f"{target}.{name}" in names else target
+        while found not in names and "." in found:
+            found = found.rpartition(".")[0]
+        if found != mod:
+            out[mod].add(found)
+    return out
+
+
+def circles(root: Path) -> list[list[str]]:
+    """The strongly connected groups of more than one module (Tarjan)."""
+    edges = graph(root)
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    found: list[list[str]] = []
+
+    def visit(v: str) -> None:
+        index[v] = low[v] = len(index)
+        stack.append(v)
+        for w in sorted(edges[v]):
+            if w not in index:
+                visit(w)
+                low[v] = min(low[v], low[w])
+            elif w in stack:
+                low[v] = min(low[v], index[w])
+        if low[v] == index[v]:
+            group = []
+            while True:
+                w = stack.pop()
+                group.append(w)
+                if w == v:
+                    break
+            if len(group) > 1:
+                found.append(sorted(group))
+
+    for v in sorted(edges):
+        if v not in index:
+            visit(v)
+    return found
+
+
+PLAN_MAY_IMPORT = {"__future__", "collections", "copy", "dataclasses", "json", "math", "re",
+                   "typing", "numpy", "pandas", "functools", "itertools"}
+
+
+def plan_imports(root: Path, module: str) -> list[str]:
+    """What `module` imports that a pure plan may not: our modules but contact and
+    normalize, and third-party or I/O modules."""
+    path = dict(modules(root))[module]
+    bad = []
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.ImportFrom):
+            if node.level:
+                if node.module not in ("contact", "normalize"):
+                    bad.append(f".{node.module or ''}")
+                continue
+            names = [node.module or ""]
+        elif isinstance(node, ast.Import):
+            names = [a.name for a in node.names]
+        else:
+            continue
+        bad.extend(n for n in names if n.split(".")[0] not in PLAN_MAY_IMPORT)
+    return bad
+
+
 # ------------------------------------------------------------------ the package
+
+
+def test_no_import_circle():
+    assert circles(ROOT) == []
+
+
+def test_the_plan_imports_only_contact_normalize_and_pure_libraries():
+    assert plan_imports(ROOT, "connector.plan") == []
 
 
 def test_no_private_name_crosses_a_module():
@@ -114,8 +197,9 @@ def broken(tmp_path: Path) -> Path:
         "cli.py": "",
         "contact.py": "from .errors import Oops\n",
         "errors.py": "class Oops(Exception):\n    pass\n",
-        "plan.py": "from .normalize import _secret\nfrom . import cli\n",
-        "normalize.py": "def _secret():\n    return 1\n",
+        "plan.py": "import requests\nfrom .normalize import _secret\nfrom . import cli\n",
+        "normalize.py": "def _secret():\n    from . import pipeline\n    return 1\n",
+        "pipeline.py": "from .normalize import _secret\n",
         "api/__init__.py": "",
         "api/client.py": "from ..sandbox.store import Store\n",
         "sandbox/__init__.py": "",
@@ -127,7 +211,12 @@ def broken(tmp_path: Path) -> Path:
 
 
 def test_each_rule_fails_when_broken(broken: Path):
-    assert private_names(broken) == ["connector.plan imports _secret from connector.normalize"]
+    # normalize -> pipeline inside a function, pipeline -> normalize at the top
+    assert circles(broken) == [["connector.normalize", "connector.pipeline"]]
+    assert plan_imports(broken, "connector.plan") == ["requests", "."]
+    assert sorted(private_names(broken)) == [
+        "connector.pipeline imports _secret from connector.normalize",
+        "connector.plan imports _secret from connector.normalize"]
     assert importers_of(broken, "connector.cli") == ["connector.plan"]
     assert crossings(broken, "api", "sandbox") == [
         "connector.api.client imports connector.sandbox.store.Store"]
