@@ -536,3 +536,45 @@ def phone_hashes(phones: Iterable[str]) -> pd.Series:
         return pd.Series([], dtype="int64")
     hashed = pd.util.hash_array(values, categorize=False)
     return pd.Series(hashed.view("int64"))
+
+
+class KeyCodes:
+    """Several arrays of keys as codes 0..size-1 of one factorization (equal keys,
+    equal codes): a join of a million keys is then an array look-up, and each key
+    is hashed once however many joins use it. `parts[i]`: the codes of array i."""
+
+    def __init__(self, *arrays: np.ndarray) -> None:
+        codes, uniques = pd.factorize(np.concatenate([np.asarray(a, dtype=object)
+                                                      for a in arrays]))
+        self.size = len(uniques)
+        ends = np.cumsum([len(a) for a in arrays])
+        self.parts = np.split(codes, ends[:-1])
+
+    def first_of(self, codes: np.ndarray) -> np.ndarray:
+        """Per code, the first position in `codes` holding it, else -1."""
+        first = np.full(self.size, -1, dtype=np.intp)
+        if len(codes):
+            if np.bincount(codes, minlength=self.size).max() <= 1:
+                first[codes] = np.arange(len(codes))
+            else:
+                uniq, pos = np.unique(codes, return_index=True)
+                first[uniq] = pos
+        return first
+
+    def only_of(self, codes: np.ndarray, among: np.ndarray) -> np.ndarray:
+        """Per code, the position in `codes` of the one entry (of those where `among`)
+        holding it; -1 when none or several do."""
+        once = among & (self.count(codes[among]) == 1)[codes]
+        at = np.full(self.size, -1, dtype=np.intp)
+        at[codes[once]] = np.flatnonzero(once)
+        return at
+
+    def count(self, codes: np.ndarray) -> np.ndarray:
+        """Per code, how many times `codes` holds it."""
+        return np.bincount(codes, minlength=self.size)
+
+    def among(self, codes: np.ndarray, within: np.ndarray) -> np.ndarray:
+        """Per entry of `codes`, whether it is among `within`."""
+        there = np.zeros(self.size, dtype=bool)
+        there[within] = True
+        return there[codes]

@@ -29,6 +29,7 @@ import pandas as pd
 
 from .contact import ACTIVE_STATUSES, KNOWN_STATUSES, LINE_COLUMN
 from .normalize import (
+    KeyCodes,
     as_text,
     collapse_spaces,
     norm_emails,
@@ -731,48 +732,6 @@ def _in_line_order(parts: list[pd.DataFrame], carried_lines: pd.Series | None,
                 cells[other_at] = np.concatenate([p[c].to_numpy(dtype=object) for p in parts])
             columns[c] = cells
     return pd.DataFrame(columns)
-
-
-class KeyCodes:
-    """Several arrays of keys as codes 0..size-1 of one factorization (equal keys,
-    equal codes): a join of a million keys is then an array look-up, and each key
-    is hashed once however many joins use it. `parts[i]`: the codes of array i."""
-
-    def __init__(self, *arrays: np.ndarray) -> None:
-        codes, uniques = pd.factorize(np.concatenate([np.asarray(a, dtype=object)
-                                                      for a in arrays]))
-        self.size = len(uniques)
-        ends = np.cumsum([len(a) for a in arrays])
-        self.parts = np.split(codes, ends[:-1])
-
-    def first_of(self, codes: np.ndarray) -> np.ndarray:
-        """Per code, the first position in `codes` holding it, else -1."""
-        first = np.full(self.size, -1, dtype=np.intp)
-        if len(codes):
-            if np.bincount(codes, minlength=self.size).max() <= 1:
-                first[codes] = np.arange(len(codes))
-            else:
-                uniq, pos = np.unique(codes, return_index=True)
-                first[uniq] = pos
-        return first
-
-    def only_of(self, codes: np.ndarray, among: np.ndarray) -> np.ndarray:
-        """Per code, the position in `codes` of the one entry (of those where `among`)
-        holding it; -1 when none or several do."""
-        once = among & (self.count(codes[among]) == 1)[codes]
-        at = np.full(self.size, -1, dtype=np.intp)
-        at[codes[once]] = np.flatnonzero(once)
-        return at
-
-    def count(self, codes: np.ndarray) -> np.ndarray:
-        """Per code, how many times `codes` holds it."""
-        return np.bincount(codes, minlength=self.size)
-
-    def among(self, codes: np.ndarray, within: np.ndarray) -> np.ndarray:
-        """Per entry of `codes`, whether it is among `within`."""
-        there = np.zeros(self.size, dtype=bool)
-        there[within] = True
-        return there[codes]
 
 
 def _carried_positions(carried_keys: np.ndarray, rem_keys: pd.Series) -> np.ndarray:

@@ -14,6 +14,13 @@ import pandas as pd
 
 from .errors import ExitCode, RejectPolicy
 from .fileio import write_csv
+from .incremental import (
+    candidate_phones,
+    carried_match,
+    keys_against_state,
+    remote_hashes,
+    source_hashes,
+)
 from .load import Loader, LoadOptions, Progress, record_plan, wait_for_pending_jobs
 from .normalize import as_text, comparison_frame, norm_phones, phone_hashes, stripped_text
 from .plan import Plan, PlanOptions
@@ -156,7 +163,6 @@ def run_sync(*, source: str, campaign_id: int, mapping: str, plan_options: PlanO
         prepare_source,
         rejected_source_rows,
         source_chunks,
-        source_hashes,
         validate_while,
     )
     from .report import write_outcome_files, write_report
@@ -410,13 +416,7 @@ def _validate_incremental(store: StateStore, campaign_id: int, info: Any, source
     skipped row holds (duplicate_phone must then be decided over every row)."""
     import numpy as np
 
-    from .pipeline import (
-        candidate_phones,
-        carried_match,
-        keys_against_state,
-        source_hashes,
-        validate_prepared,
-    )
+    from .pipeline import validate_prepared
 
     if applied is None:
         applied = store.applied(campaign_id)
@@ -472,7 +472,6 @@ def _record_applied(store: StateStore, campaign_id: int, run_id: int, plan: Plan
     after the run; and forget the ones it deleted. Rows carried over are left as
     they are (their hashes did not change), and only the recorded rows are hashed
     and looked up, so a night that changed 1% records 1%."""
-    from .pipeline import remote_hashes, source_hashes
 
     done = {(op["kind"], op["key"]): op for op in store.operations(run_id, statuses=["done"])}
     rows = plan.rows

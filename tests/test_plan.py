@@ -370,8 +370,7 @@ def test_carried_phones_known_by_their_hash_plan_as_normalized_ones(
         src_rows, rem_rows, mode, carry, hashed):
     """A nightly plan matches the phones of carried contacts by the hash the last run
     recorded instead of normalizing them: the plan must be the same either way."""
-    from connector.normalize import norm_phones
-    from connector.normalize import phone_hashes
+    from connector.normalize import norm_phones, phone_hashes
 
     src = source(*[(k, n, "", p) for k, n, p in src_rows])
     rem = remote(*[{"id": i, "external_unique_id": k, "name": n,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from connector.pipeline import HASH_FIELDS, remote_hashes
+from connector.incremental import HASH_FIELDS, remote_hashes
 
 
 def test_campaign_hashes_are_the_same_for_text_columns_and_for_mixed_ones():
