@@ -25,6 +25,7 @@ from typing import Any, TypeVar
 
 from .errors import AmbiguousWriteError, ApiError, AuthError, PayloadTooLargeError
 from .fileio import cell_text
+from .pipeline import fetch_remote
 from .plan import Plan
 from .state import StateStore
 
@@ -161,7 +162,6 @@ class Loader:
     # ------------------------------------------------------------ helpers
     def _remote_keys(self) -> tuple[set[int], dict[str, int | None]]:
         """A fresh read of the campaign: ids present, and key -> id."""
-        from .pipeline import fetch_remote
 
         self.result.reads += 1
         frame = (self._read_campaign() if self._read_campaign is not None

@@ -12,7 +12,8 @@ from typing import Any, TypeVar
 import numpy as np
 import pandas as pd
 
-from .errors import MappingError, UsageError
+from .api.client import METADATA_KEYS, ListedContact
+from .errors import MappingError, ProtocolError, UsageError
 from .fileio import atomic_write, write_csv
 from .mapping import (
     API_FIELDS,
@@ -23,7 +24,11 @@ from .mapping import (
     check_columns,
     load_mapping,
 )
+from .normalize import stripped_text
+from .plan import REMOTE_COLUMNS, PlanOptions, build_plan
+from .report import write_rejects_table
 from .schema import ValidationResult, normalize_contacts
+from .sources import SourceHints, iter_source, read_source
 
 T = TypeVar("T")
 
@@ -48,7 +53,6 @@ def prepare_source(path: str | Path, mapping: Mapping | str | Path
                    ) -> tuple[Any, pd.DataFrame, Mapping, pd.DataFrame]:
     """Read `path` with the mapping's reader hints and map it: (info, source, mapping,
     mapped). Raises SourceError / MappingError (exit 2) before anything is sent."""
-    from .sources import SourceHints, read_source
 
     if not isinstance(mapping, Mapping):
         mapping = load_mapping(mapping)
@@ -78,7 +82,6 @@ def validate_prepared(info: Any, df: pd.DataFrame, mapping: Mapping, mapped: pd.
                       skip: pd.Series | None = None) -> Validated:
     """Normalize and validate the mapped rows, all of them or those not in `skip` (a
     boolean mask of rows carried over unchanged from the last run)."""
-    from .normalize import stripped_text
 
     carried = None
     if skip is not None and skip.any():
@@ -242,7 +245,6 @@ def rejected_source_rows(validated: Validated, lines: Iterable[int] | None = Non
     """Every column of the source's rejected rows (or of `lines`), by line: the file is
     read again in chunks (the validation pass kept only the mapped columns), so memory
     stays bounded."""
-    from .sources import SourceHints, iter_source
 
     wanted = set(validated.result.rejected_lines if lines is None else (int(x) for x in lines))
     columns = list(getattr(validated.info, "columns", None) or
@@ -266,7 +268,6 @@ def source_chunks(validated: Validated) -> tuple[list[str], Iterator[pd.DataFram
     """The source's column names and its rows again, every column, a chunk at a time
     (the validation pass kept only the mapped columns): for files that show each row
     as the user wrote it (success.csv, errors.csv)."""
-    from .sources import SourceHints, iter_source
 
     columns = list(getattr(validated.info, "columns", None) or
                    [c for c in validated.source.columns if c != LINE_COLUMN])
@@ -282,7 +283,6 @@ def write_rejects(validated: Validated, output: str | Path) -> int:
     problems, the fields, values, reasons and hints. UTF-8 with BOM, formula-like cells
     neutralized, so it can be fixed in a spreadsheet and fed back as a source.
     Returns the number of rows written."""
-    from .report import write_rejects_table
 
     return write_rejects_table(validated.result.rejects, output,
                                originals=rejected_source_rows(validated))
@@ -306,8 +306,6 @@ def fetch_remote(client: Any, campaign_id: int, *,
     million contacts never stay around as objects. Pages in the usual shape arrive
     as `ListedContact`s, decoded from the bytes with only these fields; any other
     page as JSON objects, read field by field with the same rules."""
-    from .api.client import METADATA_KEYS, ListedContact
-    from .plan import REMOTE_COLUMNS
 
     fields = REMOTE_COLUMNS[1:]
     cols: dict[str, list[Any]] = {c: [] for c in REMOTE_COLUMNS}
@@ -325,7 +323,6 @@ def fetch_remote(client: Any, campaign_id: int, *,
                 progress(seen)
             continue
         if not all(type(obj) is dict for obj in page):
-            from .errors import ProtocolError
 
             bad = next(obj for obj in page if not isinstance(obj, dict))
             raise ProtocolError(f"campaign {campaign_id}: expected contact objects, got "
@@ -384,8 +381,6 @@ def _listed_columns(page: list[Any], fields: Iterable[str], cols: dict[str, list
     otherwise blanks become "" and fall back to the metadata."""
     import msgspec
 
-    from .api.client import METADATA_KEYS, ListedContact
-
     columns = dict(zip(ListedContact.__struct_fields__,
                        zip(*map(msgspec.structs.astuple, page))))
     raw_ids.extend(columns["id"])
@@ -408,7 +403,6 @@ def _listed_columns(page: list[Any], fields: Iterable[str], cols: dict[str, list
 def make_plan(validated: Validated, remote: pd.DataFrame, options: Any, *,
               meta: dict[str, Any] | None = None) -> Any:
     """The plan of a validated source against the campaign's contacts."""
-    from .plan import PlanOptions, build_plan
 
     if options.region is None and validated.mapping.region:
         options = PlanOptions(mode=options.mode, max_delete_fraction=options.max_delete_fraction,

@@ -13,7 +13,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .fileio import atomic_write, write_csv, write_frame_csv
+from .fileio import atomic_write, neutralize_cell, write_csv, write_frame_csv
+from .outcome import what_to_do
 from .plan import Plan
 from .privacy import mask_email, mask_phone, mask_text
 
@@ -167,7 +168,6 @@ def outcome_table(plan: Plan) -> pd.DataFrame:
     """One line per write of the run (adds, updates, deletes) and per rejected source
     row: line, action, key, contact id, outcome, error, what to do; in line order,
     deletes (no source line) last."""
-    from .outcome import what_to_do
 
     rows = plan.rows
     if "outcome" not in rows.columns:
@@ -224,8 +224,6 @@ def write_outcome_files(plan: Plan, directory: str | os.PathLike[str], *,
     Returns (success rows, error rows)."""
     import contextlib
     import csv
-
-    from .fileio import neutralize_cell
 
     table = outcome_table(plan)
     if mask_pii:

@@ -23,7 +23,8 @@ import numpy as np
 import pandas as pd
 
 from .fileio import cell_text
-from .outcome import OUTCOMES, outcome_totals
+from .normalize import normalize_phone
+from .outcome import OUTCOMES, outcome_totals, what_to_do
 from .plan import REASONS, REMOTE_ACTIONS, SOURCE_ACTIONS, Plan
 from .privacy import mask_email, mask_phone, mask_text
 
@@ -221,7 +222,6 @@ def _table(table_id: str, title: str, frame: pd.DataFrame, columns: Sequence[Col
 
 def _phone_cell(raw: str, mask: Callable[[str], str], region: str | None) -> str:
     """A phone as E.164 in every table, the form the campaign stores on hover."""
-    from .normalize import normalize_phone
 
     if not raw:
         return "<td></td>"
@@ -714,7 +714,6 @@ def _outcome_banner(totals: dict[str, int], verification: Any) -> str:
 def _problem_table(rows: pd.DataFrame, remote: pd.DataFrame, common: dict[str, Any]) -> str:
     """The writes that did not go through, failures first, with the platform's message
     and what to do: the first table of a run's report."""
-    from .outcome import what_to_do
 
     order = {o: i for i, o in enumerate(OUTCOMES)}
     parts = []

@@ -17,12 +17,17 @@ from typing import Any
 
 import pandas as pd
 
+from .api.client import ApiClient
 from .errors import ExitCode, UsageError
 from .fileio import write_csv
 from .load import Loader, LoadOptions, Progress
+from .mapping import load_mapping
 from .normalize import collapse_spaces, comparison_frame, norm_emails, norm_phones
 from .outcome import operations_frame
-from .state import StateStore
+from .pipeline import fetch_remote
+from .plan import REMOTE_PLAN_COLUMNS, ROW_COLUMNS, Plan, PlanOptions, empty_frame
+from .state import StateStore, default_state_path
+from .sync import verify
 
 FIELDS = ("external_unique_id", "name", "email", "phone_number", "outbound_number")
 
@@ -146,7 +151,6 @@ def rollback_plan(ops: list[tuple], of_run: int, campaign_id: int) -> Any:
     """The rollback as a `Plan`, so its report is the same page as a sync's: the
     re-adds and the patches back as source rows (no line), the deletes of what the
     run added as campaign contacts."""
-    from .plan import REMOTE_PLAN_COLUMNS, ROW_COLUMNS, Plan, PlanOptions, empty_frame
 
     rows, remote = [], []
     for kind, key, rid, _line, _wave, payload, before in ops:
@@ -178,7 +182,6 @@ def rollback_plan(ops: list[tuple], of_run: int, campaign_id: int) -> Any:
 
 def _run_region(store: StateStore, run_id: int) -> str | None:
     """The region of the mapping the run used (for national phone numbers)."""
-    from .mapping import load_mapping
 
     row = store.db.execute("SELECT mapping FROM runs WHERE id=?", (run_id,)).fetchone()
     try:
@@ -191,10 +194,6 @@ def run_rollback(*, run_id: int, settings: Any, state_path: str | None, dry_run:
                  report_dir: str | None, load_options: LoadOptions | None = None,
                  progress: Progress | None = None, client: Any = None,
                  echo: Callable[[str], None] = lambda s: None) -> RollbackResult:
-    from .api.client import ApiClient
-    from .pipeline import fetch_remote
-    from .state import default_state_path
-    from .sync import verify
 
     if not Path(state_path or default_state_path()).exists():
         raise UsageError(f"no state store at {state_path or default_state_path()}",

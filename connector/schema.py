@@ -23,6 +23,7 @@ import pandas as pd
 import pandera.pandas as pa
 
 from .contact import API_FIELDS, DEFAULT_REQUIRED, LINE_COLUMN
+from .countries import regions_of
 from .normalize import (
     collapse_spaces,
     map_unique,
@@ -152,7 +153,6 @@ def row_regions(countries: pd.Series, default: str | None, label: str = "Country
     `countries`), the default where blank or unknown; and a note where unknown.
     Each distinct value is looked up once. None when every row has the same region
     (the plain per-value path then serves)."""
-    from .countries import regions_of
 
     codes, uniques = pd.factorize(countries.to_numpy(dtype=object), use_na_sentinel=False)
     found = regions_of([str(u) for u in uniques])

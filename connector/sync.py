@@ -12,6 +12,7 @@ from typing import Any
 
 import pandas as pd
 
+from .api.client import ApiClient
 from .errors import ExitCode, RejectPolicy
 from .fileio import write_csv
 from .incremental import (
@@ -23,9 +24,22 @@ from .incremental import (
 )
 from .load import Loader, LoadOptions, Progress, record_plan, wait_for_pending_jobs
 from .normalize import as_text, comparison_frame, norm_phones, phone_hashes, stripped_text
-from .plan import Plan, PlanOptions
+from .outcome import attach_outcomes, outcome_counts
+from .pipeline import (
+    fetch_remote,
+    listed_text,
+    make_plan,
+    prepare_source,
+    rejected_source_rows,
+    source_chunks,
+    validate_prepared,
+    validate_while,
+)
+from .plan import REMOTE_COLUMNS, Plan, PlanOptions
+from .privacy import mask_text
+from .report import write_outcome_files, write_report
 from .runtime import batch_gc
-from .state import StateStore
+from .state import StateStore, utcnow
 
 log = logging.getLogger("campaign_sync.sync")
 
@@ -113,8 +127,6 @@ def after_answers(remote: pd.DataFrame, answers: Mapping[int, Any], store: State
     read the plan was made from, less the contacts a DELETE answered for, with every
     patched contact as its PATCH answer showed it (the platform's own word on what it
     now holds). `verify` checks the operations against it as against a re-read."""
-    from .pipeline import listed_text
-    from .plan import REMOTE_COLUMNS
 
     gone = {int(op["remote_id"]) for op in store.operations(run_id, "delete")
             if op["status"] == "done" and op["remote_id"] is not None}
@@ -132,7 +144,6 @@ def after_answers(remote: pd.DataFrame, answers: Mapping[int, Any], store: State
 def write_operations(store: StateStore, run_id: int, path: Path, *, mask_pii: bool) -> int:
     """operations.csv: the outcome of every write: kind, key, remote id, line, status,
     confirmed, error."""
-    from .privacy import mask_text
 
     def lines():
         for op in store.operations(run_id):
@@ -155,18 +166,6 @@ def run_sync(*, source: str, campaign_id: int, mapping: str, plan_options: PlanO
              ) -> SyncOutcome:
     """A real sync. Raises CampaignSyncError subclasses for unusable input (before any
     request), a held lock, and network failures (after recording the run as failed)."""
-    from .api.client import ApiClient
-    from .outcome import attach_outcomes, outcome_counts
-    from .pipeline import (
-        fetch_remote,
-        make_plan,
-        prepare_source,
-        rejected_source_rows,
-        source_chunks,
-        validate_while,
-    )
-    from .report import write_outcome_files, write_report
-    from .state import utcnow
 
     info, source_frame, mapping_obj, mapped = prepare_source(source, mapping)
     echo(f"read {len(mapped):,} rows from {source}")
@@ -415,8 +414,6 @@ def _validate_incremental(store: StateStore, campaign_id: int, info: Any, source
     on both sides. Falls back to the full path when a re-checked row's phone is one a
     skipped row holds (duplicate_phone must then be decided over every row)."""
     import numpy as np
-
-    from .pipeline import validate_prepared
 
     if applied is None:
         applied = store.applied(campaign_id)
