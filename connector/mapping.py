@@ -20,6 +20,7 @@ import yaml
 
 from .contact import API_FIELDS, DEFAULT_REQUIRED, LINE_COLUMN
 from .errors import MappingError
+from .normalize import fold_name
 
 #: the mapped frame's column of each row's country as written (a `region: {column: ...}`)
 REGION_COLUMN = "__region__"
@@ -92,12 +93,12 @@ class Mapping:
         exact = set(have)
         by_fold: dict[str, list[str]] = {}
         for name in have:
-            by_fold.setdefault(_fold(name), []).append(name)
+            by_fold.setdefault(fold_name(name), []).append(name)
 
         def spell(name: str) -> str:
             if name in exact:
                 return name
-            found = by_fold.get(_fold(name), [])
+            found = by_fold.get(fold_name(name), [])
             return found[0] if len(found) == 1 else name
 
         columns = {fld: ColumnSpec(spec.kind, tuple(
@@ -122,10 +123,6 @@ class Mapping:
                 out[fld] = [name if what == "column" else f"the default {name!r}"
                             for what, name in spec.parts]
         return out
-
-
-def _fold(name: str) -> str:
-    return name.replace("\ufeff", "").strip().casefold()
 
 
 def shipped_mappings() -> list[str]:
@@ -472,12 +469,12 @@ def apply_mapping(mapping: Mapping, df: pd.DataFrame) -> pd.DataFrame:
 def better_shipped_mapping(mapping: Mapping, source_columns: Iterable[str]) -> str | None:
     """The shipped mapping that reads every column it needs from these columns, when the
     given mapping does not (a HubSpot export read with the salesforce mapping)."""
-    have = {_fold(str(c)) for c in source_columns}
+    have = {fold_name(str(c)) for c in source_columns}
     for name in shipped_mappings():
         other = load_mapping(name)
         if other.path == mapping.path:
             continue
-        needed = {_fold(c) for spec in other.columns.values() for c in spec.columns}
+        needed = {fold_name(c) for spec in other.columns.values() for c in spec.columns}
         if needed and needed <= have:
             return name
     return None

@@ -578,3 +578,9 @@ class KeyCodes:
         there = np.zeros(self.size, dtype=bool)
         there[within] = True
         return there[codes]
+
+
+def fold_name(name: object) -> str:
+    """A column name as a mapping matches it: case, a stray BOM and surrounding spaces
+    ignored (`record id` matches `Record ID`)."""
+    return str(name).replace("\ufeff", "").strip().casefold()

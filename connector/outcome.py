@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import numpy as np
 import pandas as pd
 
 #: every outcome of a write, failures first (the order of the report's cards)
@@ -121,4 +120,4 @@ def outcome_counts(rows: pd.DataFrame, remote: pd.DataFrame) -> dict[str, dict[s
 
 def outcome_totals(counts: dict[str, dict[str, int]]) -> dict[str, int]:
     """Writes per outcome, all kinds together."""
-    return {o: int(np.sum([c.get(o, 0) for c in counts.values()])) for o in OUTCOMES}
+    return {o: sum(int(c.get(o, 0)) for c in counts.values()) for o in OUTCOMES}

@@ -14,6 +14,7 @@ import pandas as pd
 
 from connector.contact import LINE_COLUMN
 from connector.errors import SourceError
+from connector.normalize import fold_name
 
 BLOCK = 1 << 20
 
@@ -199,11 +200,6 @@ def clean_header(names: Iterable[object], path: str, line: int | None,
         raise SourceError("the header row holds no column names", path=path, line=line,
                           hint="the first non-blank row must hold the column names")
     return cleaned
-
-
-def fold_name(name: object) -> str:
-    """A column name as a mapping matches it: case and surrounding spaces ignored."""
-    return str(name).replace("\ufeff", "").strip().casefold()
 
 
 def kept_positions(columns: list[str], wanted: Collection[str] | None) -> list[int]:

@@ -15,6 +15,7 @@ from pathlib import Path
 import pandas as pd
 
 from connector.errors import SourceError
+from connector.normalize import fold_name
 
 from .base import (
     SourceHints,
@@ -22,7 +23,6 @@ from .base import (
     TextEncoding,
     clean_header,
     detect_text,
-    fold_name,
     kept_positions,
     make_frame,
     open_text,

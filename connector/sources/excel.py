@@ -12,6 +12,7 @@ from typing import Any
 import pandas as pd
 
 from connector.errors import SourceError
+from connector.normalize import fold_name
 
 from .base import (
     SourceHints,
@@ -19,7 +20,6 @@ from .base import (
     batch_frames,
     clean_header,
     file_sha256,
-    fold_name,
     kept_positions,
 )
 

@@ -19,6 +19,7 @@ from typing import Any
 import pandas as pd
 
 from connector.errors import SourceError
+from connector.normalize import fold_name
 
 from .base import (
     SourceHints,
@@ -26,7 +27,6 @@ from .base import (
     batch_frames,
     clean_header,
     detect_text,
-    fold_name,
     open_text,
 )
 
