@@ -267,14 +267,19 @@ def rejected_source_rows(validated: Validated, lines: Iterable[int] | None = Non
 def source_chunks(validated: Validated) -> tuple[list[str], Iterator[pd.DataFrame]]:
     """The source's column names and its rows again, every column, a chunk at a time
     (the validation pass kept only the mapped columns): for files that show each row
-    as the user wrote it (success.csv, errors.csv)."""
-
+    as the user wrote it (success.csv, errors.csv). The file is opened only when the
+    chunks are first asked for, so a run with nothing to show does not read it again."""
     columns = list(getattr(validated.info, "columns", None) or
                    [c for c in validated.source.columns if c != LINE_COLUMN])
     hints = SourceHints(**validated.mapping.source) if validated.mapping.source else None
-    chunks, _ = iter_source(validated.info.path, hints,
-                            wanted_columns=validated.mapping.source_columns(), all_columns=True)
-    return columns, chunks
+
+    def chunks() -> Iterator[pd.DataFrame]:
+        rows, _ = iter_source(validated.info.path, hints,
+                              wanted_columns=validated.mapping.source_columns(),
+                              all_columns=True)
+        yield from rows
+
+    return columns, chunks()
 
 
 def write_rejects(validated: Validated, output: str | Path) -> int:

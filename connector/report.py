@@ -258,7 +258,7 @@ def write_outcome_files(plan: Plan, directory: str | os.PathLike[str], *,
         records = table.to_numpy(dtype=object)
         blank = [""] * len(columns)
         seen: set[int] = set()
-        for chunk in source_chunks:
+        for chunk in (source_chunks if by_line else ()):
             hit = chunk[chunk["__line__"].isin(by_line)]
             for values in hit.itertuples(index=False, name=None):
                 original = dict(zip(hit.columns, values))
