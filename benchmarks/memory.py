@@ -38,8 +38,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from _common import fmt_num, format_table, machine, machine_line, run_in_subprocess, write_json  # noqa: E402
 from plan_scale import CAMPAIGN_ID, Sandbox, _client, write_source  # noqa: E402
 
-from connector.pipeline import fetch_remote  # noqa: E402
-from connector.sources import iter_source, read_source  # noqa: E402
+from connector.api.frame import fetch_remote  # noqa: E402
+from connector.extract import iter_source, read_source  # noqa: E402
 
 ITER_TARGET = 0.5      # of one copy as Python objects
 READ_TARGET = 1.1

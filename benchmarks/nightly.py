@@ -80,14 +80,14 @@ def night(url: str, source: str, state: str, report: str, full_check: bool = Fal
     from connector.api.client import ApiClient
     from connector.config import Settings
     from connector.load import LoadOptions
+    from connector.pipeline import sync_run
     from connector.plan import PlanOptions
-    from connector.sync import run_sync
 
     settings = Settings(base_url=url, api_user="u", api_token=TOKEN, rate_limit=100_000)
     cpu0 = time.process_time()
     t0 = time.perf_counter()
     with ApiClient(settings) as client:
-        out = run_sync(source=source, campaign_id=6, mapping="generic",
+        out = sync_run(source=source, campaign_id=6, mapping="generic",
                        plan_options=PlanOptions(mode="upsert"),
                        load_options=LoadOptions(chunk_size=1000, concurrency=4,
                                                 first_poll=0.05, max_poll=0.5),
@@ -113,9 +113,9 @@ def api_floor(url: str, changed_every: int) -> dict:
     from concurrent.futures import ThreadPoolExecutor
 
     from connector.api.client import ApiClient
+    from connector.api.frame import fetch_remote
     from connector.config import Settings
-    from connector.load import _spread
-    from connector.pipeline import fetch_remote
+    from connector.load.loader import _spread
 
     settings = Settings(base_url=url, api_user="u", api_token=TOKEN, rate_limit=100_000)
     cpu0, t0 = time.process_time(), time.perf_counter()

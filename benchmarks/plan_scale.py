@@ -54,15 +54,12 @@ import phonenumbers  # noqa: E402
 from _common import fmt_num, format_table, machine, machine_line, run_in_subprocess, write_json  # noqa: E402
 
 from connector.api.client import ApiClient  # noqa: E402
+from connector.api.frame import fetch_remote  # noqa: E402
 from connector.config import Settings  # noqa: E402
-from connector.pipeline import (  # noqa: E402
-    fetch_remote,
-    make_plan,
-    prepare_source,
-    validate_prepared,
-    validate_while,
-)
+from connector.extract import prepare_source  # noqa: E402
+from connector.pipeline import make_plan  # noqa: E402
 from connector.plan import PlanOptions  # noqa: E402
+from connector.validate import validate_prepared, validate_while  # noqa: E402
 
 USER, TOKEN = "u", "t"
 CAMPAIGN_ID = 6

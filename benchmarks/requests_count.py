@@ -44,9 +44,9 @@ from _common import fmt_num, format_table, machine, machine_line, run_in_subproc
 from connector.api.client import ApiClient  # noqa: E402
 from connector.config import Settings  # noqa: E402
 from connector.load import LoadOptions  # noqa: E402
+from connector.pipeline import sync_run  # noqa: E402
 from connector.plan import PlanOptions  # noqa: E402
 from connector.sandbox import SandboxServer, fake_contacts  # noqa: E402
-from connector.sync import run_sync  # noqa: E402
 
 USER, TOKEN = "bench", "bench-token-0123456789"
 CAMPAIGN_ID = 6
@@ -127,7 +127,7 @@ def _sync(sb: SandboxServer, source: Path, work: Path, *, rate: float, chunk_siz
     sb.reset_counts()
     t0 = time.perf_counter()
     try:
-        outcome = run_sync(
+        outcome = sync_run(
             source=str(source), campaign_id=CAMPAIGN_ID, mapping="generic",
             plan_options=PlanOptions(mode="mirror", max_delete_fraction=1.0, force=True),
             load_options=LoadOptions(chunk_size=chunk_size, concurrency=concurrency,

@@ -4,7 +4,7 @@ the client's rate limit held without going over it.
     .venv/bin/python benchmarks/throughput.py --patches 400 --json results.json
 
 A sandbox answering every request after 50 ms (`--latency-ms`), with no rate limit of
-its own, holds a campaign of `--patches` contacts; a sync (mirror, the real run_sync
+its own, holds a campaign of `--patches` contacts; a sync (mirror, the real sync_run
 path) changes every name, so the load is that many PATCHes. The client's rate limit
 is 1000/s, far above what is reached. The patch phase is timed from the loader's
 progress hooks (start of "updating" to its finish), apart from the reads, validation
@@ -40,12 +40,12 @@ from _common import fmt_num, format_table, machine, machine_line, run_in_subproc
 from requests_count import CAMPAIGN_ID, TOKEN, USER, campaign_matches, write_source  # noqa: E402
 
 from connector.api.client import ApiClient  # noqa: E402
+from connector.api.frame import fetch_remote  # noqa: E402
 from connector.config import Settings  # noqa: E402
 from connector.load import LoadOptions, Progress  # noqa: E402
-from connector.pipeline import fetch_remote  # noqa: E402
+from connector.pipeline import sync_run  # noqa: E402
 from connector.plan import PlanOptions  # noqa: E402
 from connector.sandbox import SandboxServer, fake_contacts  # noqa: E402
-from connector.sync import run_sync  # noqa: E402
 
 SPEEDUP_TARGET = 6.0
 RATE_TOLERANCE = 0.10
@@ -146,7 +146,7 @@ def measure_patches(patches: int = 400, concurrency: int = 8, latency_ms: float 
 
                 client.http.limiter.acquire = timed_acquire  # type: ignore[method-assign]
                 t0 = time.perf_counter()
-                outcome = run_sync(
+                outcome = sync_run(
                     source=str(work / "source.csv"), campaign_id=CAMPAIGN_ID,
                     mapping="generic",
                     plan_options=PlanOptions(mode="mirror", max_delete_fraction=1.0, force=True),

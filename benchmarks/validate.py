@@ -42,7 +42,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from _common import fmt_num, format_table, machine, machine_line, run_in_subprocess, write_json  # noqa: E402
 
-from connector.pipeline import validate_source, write_valid  # noqa: E402
+from connector.pipeline import validate_source  # noqa: E402
+from connector.validate import write_valid  # noqa: E402
 
 SPEED_TARGET = 3.0        # campaign-sync rows/s over the baseline's
 RSS_TARGET_MIB = 2048.0   # campaign-sync peak RSS

@@ -14,7 +14,6 @@ import click
 
 from . import __version__
 from .errors import CampaignSyncError, ExitCode
-from .runtime import batch_gc
 
 log = logging.getLogger("campaign_sync")
 
@@ -231,7 +230,7 @@ def export_cmd(campaign_id: int, output: str, **kwargs: Any) -> None:
     Example: campaign-sync export --campaign-id 6 --output contacts.csv
     """
     from .api.client import ApiClient
-    from .export import write_contacts
+    from .report import write_contacts
 
     settings = settings_from(kwargs)
     with ApiClient(settings) as client:
@@ -280,7 +279,8 @@ def jobs_cmd(campaign_id: int, job_ids: tuple[int, ...], **kwargs: Any) -> None:
 
 def _summary_lines(validated: Any) -> list[str]:
     """The validate summary: what was read, how many rows are valid, rejects by reason."""
-    from .schema import REASON_HINTS, note_kind
+    from .contact import REASON_HINTS
+    from .validate.schema import note_kind
 
     info, result = validated.info, validated.result
     where = info.format
@@ -365,7 +365,8 @@ def validate_cmd(source: str, mapping: str, rejects_file: str | None,
     --output contacts.json
     """
     from .errors import UsageError
-    from .pipeline import validate_source, write_rejects, write_valid
+    from .pipeline import validate_source, write_rejects
+    from .validate import write_valid
 
     if output and not output.lower().endswith((".csv", ".json")):
         raise UsageError(f"--output {output}: the file name must end in .csv or .json")
@@ -433,54 +434,32 @@ def plan_options(func: Callable[..., Any]) -> Callable[..., Any]:
     return func
 
 
-@batch_gc()
 def run_plan(source: str, campaign_id: int, mapping: str, mode: str, report_dir: str | None,
              mask_pii: bool, max_delete_fraction: float, force: bool, settings: Any,
-             command: str, policy: Any = None) -> tuple[Any, Any, Any]:
-    """Validate SOURCE, read the campaign (GET only), build the plan, write the report.
-    Returns (validated, plan, report files)."""
-    import datetime as dt
-
-    from .api.client import ApiClient
-    from .pipeline import (
-        fetch_remote,
-        make_plan,
-        prepare_source,
-        rejected_source_rows,
-        validate_while,
-    )
+             command: str, policy: Any = None) -> Any:
+    """Validate SOURCE, read the campaign (GET only), build the plan, write the report
+    (`pipeline.plan_run`), with a counter of the contacts read on a terminal."""
+    from .pipeline import plan_run
     from .plan import PlanOptions
-    from .report import write_report
 
-    # a file or mapping that cannot be used stops here, before any request
-    info, frame, mapping_obj, mapped = prepare_source(source, mapping)
     counter = (_State.verbosity >= 0 and _State.log_format != "json"
                and sys.stderr.isatty())
 
-    def read_campaign() -> Any:
-        with ApiClient(settings) as client:
-            return fetch_remote(client, campaign_id, progress=None if not counter else (
-                lambda n: click.echo(f"\rreading campaign {campaign_id}: {n:,} contacts",
-                                     err=True, nl=False)))
+    def told(text: str) -> None:
+        if counter and text.startswith("read "):
+            click.echo("", err=True)  # ends the line of the counter
+        _note(text)
 
-    # the rows are validated while the campaign is read
-    validated, remote = validate_while(info, frame, mapping_obj, mapped, read_campaign)
-    if counter:
-        click.echo("", err=True)
-    _note(f"read {validated.result.rows:,} rows from {source}: "
-          f"{validated.result.valid_count:,} valid, {validated.result.rejected_count:,} rejected")
-    _note(f"campaign {campaign_id}: {len(remote):,} contacts")
-    options = PlanOptions(mode=mode, max_delete_fraction=max_delete_fraction, force=force)
-    meta = {"campaign_id": campaign_id, "command": command,
-            "created_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-            "reject_policy": (policy or _policy(None, None)).describe()}
-    plan = make_plan(validated, remote, options, meta=meta)
-    lines = plan.rejects["line"].dropna().astype(int).unique().tolist() if len(
-        plan.rejects) else []
-    originals = rejected_source_rows(validated, lines)
-    files = write_report(plan, report_dir or _default_report_dir(campaign_id),
-                         mask_pii=mask_pii, originals=originals)
-    return validated, plan, files
+    done = plan_run(
+        source=source, campaign_id=campaign_id, mapping=mapping,
+        options=PlanOptions(mode=mode, max_delete_fraction=max_delete_fraction, force=force),
+        settings=settings, report_dir=report_dir or _default_report_dir(campaign_id),
+        mask_pii=mask_pii, command=command, policy=policy or _policy(None, None),
+        reading=None if not counter else (
+            lambda n: click.echo(f"\rreading campaign {campaign_id}: {n:,} contacts",
+                                 err=True, nl=False)),
+        echo=told)
+    return done
 
 
 def _plan_exit(plan: Any, policy: Any) -> None:
@@ -515,9 +494,9 @@ def plan_cmd(source: str, campaign_id: int, mapping: str, mode: str, report_dir:
     _masking(mask_pii)
     settings = settings_from(kwargs)
     policy = _policy(max_reject_fraction, max_rejects)
-    _, plan, files = run_plan(source, campaign_id, mapping, mode, report_dir, mask_pii,
-                              max_delete_fraction, force, settings, command="plan",
-                              policy=policy)
+    done = run_plan(source, campaign_id, mapping, mode, report_dir, mask_pii,
+                    max_delete_fraction, force, settings, command="plan", policy=policy)
+    plan, files = done.plan, done.files
     for line in plan.summary_lines():
         click.echo(line)
     where = files.report_html or files.plan_json
@@ -607,20 +586,21 @@ def sync_cmd(source: str, campaign_id: int, mapping: str, mode: str, report_dir:
     _masking(mask_pii)
     settings = settings_from(kwargs)
     if dry_run:
-        _, plan, files = run_plan(source, campaign_id, mapping, mode, report_dir, mask_pii,
-                                  max_delete_fraction, force, settings,
-                                  command="sync --dry-run",
-                                  policy=_policy(max_reject_fraction, max_rejects))
+        done = run_plan(source, campaign_id, mapping, mode, report_dir, mask_pii,
+                        max_delete_fraction, force, settings,
+                        command="sync --dry-run",
+                        policy=_policy(max_reject_fraction, max_rejects))
+        plan, files = done.plan, done.files
         for line in plan.summary_lines():
             click.echo(line)
         click.echo(f"report: {(files.report_html or files.plan_json).resolve()}")
         _plan_exit(plan, _policy(max_reject_fraction, max_rejects))
         return
     from .load import LoadOptions
+    from .pipeline import sync_run
     from .plan import PlanOptions
-    from .sync import run_sync
 
-    outcome = run_sync(
+    outcome = sync_run(
         source=source, campaign_id=campaign_id, mapping=mapping,
         plan_options=PlanOptions(mode=mode, max_delete_fraction=max_delete_fraction,
                                  force=force),
@@ -742,10 +722,10 @@ def rollback_cmd(run_id: int, dry_run: bool, report_dir: str | None, state_path:
 
     Example: campaign-sync rollback 12 --dry-run
     """
-    from .rollback import run_rollback
+    from .pipeline import rollback_run
 
     settings = settings_from(kwargs)
-    result = run_rollback(run_id=run_id, settings=settings, state_path=_state_path(state_path),
+    result = rollback_run(run_id=run_id, settings=settings, state_path=_state_path(state_path),
                           dry_run=dry_run, report_dir=report_dir, progress=_Bars())
     for line in rollback_lines(result, dry_run):
         click.echo(line)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 import os
 import tomllib
 from collections.abc import Mapping
@@ -69,8 +70,6 @@ def read_config_file(path: str | None) -> dict[str, Any]:
     known = (*KEYS, *OPTION_KEYS)
     unknown = sorted(set(k.replace("-", "_") for k in data) - set(known))
     if unknown:
-        import difflib
-
         guesses = [f"{u!r}: did you mean {close[0]!r}?" for u in unknown
                    for close in [difflib.get_close_matches(u, known, n=1, cutoff=0.6)] if close]
         raise ConfigError(f"config file {p}: unknown setting(s) {', '.join(unknown)}"

@@ -12,16 +12,15 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .api.client import ApiClient
+from .api.frame import fetch_remote
 from .config import Settings
-from .export import write_contacts
+from .extract.mapping import SHIPPED_DIR
 from .load import LoadOptions
-from .mapping import SHIPPED_DIR
-from .pipeline import fetch_remote, make_plan, rejected_source_rows, validate_source
+from .pipeline import make_plan, plan_rejects, sync_run, validate_source
 from .plan import PlanOptions
-from .report import write_report
+from .report import write_contacts, write_report
 from .sandbox import SandboxServer
 from .state import utcnow
-from .sync import run_sync
 
 DEMO_CAMPAIGN = 6
 SAMPLE = SHIPPED_DIR.parent / "sample_data" / "hubspot-contacts.csv"
@@ -83,9 +82,8 @@ def run_demo(out_dir: Path, echo: Callable[[str], None] = print) -> DemoResult:
         plan = make_plan(validated, remote, options,
                          meta={"campaign_id": DEMO_CAMPAIGN, "command": "plan (demo)",
                                "created_at": utcnow()})
-        lines = plan.rejects["line"].dropna().astype(int).unique().tolist()
         files = write_report(plan, out_dir / "plan-report",
-                             originals=rejected_source_rows(validated, lines))
+                             originals=plan_rejects(plan, validated))
         for line in plan.summary_lines():
             echo("  " + line)
         plan_report = files.report_html or files.plan_json
@@ -97,7 +95,7 @@ def run_demo(out_dir: Path, echo: Callable[[str], None] = print) -> DemoResult:
         for stale in (state, state.with_name("state.db-wal"), state.with_name("state.db-shm")):
             stale.unlink(missing_ok=True)
         load = LoadOptions(chunk_size=1000, concurrency=4, job_timeout=60, first_poll=0.2)
-        first = run_sync(source=str(SAMPLE), campaign_id=DEMO_CAMPAIGN, mapping=MAPPING,
+        first = sync_run(source=str(SAMPLE), campaign_id=DEMO_CAMPAIGN, mapping=MAPPING,
                          plan_options=options, load_options=load, settings=settings,
                          state_path=str(state), report_dir=str(out_dir / "sync-report"),
                          echo=lambda s: None)
@@ -107,7 +105,7 @@ def run_demo(out_dir: Path, echo: Callable[[str], None] = print) -> DemoResult:
              f"{loaded.get('jobs', 0)} import job(s); {first.counts.get('confirmed', 0)} "
              f"operations confirmed by re-reading the campaign")
         sandbox.reset_counts()
-        second = run_sync(source=str(SAMPLE), campaign_id=DEMO_CAMPAIGN, mapping=MAPPING,
+        second = sync_run(source=str(SAMPLE), campaign_id=DEMO_CAMPAIGN, mapping=MAPPING,
                           plan_options=options, load_options=load, settings=settings,
                           state_path=str(state), report_dir=str(out_dir / "second-sync-report"),
                           echo=lambda s: None)

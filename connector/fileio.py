@@ -10,10 +10,10 @@ import re
 import tempfile
 from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, Any
+from typing import IO, Any
 
-if TYPE_CHECKING:
-    import pandas as pd
+import numpy as np
+import pandas as pd
 
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 # a line break followed by one of them (each is one character)
@@ -27,8 +27,6 @@ def cell_text(value: Any) -> str:
     if value is None:
         return ""
     try:
-        import pandas as pd
-
         if pd.isna(value):
             return ""
     except (TypeError, ValueError):
@@ -84,9 +82,6 @@ def neutralized_columns(frame: pd.DataFrame) -> list[Any]:
     """`neutralize_cell` over every column of `frame`, vectorized: one object array of
     cells per column (text, "" for missing values; integer columns keep their ints,
     never a formula)."""
-    import numpy as np
-    import pandas as pd
-
     out = []
     for column in frame.columns:
         col = frame[column]
@@ -128,8 +123,6 @@ def _any_formula_like(cells: Any) -> bool:
 
 def neutralize_frame(frame: pd.DataFrame) -> pd.DataFrame:
     """`neutralize_cell` over a whole frame, vectorized: text, "" for missing values."""
-    import pandas as pd
-
     return pd.DataFrame(dict(zip(frame.columns, neutralized_columns(frame))),
                         index=frame.index, columns=frame.columns)
 
@@ -153,8 +146,6 @@ def write_frame_csv(path: str | os.PathLike[str], frame: pd.DataFrame, *,
     if width == 1:
         rows = zip(*(_as_cells(col) for col in neutralized_columns(frame)))
     elif short is not None:
-        import numpy as np
-
         texts = np.empty(len(frame), dtype=object)
         if not short.all():
             texts[~short] = _row_texts(frame[~short])
@@ -190,9 +181,6 @@ def _quoted_columns(frame: pd.DataFrame) -> list[Any]:
 
 def _blank_from(frame: pd.DataFrame, k: int) -> Any:
     """Per row, whether every cell after the first `k` is missing or ""."""
-    import numpy as np
-    import pandas as pd
-
     blank = np.ones(len(frame), dtype=bool)
     for column in frame.columns[k:]:
         col = frame[column]
@@ -217,9 +205,6 @@ def _csv_quoted(cells: Any) -> Any:
     delimiter ",", lineterminator CRLF): a cell holding a comma, a quote or a line
     break quoted, its quotes doubled. Whether any cell needs it is found on the joined
     column in C; then each distinct value is tested once."""
-    import numpy as np
-    import pandas as pd
-
     text = ",".join(cells)
     if ('"' not in text and "\n" not in text and "\r" not in text
             and text.count(",") == max(len(cells) - 1, 0)):
@@ -232,8 +217,6 @@ def _csv_quoted(cells: Any) -> Any:
 
 def _as_cells(values: Any) -> Any:
     """A neutralized column's values as str, for joining (numbers by str())."""
-    import pandas as pd
-
     if pd.api.types.infer_dtype(values, skipna=False) in ("string", "empty"):
         return values
     return list(map(str, values))  # str() of a str is that str

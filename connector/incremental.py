@@ -2,21 +2,28 @@
 source row, campaign contact and phone, and which rows a night need not normalize
 or compare again because both sides are as the last run left them.
 
-The state store keeps hashes only (no values); these functions make them and match
-them. Pure: frames in, frames and arrays out.
+The state store keeps hashes only (no values); these functions make them, match
+them, validate only the rows that changed (`validate_incremental`) and record what a
+run applied (`record_applied`).
 """
 
 from __future__ import annotations
 
 import hashlib
+import logging
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from .mapping import PHONE_FIELDS, REGION_COLUMN, Mapping
-from .normalize import KeyCodes, phone_hashes, stripped_text
-from .schema import phones_column, row_regions
+from .extract.mapping import PHONE_FIELDS, REGION_COLUMN, Mapping
+from .normalize import KeyCodes, as_text, norm_phones, phone_hashes, stripped_text
+from .plan import Plan
+from .state import StateStore
+from .validate import validate_prepared
+from .validate.schema import phones_column, row_regions
+
+log = logging.getLogger("campaign_sync.sync")
 
 __all__ = ["HASH_FIELDS", "candidate_phones", "carried_match", "hashed_columns",
            "keys_against_state", "phone_hashes", "remote_hashes", "source_hashes"]
@@ -120,3 +127,140 @@ def carried_match(mapped: pd.DataFrame, mapping: Mapping, remote: pd.DataFrame,
                & (stored_remote[at[i]] == now_remote[rat[i]]))
     same &= once
     return pd.Series(same, index=mapped.index), applied, at
+
+
+def full_check_due(store: StateStore, campaign_id: int, every: int) -> bool:
+    """True when the last `every - 1` finished syncs were all incremental."""
+    recent = [r for r in store.runs(campaign_id, limit=every * 3)
+              if r.command == "sync"
+              and r.status in ("done", "done_with_rejects", "partial")][:max(0, every - 1)]
+    if len(recent) < every - 1:
+        return not recent and every == 1
+    return not any(r.options.get("full_check") for r in recent)
+
+
+def remote_from_state(applied: pd.DataFrame) -> pd.DataFrame:
+    """The campaign as the state store knows it (--trust-state): keys and ids only.
+    Rows whose source changed are compared against blanks, so every field they have
+    is patched (idempotent). Phones are unknown, so phone_in_use is left to the
+    platform (a refused patch is reported failed; an import is bisected)."""
+    n = len(applied)
+    return pd.DataFrame({
+        "remote_id": pd.array(applied["remote_id"].to_numpy(), dtype="Int64"),
+        "external_unique_id": applied["key"].to_numpy(), "name": [""] * n, "email": [""] * n,
+        "phone_number": [""] * n,
+        "outbound_number": [""] * n, "status": [""] * n})
+
+
+def validate_incremental(store: StateStore, campaign_id: int, info: Any, source: pd.DataFrame,
+                          mapping: Any, mapped: pd.DataFrame, remote: pd.DataFrame, *,
+                          full: bool, trusting: bool = False,
+                          applied: pd.DataFrame | None = None,
+                          hashes: pd.Series | None = None) -> Any:
+    """Validate, skipping the rows that are exactly as the last applied run left them
+    on both sides. Falls back to the full path when a re-checked row's phone is one a
+    skipped row holds (duplicate_phone must then be decided over every row)."""
+    if applied is None:
+        applied = store.applied(campaign_id)
+    if hashes is None:
+        hashes = source_hashes(mapped, mapping)
+    if trusting:  # a row as last applied (the first state row with its key), key once
+        keys = stripped_text(mapped["external_unique_id"]).to_numpy(dtype=object)
+        _codes, at, once = keys_against_state(keys, applied)
+        stored = applied["row_hash"].to_numpy(dtype="int64")
+        same = np.zeros(len(keys), dtype=bool)
+        hit = np.flatnonzero(at >= 0)
+        same[hit] = stored[at[hit]] == hashes.to_numpy()[hit]
+        same &= once
+        return validate_prepared(info, source, mapping, mapped,
+                                 pd.Series(same, index=mapped.index))
+    if full:
+        return validate_prepared(info, source, mapping, mapped)
+    skip, last, positions = carried_match(mapped, mapping, remote, applied, hashes)
+    if not skip.any():
+        return validate_prepared(info, source, mapping, mapped)
+    validated = validate_prepared(info, source, mapping, mapped, skip)
+    # the carried rows' phones: their hash as recorded by the last run (the campaign
+    # contact is unchanged since), else normalized from the campaign (older stores);
+    # carried rows are the skipped ones in order, each found in `last` by carried_match
+    carried_keys = validated.carried["external_unique_id"].to_numpy(dtype=object)
+    at = positions[skip.to_numpy()]
+    recorded = pd.array(last["phone_hash"], dtype="Int64")[at]
+    known = ~recorded.isna()
+    # the plan matches phones of carried contacts by these hashes instead of
+    # normalizing every campaign phone again
+    validated.carried["phone_hash"] = recorded
+    held = recorded[known].to_numpy(dtype="int64")
+    if not known.all():
+        unknown = set(carried_keys[~known])
+        rkeys = stripped_text(remote["external_unique_id"])
+        phones = set(norm_phones(remote.loc[rkeys.isin(unknown), "phone_number"],
+                                  mapping.region)) - {""}
+        held = np.concatenate([held, phone_hashes(sorted(phones)).to_numpy()])
+    fresh = (set(validated.result.valid["phone_number"])
+             | candidate_phones(mapped.loc[~skip], mapping)) - {""}
+    # (pandas' isin hashes the few fresh phones; np.isin would sort a million)
+    if pd.Series(held).isin(phone_hashes(sorted(fresh)).to_numpy()).any():
+        log.info("a re-checked row's phone is held by a carried one: validating every row")
+        return validate_prepared(info, source, mapping, mapped)
+    return validated
+
+
+def record_applied(store: StateStore, campaign_id: int, run_id: int, plan: Plan,
+                    validated: Any, after: pd.DataFrame | None,
+                    hashes: pd.Series | None = None) -> None:
+    """The last applied state of every contact this run added, updated or found equal
+    (confirmed only): the source row's hash and the campaign contact's hash as read
+    after the run; and forget the ones it deleted. Rows carried over are left as
+    they are (their hashes did not change), and only the recorded rows are hashed
+    and looked up, so a night that changed 1% records 1%."""
+
+    done = {(op["kind"], op["key"]): op for op in store.operations(run_id, statuses=["done"])}
+    rows = plan.rows
+    keep = rows["action"].isin(["add", "update", "unchanged"]) & rows["reason"].ne(
+        "same_as_last_run")
+    mapped = validated.mapped
+    removed = [op["key"] for (kind, _k), op in done.items() if kind == "delete" and op["key"]]
+    if mapped is None:
+        return
+    wanted = set(rows.loc[keep, "external_unique_id"])
+    mkeys = stripped_text(mapped["external_unique_id"])
+    mine = mkeys.isin(wanted).to_numpy()
+    if hashes is None:
+        hashes = source_hashes(mapped[mine], validated.mapping)
+    else:
+        hashes = hashes[mine]
+    src_hash = dict(zip(mkeys[mine].to_numpy(), hashes.to_numpy()))
+    if after is None:  # --trust-state: no read after the run; ids from the operations
+        rem_hash: dict[str, Any] = {}
+        rem_id = {op["key"]: op["remote_id"] for op in done.values()}
+        for key, rid in zip(rows.loc[keep, "external_unique_id"], rows.loc[keep, "remote_id"]):
+            rem_id.setdefault(key, rid)
+    else:
+        akeys = stripped_text(after["external_unique_id"])
+        # contacts with a wanted key that no other contact holds: duplicates of a
+        # wanted key are all among the wanted ones, so only those are looked at
+        single = (akeys.isin(wanted) & akeys.ne("")).to_numpy(copy=True)
+        single[single] = ~akeys[single].duplicated(keep=False).to_numpy()
+        rem_hash = dict(zip(akeys[single].to_numpy(), remote_hashes(after[single]).to_numpy()))
+        rem_id = dict(zip(akeys[single].to_numpy(), after.loc[single, "remote_id"].to_numpy()))
+    # the phone the contact holds after the run: the source's E.164 (added, patched or
+    # found equal); unknown when the source left it blank
+    kept = rows.loc[keep, ["external_unique_id", "action", "phone_number"]]
+    # ... but not for a row add-only mode left alone: its contact may hold another phone
+    phone = as_text(kept["phone_number"].where(rows.loc[keep, "reason"].ne("add_only"),
+                                               "")).to_numpy(dtype=object)
+    hashes_of = phone_hashes(phone).to_numpy() if len(phone) else []
+    applied = []
+    for (key, action), ph, phash in zip(
+            zip(kept["external_unique_id"], kept["action"]), phone, hashes_of):
+        if action in ("add", "update") and (action, key) not in done:
+            continue
+        if key not in src_hash or (after is not None and key not in rem_hash):
+            continue
+        rid = rem_id.get(key)
+        rh = rem_hash.get(key)
+        applied.append((key, int(src_hash[key]), None if rh is None else int(rh),
+                        None if rid is None or pd.isna(rid) else int(rid),
+                        int(phash) if ph else None))
+    store.record_applied(campaign_id, run_id, applied, removed)

@@ -7,6 +7,8 @@ import logging
 import time
 from collections.abc import Iterable
 
+from .privacy import mask_text, scrub_secrets
+
 _RESERVED = set(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {"message", "asctime"}
 
 
@@ -40,8 +42,6 @@ class RedactFilter(logging.Filter):
         self.secrets = [s for s in secrets if s]
 
     def _scrub(self, text: str) -> str:
-        from .privacy import scrub_secrets
-
         return scrub_secrets(text, self.secrets)
 
     def filter(self, record: logging.LogRecord) -> bool:
@@ -72,8 +72,6 @@ class MaskFilter(logging.Filter):
     masked as in the reports."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        from .privacy import mask_text
-
         record.msg, record.args = mask_text(record.getMessage()), None
         for key, value in list(vars(record).items()):
             if key not in _RESERVED and not key.startswith("_") and isinstance(value, str):

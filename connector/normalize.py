@@ -505,8 +505,6 @@ def norm_emails(series: pd.Series) -> pd.Series:
 
     Plain ASCII addresses (the bulk) get their domain lower-cased in one vectorized
     pass, exactly as `normalize_email`'s fast path does; the rest go through it."""
-    from email_validator.rfc_constants import CASE_INSENSITIVE_MAILBOX_NAMES
-
     text = stripped_text(series)
     out = pd.Series("", index=series.index, dtype=object)
     simple = text.str.fullmatch(_SIMPLE_EMAIL) & text.str.len().le(254)

@@ -1,75 +1,72 @@
-"""The only module that runs the stages in order: read -> map -> normalize + validate."""
+"""The one orchestrator: the stages run in order, and nowhere else.
+
+Each command is a short sequence of named steps, each step a call into the room
+that owns it (extract, validate, incremental, plan, load, state, report):
+
+* `validate_source`: read and map the source, then validate every row;
+* `plan_run`: the same while the campaign is read (GET only), then plan and report;
+* `sync_run`: lock, finish what an interrupted run left, read and validate, plan,
+  load, verify, record what was applied, report (see `Sync`);
+* `rollback_run`: work out what undoes a run, carry it out, verify, report.
+
+Only the command line (and the demo) call this module; the rooms never do.
+"""
 
 from __future__ import annotations
 
-import json
-import sys
+import logging
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
-import numpy as np
 import pandas as pd
 
-from .api.client import METADATA_KEYS, ListedContact
-from .errors import MappingError, ProtocolError, UsageError
-from .fileio import atomic_write, write_csv
-from .mapping import (
-    API_FIELDS,
-    LINE_COLUMN,
-    Mapping,
-    apply_mapping,
-    better_shipped_mapping,
-    check_columns,
-    load_mapping,
+from .api.client import ApiClient
+from .api.frame import fetch_remote
+from .errors import ExitCode, RejectPolicy, UsageError
+from .extract import Mapping, load_mapping, prepare_source, source_chunks, source_rows
+from .fileio import write_csv
+from .incremental import (
+    full_check_due,
+    record_applied,
+    remote_from_state,
+    source_hashes,
+    validate_incremental,
 )
-from .normalize import stripped_text
-from .plan import REMOTE_COLUMNS, PlanOptions, build_plan
-from .report import write_rejects_table
-from .schema import ValidationResult, normalize_contacts
-from .sources import SourceHints, iter_source, read_source
+from .load import (
+    Loader,
+    LoadOptions,
+    Progress,
+    after_answers,
+    answers_show_patches,
+    plan_rollback,
+    record_plan,
+    rollback_plan,
+    verification_text,
+    verify,
+    wait_for_pending_jobs,
+)
+from .plan import Plan, PlanOptions, build_plan
+from .report import (
+    ReportFiles,
+    attach_outcomes,
+    operations_frame,
+    outcome_counts,
+    write_operations,
+    write_outcome_files,
+    write_rejects_table,
+    write_report,
+)
+from .runtime import batch_gc
+from .state import StateStore, default_state_path, utcnow
+from .validate import Validated, validate_prepared, validate_while
 
-T = TypeVar("T")
+log = logging.getLogger("campaign_sync.sync")
 
 
-@dataclass
-class Validated:
-    """A validated source: what the reader saw, the source rows and the verdict.
-
-    `carried` lists the rows an incremental run did not normalize again (line, key,
-    row hash): identical to the last applied run, with the campaign contact
-    unchanged since. `mapped` keeps the mapped (raw) fields and the row hashes."""
-
-    info: Any
-    source: pd.DataFrame
-    mapping: Mapping
-    result: ValidationResult
-    mapped: pd.DataFrame | None = None
-    carried: pd.DataFrame | None = None
-
-
-def prepare_source(path: str | Path, mapping: Mapping | str | Path
-                   ) -> tuple[Any, pd.DataFrame, Mapping, pd.DataFrame]:
-    """Read `path` with the mapping's reader hints and map it: (info, source, mapping,
-    mapped). Raises SourceError / MappingError (exit 2) before anything is sent."""
-
-    if not isinstance(mapping, Mapping):
-        mapping = load_mapping(mapping)
-    hints = SourceHints(**mapping.source) if mapping.source else None
-    df, info = read_source(str(path), hints, wanted_columns=mapping.source_columns())
-    found = (list(getattr(info, "columns", None) or df.columns)
-             + list(getattr(info, "paths", None) or []))
-    mapping = mapping.matched_to(found)  # `record id` reads `Record ID`
-    try:
-        check_columns(mapping, found)
-    except MappingError as exc:
-        better = better_shipped_mapping(mapping, found)
-        if better:
-            exc.hint = (f"did you mean --mapping {better}? This file has every column that "
-                        "shipped mapping reads")
-        raise
-    return info, df, mapping, apply_mapping(mapping, df)
+# ------------------------------------------------------------------ validate
 
 
 def validate_source(path: str | Path, mapping: Mapping | str | Path) -> Validated:
@@ -78,208 +75,12 @@ def validate_source(path: str | Path, mapping: Mapping | str | Path) -> Validate
     return validate_prepared(info, df, mapping, mapped)
 
 
-def validate_prepared(info: Any, df: pd.DataFrame, mapping: Mapping, mapped: pd.DataFrame,
-                      skip: pd.Series | None = None) -> Validated:
-    """Normalize and validate the mapped rows, all of them or those not in `skip` (a
-    boolean mask of rows carried over unchanged from the last run)."""
-
-    carried = None
-    if skip is not None and skip.any():
-        carried = pd.DataFrame({"line": mapped.loc[skip, LINE_COLUMN].astype("int64"),
-                                "external_unique_id":
-                                    stripped_text(mapped.loc[skip, "external_unique_id"])})
-        todo = mapped[~skip]
-    else:
-        todo = mapped
-    result = normalize_contacts(todo, region=mapping.region, required=mapping.required,
-                                candidates=mapping.phone_candidates(),
-                                region_label=mapping.region_column or "Country",
-                                structured=_structured_fields(info, mapping, todo))
-    if carried is not None:
-        result.rows = len(mapped)
-    _note_repairs(result, info, mapping, df, mapped)
-    return Validated(info=info, source=df, mapping=mapping, result=result, mapped=mapped,
-                     carried=carried)
-
-
-def _structured_fields(info: Any, mapping: Mapping, mapped: pd.DataFrame
-                       ) -> dict[str, pd.Series] | None:
-    """Per contact field, the rows whose value came from a cell holding a JSON object
-    or array (what it held, and under which key), None elsewhere."""
-    cells = getattr(info, "structured", None)
-    if not cells:
-        return None
-    lines = mapped[LINE_COLUMN].to_numpy()
-    out: dict[str, pd.Series] = {}
-    for fld, spec in mapping.columns.items():
-        whys = pd.Series(None, index=mapped.index, dtype=object)
-        for column in spec.columns:
-            hits = {line: kind for (line, col), kind in cells.items() if col == column}
-            if hits:
-                found = pd.Series([hits.get(int(x)) for x in lines], index=mapped.index,
-                                  dtype=object)
-                take = whys.isna() & found.notna()
-                whys[take] = f"{column!r} holds " + found[take]
-        if whys.notna().any():
-            out[fld] = whys
-    return out or None
-
-
-#: below this many rows, validating beside the campaign read is not worth a process
-PARALLEL_MIN_ROWS = 50_000
-
-
-def validate_while(info: Any, df: pd.DataFrame, mapping: Mapping, mapped: pd.DataFrame,
-                   work: Callable[[], T], *, min_rows: int | None = None
-                   ) -> tuple[Validated, T]:
-    """Validate the mapped rows while `work()` (the campaign read) runs.
-
-    Both are CPU work in one interpreter, so for a large source the validation runs
-    in a forked child process (it inherits the rows; only its verdict comes back
-    through a pipe) and the two use a core each. Smaller sources, or a platform
-    other than Linux, validate first and then run `work`. An error of either side is
-    raised here as it would be in sequence; a child that dies (killed, out of
-    memory) is replaced by validating in this process."""
-    import multiprocessing as mp
-
-    # fork only on Linux: elsewhere it is either missing or unsafe with system libraries
-    if min_rows is None:
-        min_rows = PARALLEL_MIN_ROWS
-    if len(mapped) < min_rows or not sys.platform.startswith("linux"):
-        validated = validate_prepared(info, df, mapping, mapped)
-        return validated, work()
-    ctx = mp.get_context("fork")
-    receive, send = ctx.Pipe(duplex=False)
-    child = ctx.Process(target=_validate_in_child, args=(send, info, df, mapping, mapped),
-                        name="campaign-sync-validate", daemon=True)
-    child.start()
-    send.close()
-    try:
-        out = work()
-        try:
-            status, payload = receive.recv()
-        except EOFError:  # the child died without an answer
-            status, payload = "lost", None
-    except BaseException:
-        child.kill()
-        raise
-    finally:
-        receive.close()
-        child.join()
-    if status == "error":
-        raise payload
-    if status == "lost":
-        import logging
-
-        logging.getLogger("campaign_sync").warning(
-            "the validation process stopped (exit code %s); validating again here",
-            child.exitcode, extra={"event": "validate_retry"})
-        return validate_prepared(info, df, mapping, mapped), out
-    return Validated(info=info, source=df, mapping=mapping, result=payload,
-                     mapped=mapped), out
-
-
-def _validate_in_child(send: Any, info: Any, df: pd.DataFrame, mapping: Mapping,
-                       mapped: pd.DataFrame) -> None:
-    """validate_while's child: ("ok", ValidationResult) or ("error", exception)."""
-    try:
-        payload: tuple[str, Any] = ("ok", validate_prepared(info, df, mapping, mapped).result)
-    except Exception as exc:  # raised again by the parent
-        payload = ("error", exc)
-    try:
-        send.send(payload)
-    except Exception as exc:  # an exception that cannot be pickled
-        send.send(("error", RuntimeError(f"validation failed: {type(exc).__name__}: {exc}")))
-    finally:
-        send.close()
-
-
-REPAIRED_NOTE = "repaired from a number: the cell held a number, read back as its digits"
-
-
-def _note_repairs(result: ValidationResult, info: Any, mapping: Mapping,
-                  source: pd.DataFrame, mapped: pd.DataFrame) -> None:
-    """Excel numeric cells the reader turned back into digits become notes on the
-    fields built from them (valid rows only: a rejected row's problem says enough)."""
-    repaired = getattr(info, "repaired", None)
-    if not repaired:
-        return
-    valid_lines = set(result.valid[LINE_COLUMN].tolist())
-    by_line = source.set_index(LINE_COLUMN) if LINE_COLUMN in source.columns else None
-    rows = []
-    fields_by_line = mapped.set_index(LINE_COLUMN) if LINE_COLUMN in mapped.columns else None
-    for line, column in sorted(repaired):
-        if line not in valid_lines:
-            continue
-        for fld, spec in mapping.columns.items():
-            if column in spec.columns:
-                value = "" if by_line is None else str(by_line.at[line, column])
-                used = "" if fields_by_line is None else str(fields_by_line.at[line, fld])
-                if value and value not in used:
-                    continue  # e.g. the other column of a coalesce was used
-                rows.append({"line": int(line), "field": fld, "value": value,
-                             "note": REPAIRED_NOTE})
-    if rows:
-        notes = pd.concat([result.notes, pd.DataFrame(rows)], ignore_index=True)
-        result.notes = notes.sort_values(["line", "field"], kind="stable").reset_index(drop=True)
-
-
-def write_valid(result: ValidationResult, output: str | Path) -> int:
-    """The normalized contacts as .csv or .json (an array of objects, the import shape)."""
-    target = Path(output)
-    rows = result.valid[list(API_FIELDS)]
-    if target.suffix.lower() == ".json":
-        records = [{k: v for k, v in rec.items() if v != "" or k == "external_unique_id"}
-                   for rec in rows.to_dict("records")]
-        with atomic_write(target) as handle:
-            json.dump(records, handle, ensure_ascii=False, indent=1)
-            handle.write("\n")
-        return len(records)
-    if target.suffix.lower() != ".csv":
-        raise UsageError(f"cannot write {target}: the file name must end in .csv or .json")
-    return write_csv(target, list(API_FIELDS), rows.itertuples(index=False, name=None))
-
-
 def rejected_source_rows(validated: Validated, lines: Iterable[int] | None = None
                          ) -> tuple[list[str], dict[int, list[str]]]:
-    """Every column of the source's rejected rows (or of `lines`), by line: the file is
-    read again in chunks (the validation pass kept only the mapped columns), so memory
-    stays bounded."""
-
-    wanted = set(validated.result.rejected_lines if lines is None else (int(x) for x in lines))
-    columns = list(getattr(validated.info, "columns", None) or
-                   [c for c in validated.source.columns if c != LINE_COLUMN])
-    rows: dict[int, list[str]] = {}
-    if not wanted:
-        return columns, rows
-    hints = SourceHints(**validated.mapping.source) if validated.mapping.source else None
-    chunks, _ = iter_source(validated.info.path, hints,
-                            wanted_columns=validated.mapping.source_columns(), all_columns=True)
-    for chunk in chunks:
-        hit = chunk[chunk[LINE_COLUMN].isin(wanted)]
-        for rec in hit.itertuples(index=False, name=None):
-            values = dict(zip(hit.columns, rec))
-            rows[int(values[LINE_COLUMN])] = ["" if pd.isna(values.get(c)) else
-                                              str(values.get(c, "")) for c in columns]
-    return columns, rows
-
-
-def source_chunks(validated: Validated) -> tuple[list[str], Iterator[pd.DataFrame]]:
-    """The source's column names and its rows again, every column, a chunk at a time
-    (the validation pass kept only the mapped columns): for files that show each row
-    as the user wrote it (success.csv, errors.csv). The file is opened only when the
-    chunks are first asked for, so a run with nothing to show does not read it again."""
-    columns = list(getattr(validated.info, "columns", None) or
-                   [c for c in validated.source.columns if c != LINE_COLUMN])
-    hints = SourceHints(**validated.mapping.source) if validated.mapping.source else None
-
-    def chunks() -> Iterator[pd.DataFrame]:
-        rows, _ = iter_source(validated.info.path, hints,
-                              wanted_columns=validated.mapping.source_columns(),
-                              all_columns=True)
-        yield from rows
-
-    return columns, chunks()
+    """Every column of the source's rejected rows (or of `lines`), by line, read again
+    from the file."""
+    wanted = validated.result.rejected_lines if lines is None else lines
+    return source_rows(validated.info, validated.source, validated.mapping, wanted)
 
 
 def write_rejects(validated: Validated, output: str | Path) -> int:
@@ -293,120 +94,11 @@ def write_rejects(validated: Validated, output: str | Path) -> int:
                                originals=rejected_source_rows(validated))
 
 
-def listed_text(value: Any) -> str:
-    """A contact field as the campaign lists it, as text: "" when missing or blank."""
-    text = "" if value is None else str(value)
-    return text if text.strip() else ""
+# ------------------------------------------------------------------ plan
 
 
-_INT64_MIN, _INT64_MAX = -(2 ** 63), 2 ** 63 - 1
-
-
-def fetch_remote(client: Any, campaign_id: int, *,
-                 progress: Callable[[int], None] | None = None) -> pd.DataFrame:
-    """Every contact of the campaign as a `plan.remote_frame` (GET requests only).
-
-    Pages are turned into columns as they arrive (the same reading as
-    `RemoteContact.from_api`: top-level fields first, then the metadata keys), so a
-    million contacts never stay around as objects. Pages in the usual shape arrive
-    as `ListedContact`s, decoded from the bytes with only these fields; any other
-    page as JSON objects, read field by field with the same rules."""
-
-    fields = REMOTE_COLUMNS[1:]
-    cols: dict[str, list[Any]] = {c: [] for c in REMOTE_COLUMNS}
-    raw_ids: list[Any] = []
-    seen = 0
-
-    def plain(value: Any) -> bool:  # the common case: a non-blank string, kept as is
-        return type(value) is str and value != "" and not value.isspace()
-
-    for page in client.contacts.iter_pages(campaign_id, listed=True):
-        if page and type(page[0]) is ListedContact:
-            _listed_columns(page, fields, cols, raw_ids)
-            seen += len(page)
-            if progress is not None:
-                progress(seen)
-            continue
-        if not all(type(obj) is dict for obj in page):
-
-            bad = next(obj for obj in page if not isinstance(obj, dict))
-            raise ProtocolError(f"campaign {campaign_id}: expected contact objects, got "
-                                f"{type(bad).__name__}")
-        # one pass per field over the page; only odd values take the slow path, and the
-        # metadata is looked at (on this page only) where a top-level field is blank
-        raw_ids.extend([obj.get("id") for obj in page])
-        for name in fields:
-            values = [obj.get(name) for obj in page]
-            fallback = METADATA_KEYS.get(name)
-            for i, value in enumerate(values):
-                if plain(value):
-                    continue
-                text = listed_text(value)
-                if not text and fallback:
-                    meta = page[i].get("user_custom_metadata")
-                    if isinstance(meta, dict):
-                        text = listed_text(meta.get(fallback))
-                values[i] = text
-            cols[name].extend(values)
-        seen += len(page)
-        if progress is not None:
-            progress(seen)
-    frame = pd.DataFrame({k: cols[k] for k in fields}, columns=list(fields), dtype=object)
-    frame.insert(0, "remote_id", _remote_ids(raw_ids))
-    return frame
-
-
-def _remote_ids(raw_ids: list[Any]) -> pd.api.extensions.ExtensionArray:
-    """The listed ids as a nullable Int64 array: ints as they are, digit strings read,
-    anything else (missing, blank, not a number, past 64 bits) missing. When every id
-    is a plain int, as the campaign lists them, numpy converts them in one C pass."""
-    if set(map(type, raw_ids)) <= {int}:
-        try:
-            return pd.array(np.array(raw_ids, dtype=np.int64), dtype="Int64")
-        except OverflowError:
-            pass
-    ids: list[int | None] = []
-    for raw_id in raw_ids:
-        if type(raw_id) is not int:
-            try:
-                raw_id = int(raw_id) if raw_id is not None and str(raw_id).strip() else None
-            except (TypeError, ValueError):
-                raw_id = None
-        # an id past 64 bits cannot name a contact in a request either: unusable, as a
-        # missing one is (it used to stop the read)
-        ids.append(raw_id if raw_id is None or _INT64_MIN <= raw_id <= _INT64_MAX else None)
-    return pd.array(ids, dtype="Int64")
-
-
-def _listed_columns(page: list[Any], fields: Iterable[str], cols: dict[str, list[Any]],
-                    raw_ids: list[Any]) -> None:
-    """Append a page of `ListedContact`s to the columns (transposed in C: one tuple per
-    contact, then one per field). Their text fields are strings or None, so a column
-    is kept as is when every value is a non-blank string (two C-level checks);
-    otherwise blanks become "" and fall back to the metadata."""
-    import msgspec
-
-    columns = dict(zip(ListedContact.__struct_fields__,
-                       zip(*map(msgspec.structs.astuple, page))))
-    raw_ids.extend(columns["id"])
-    metadata = columns["user_custom_metadata"]
-    for name in fields:
-        values = columns[name]
-        if all(values) and not any(map(str.isspace, values)):
-            cols[name].extend(values)
-            continue
-        values = list(values)
-        fallback = name in METADATA_KEYS
-        for i, value in enumerate(values):
-            if value and not value.isspace():
-                continue
-            meta = metadata[i] if fallback else None
-            values[i] = listed_text(getattr(meta, name)) if meta is not None else ""
-        cols[name].extend(values)
-
-
-def make_plan(validated: Validated, remote: pd.DataFrame, options: Any, *,
-              meta: dict[str, Any] | None = None) -> Any:
+def make_plan(validated: Validated, remote: pd.DataFrame, options: PlanOptions, *,
+              meta: dict[str, Any] | None = None) -> Plan:
     """The plan of a validated source against the campaign's contacts."""
 
     if options.region is None and validated.mapping.region:
@@ -423,3 +115,501 @@ def make_plan(validated: Validated, remote: pd.DataFrame, options: Any, *,
     if len(notes):
         plan.notes = notes[["line", "field", "value", "note"]].reset_index(drop=True)
     return plan
+
+
+def plan_rejects(plan: Plan, validated: Validated, extra_lines: Iterable[int] = ()
+                 ) -> tuple[list[str], dict[int, list[str]]]:
+    """The source rows behind the plan's rejects (and `extra_lines`), as written."""
+    lines = set(plan.rejects["line"].dropna().astype(int).unique().tolist()) if len(
+        plan.rejects) else set()
+    return rejected_source_rows(validated, sorted(lines | {int(x) for x in extra_lines}))
+
+
+@dataclass
+class PlanRun:
+    """What `plan_run` made: the validated source, the plan and its report files."""
+
+    validated: Validated
+    plan: Plan
+    files: ReportFiles
+
+
+@batch_gc()
+def plan_run(*, source: str, campaign_id: int, mapping: str, options: PlanOptions,
+             settings: Any, report_dir: str, mask_pii: bool = False, command: str = "plan",
+             policy: RejectPolicy | None = None,
+             reading: Callable[[int], None] | None = None,
+             echo: Callable[[str], None] = lambda s: None) -> PlanRun:
+    """The dry run: nothing is written to the campaign.
+
+    1. read and map the source (an unusable file or mapping stops here, before any
+       request);
+    2. validate the rows while the campaign is read (GET only; `reading` is told
+       how many contacts have arrived);
+    3. plan against the campaign;
+    4. write the report directory."""
+    info, frame, mapping_obj, mapped = prepare_source(source, mapping)
+
+    def read_campaign() -> pd.DataFrame:
+        with ApiClient(settings) as client:
+            return fetch_remote(client, campaign_id, progress=reading)
+
+    validated, remote = validate_while(info, frame, mapping_obj, mapped, read_campaign)
+    echo(f"read {validated.result.rows:,} rows from {source}: "
+         f"{validated.result.valid_count:,} valid, {validated.result.rejected_count:,} rejected")
+    echo(f"campaign {campaign_id}: {len(remote):,} contacts")
+    plan = make_plan(validated, remote, options, meta={
+        "campaign_id": campaign_id, "command": command, "created_at": utcnow(),
+        "reject_policy": (policy or RejectPolicy()).describe()})
+    files = write_report(plan, report_dir, mask_pii=mask_pii,
+                         originals=plan_rejects(plan, validated))
+    return PlanRun(validated=validated, plan=plan, files=files)
+
+
+# ------------------------------------------------------------------ sync
+
+
+@dataclass
+class SyncOutcome:
+    exit_code: int
+    plan: Plan | None = None
+    run_id: int | None = None
+    report_dir: Path | None = None
+    report_html: Path | None = None
+    counts: dict[str, Any] = field(default_factory=dict)
+    unconfirmed: int = 0
+    messages: list[str] = field(default_factory=list)
+
+
+@batch_gc()
+def sync_run(*, source: str, campaign_id: int, mapping: str, plan_options: PlanOptions,
+             load_options: LoadOptions, settings: Any, state_path: str | None,
+             report_dir: str, mask_pii: bool = False, progress: Progress | None = None,
+             echo: Callable[[str], None] = lambda s: None, client: Any = None,
+             full_check: bool = False, full_check_every: int = 0,
+             trust_state: bool = False, reject_policy: RejectPolicy | None = None
+             ) -> SyncOutcome:
+    """A real sync, step by step (each step is a method of `Sync`). Raises
+    CampaignSyncError subclasses for unusable input (before any request), a held
+    lock, and network failures (after recording the run as failed)."""
+    sync = Sync(source=source, campaign_id=campaign_id, plan_options=plan_options,
+                load_options=load_options, report_dir=report_dir, mask_pii=mask_pii,
+                echo=echo, full_check=full_check, trust_state=trust_state,
+                reject_policy=reject_policy or RejectPolicy())
+    sync.read_source(mapping)
+    with sync.session(settings, state_path, client):
+        sync.finish_interrupted_runs()
+        sync.choose_check(full_check_every)
+        sync.start_run()
+        sync.read_and_validate()
+        sync.make_plan()
+        if sync.plan.refused:
+            return sync.refuse()
+        sync.load(progress)
+        sync.verify()
+        sync.record_applied()
+        return sync.report()
+
+
+@dataclass
+class Sync:
+    """The state of one sync as its steps go (see `sync_run`)."""
+
+    source: str
+    campaign_id: int
+    plan_options: PlanOptions
+    load_options: LoadOptions
+    report_dir: str
+    mask_pii: bool
+    echo: Callable[[str], None]
+    full_check: bool
+    trust_state: bool
+    reject_policy: RejectPolicy
+    client: Any = None
+    store: StateStore = None  # type: ignore[assignment]
+    run_id: int | None = None
+    trusting: bool = False
+    applied: pd.DataFrame | None = None
+    # 1. the source
+    info: Any = None
+    frame: pd.DataFrame | None = None
+    mapping: Mapping = None  # type: ignore[assignment]
+    mapped: pd.DataFrame = None  # type: ignore[assignment]
+    row_hashes: pd.Series | None = None
+    # 2. the campaign, the verdict and the plan
+    remote: pd.DataFrame | None = None
+    validated: Validated = None  # type: ignore[assignment]
+    plan: Plan = None  # type: ignore[assignment]
+    # 3. the writes and their check
+    loader: Loader | None = None
+    result: Any = None
+    after: pd.DataFrame | None = None
+    confirmed: int = 0
+    unconfirmed: int = 0
+    verification: str = ""
+
+    def read_source(self, mapping: str) -> None:
+        """Read and map the source: an unusable file or mapping stops here."""
+        self.info, self.frame, self.mapping, self.mapped = prepare_source(self.source, mapping)
+        self.echo(f"read {len(self.mapped):,} rows from {self.source}")
+
+    @contextmanager
+    def session(self, settings: Any, state_path: str | None, client: Any) -> Iterator[None]:
+        """The campaign's lock in the state store, held for the whole run; a failure
+        is recorded against the run before it is raised again."""
+        own_client = client is None
+        self.client = client or ApiClient(settings)
+        self.store = StateStore(state_path)
+        try:
+            self.store.acquire_lock(self.campaign_id)
+            yield
+        except BaseException as exc:
+            self._record_failure(exc)
+            raise
+        finally:
+            try:
+                self.store.release_lock(self.campaign_id)
+            finally:
+                self.store.close()
+                if own_client:
+                    self.client.close()
+
+    def _record_failure(self, exc: BaseException) -> None:
+        if self.run_id is None:
+            return
+        try:
+            code = getattr(exc, "exit_code", ExitCode.FAILED)
+            self.store.finish_run(self.run_id, "failed", int(code), message=str(exc)[:500])
+            log.error("run %s failed: %s", self.run_id, type(exc).__name__,
+                      extra={"event": "run_failed", "run_id": self.run_id,
+                             "exit_code": int(code)})
+        except Exception:  # noqa: BLE001 - the original error matters more
+            log.debug("could not record the failure", exc_info=True)
+
+    def finish_interrupted_runs(self) -> None:
+        """Close the runs a stopped process left open, and wait for their import jobs."""
+        store, echo = self.store, self.echo
+        for old in store.unfinished_runs(self.campaign_id):
+            store.finish_run(old.id, "interrupted", int(ExitCode.FAILED), counts=old.counts,
+                             message="the process stopped before the end; finished by a "
+                                     "later run")
+            echo(f"run {old.id} was interrupted; waiting for its import jobs, then planning "
+                 "against the campaign as it is now")
+        opts = self.load_options
+        left = wait_for_pending_jobs(self.client, store, self.campaign_id,
+                                     timeout=opts.job_timeout, first_poll=opts.first_poll,
+                                     max_poll=opts.max_poll)
+        for job in left:
+            echo(f"warning: job {job['job_id']} of run {job['run_id']} is still running")
+
+    def choose_check(self, full_check_every: int) -> None:
+        """Full check (every row compared) or incremental; trust the state or read
+        the campaign."""
+        if not self.full_check and full_check_every > 0:
+            self.full_check = full_check_due(self.store, self.campaign_id, full_check_every)
+        self.applied = self.store.applied(self.campaign_id)
+        self.trusting = self.trust_state and not self.full_check and not self.applied.empty
+        if self.trust_state and not self.trusting:
+            self.echo("--trust-state: " + ("a full check is due" if self.full_check else
+                                           "no applied state yet") + "; reading the campaign")
+        if self.trusting:
+            self.echo("warning: --trust-state: planning against the state store, not the "
+                      "campaign; changes made in the platform since the last run are not "
+                      "seen, active contacts are not deferred, and the result is not verified "
+                      "by a second read (run without --trust-state, or with "
+                      "--full-check-every N, to check)")
+            log.warning("planning against the state store (--trust-state)",
+                        extra={"event": "trust_state", "campaign_id": self.campaign_id})
+
+    def start_run(self) -> None:
+        """The run's record in the state store (before anything is read or sent)."""
+        opts, lopts = self.plan_options, self.load_options
+        self.run_id = self.store.start_run(
+            self.campaign_id, "sync", source=str(self.source), source_sha256=self.info.sha256,
+            mapping=str(self.mapping.path), mode=opts.mode,
+            options={"max_delete_fraction": opts.max_delete_fraction, "force": opts.force,
+                     "chunk_size": lopts.chunk_size, "concurrency": lopts.concurrency,
+                     "job_timeout": lopts.job_timeout, "full_check": self.full_check,
+                     "trust_state": self.trusting},
+            report_dir=str(self.report_dir))
+        self.store.set_lock_run(self.campaign_id, self.run_id)
+        log.info("run %s started: sync of %s into campaign %s (%s)", self.run_id, self.source,
+                 self.campaign_id, opts.mode,
+                 extra={"event": "run_started", "run_id": self.run_id,
+                        "campaign_id": self.campaign_id, "mode": opts.mode,
+                        "source_sha256": self.info.sha256, "rows": len(self.mapped)})
+
+    def read_and_validate(self) -> None:
+        """Read the campaign (or take it from the state store) and validate the rows:
+        beside the read when every row is compared, else only the rows that changed
+        since the last applied run."""
+        self.row_hashes = source_hashes(self.mapped, self.mapping)  # compared, then recorded
+        validated = None
+        if self.trusting:
+            self.remote = remote_from_state(self.applied)
+        elif self.full_check or self.applied.empty:
+            validated, self.remote = validate_while(
+                self.info, self.frame, self.mapping, self.mapped,
+                lambda: fetch_remote(self.client, self.campaign_id))
+        else:
+            self.remote = fetch_remote(self.client, self.campaign_id)
+        if not self.trusting:
+            log.info("campaign %s read: %d contacts", self.campaign_id, len(self.remote),
+                     extra={"event": "campaign_read", "run_id": self.run_id,
+                            "contacts": len(self.remote)})
+        if validated is None:
+            validated = validate_incremental(
+                self.store, self.campaign_id, self.info, self.frame, self.mapping, self.mapped,
+                self.remote, full=self.full_check, trusting=self.trusting,
+                applied=self.applied, hashes=self.row_hashes)
+        self.validated = validated
+        carried = 0 if validated.carried is None else len(validated.carried)
+        # a run that carried nothing compared every row: it counts as a full check
+        self.store.update_run_options(self.run_id, full_check=carried == 0)
+        result = validated.result
+        self.echo(f"{result.valid_count + carried:,} valid, {result.rejected_count:,} rejected"
+                  + (f" ({carried:,} rows as the last run left them: not compared again)"
+                     if carried else ""))
+        log.info("validated: %d rows, %d carried from the last run", len(self.mapped), carried,
+                 extra={"event": "validated", "run_id": self.run_id, "rows": len(self.mapped),
+                        "valid": result.valid_count + carried,
+                        "rejected": result.rejected_count, "carried": carried})
+
+    def make_plan(self) -> None:
+        """The plan against the campaign as read."""
+        self.plan = make_plan(self.validated, self.remote, self.plan_options, meta={
+            "campaign_id": self.campaign_id, "command": "sync", "run_id": self.run_id,
+            "created_at": utcnow(), "reject_policy": self.reject_policy.describe()})
+        counts = self.plan.counts()
+        log.info("plan: %s", ", ".join(f"{k} {v}" for k, v in counts["source"].items()),
+                 extra={"event": "planned", "run_id": self.run_id, "source": counts["source"],
+                        "remote": counts["remote"], "reject_reasons": counts["reject_reasons"],
+                        "refused": self.plan.refused})
+
+    def refuse(self) -> SyncOutcome:
+        """The delete rule refused the plan: its report, and nothing sent."""
+        plan = self.plan
+        files = write_report(plan, self.report_dir, mask_pii=self.mask_pii,
+                             originals=plan_rejects(plan, self.validated))
+        self.store.finish_run(self.run_id, "refused", int(ExitCode.REFUSED),
+                              counts=plan.counts(), message=plan.refused)
+        return SyncOutcome(exit_code=int(ExitCode.REFUSED), plan=plan, run_id=self.run_id,
+                           report_dir=files.directory, report_html=files.report_html,
+                           messages=[f"REFUSED: {plan.refused}"])
+
+    def load(self, progress: Progress | None) -> None:
+        """Record the plan's writes, then carry them out."""
+        record_plan(self.store, self.run_id, self.plan)
+        self.loader = Loader(self.client, self.store, self.run_id, self.campaign_id,
+                             self.load_options, progress=progress,
+                             read_campaign=lambda: fetch_remote(self.client, self.campaign_id))
+        self.result = self.loader.run()
+        self.result.reads += 1
+
+    def verify(self) -> None:
+        """Check every write against what the campaign holds now: a fresh read, or the
+        platform's answers when the run only patched and deleted."""
+        store, run_id = self.store, self.run_id
+        self.after = self.remote
+        sent = store.op_counts(run_id)
+        failed = sum(c.get("failed", 0) for c in sent.values())
+        attempted = sum(sum(c.values()) for c in sent.values())
+        if self.trusting:  # no second read: the writes' own answers are the outcome
+            method = "trust-state"
+        elif self.plan.has_writes() and attempted > failed:
+            if (self.full_check or store.has_operations(run_id, "add")
+                    or not answers_show_patches(self.loader.answers, store, run_id)):
+                # imports answer with a job, not the contacts (and an answer without
+                # a patched field says nothing of it): read the campaign again
+                self.after = fetch_remote(self.client, self.campaign_id)
+                self.result.reads += 1
+                method = "re-read"
+            else:  # patches and deletes only: the platform's answers say what it holds
+                self.after = after_answers(self.remote, self.loader.answers, store, run_id)
+                method = "answers"
+            self.confirmed, self.unconfirmed = verify(store, run_id, self.after,
+                                                      self.mapping.region)
+        else:  # nothing was sent, or all of it failed: nothing to confirm, no second read
+            method = "none"
+        self.verification = verification_text(method, attempted, failed, self.confirmed,
+                                              self.unconfirmed, len(self.after))
+        log.info("verified: %d confirmed, %d not confirmed", self.confirmed, self.unconfirmed,
+                 extra={"event": "verified", "run_id": run_id, "confirmed": self.confirmed,
+                        "unconfirmed": self.unconfirmed})
+
+    def record_applied(self) -> None:
+        """What the campaign now holds of each row, for the next incremental run."""
+        record_applied(self.store, self.campaign_id, self.run_id, self.plan, self.validated,
+                       None if self.trusting else self.after, self.row_hashes)
+
+    def report(self) -> SyncOutcome:
+        """Every row's outcome into the report directory; the run's status and exit code
+        by the reject policy."""
+        plan, store, run_id, result = self.plan, self.store, self.run_id, self.result
+        extra_lines: list[int] = []
+        if result.rejected:
+            extra = pd.DataFrame([{
+                "line": r["line"], "key": r["key"], "field": "phone_number",
+                "value": r["payload"].get("phone_number", ""), "reason": "platform_rejected",
+                "hint": f"the platform refused this contact: {r['reason']}"}
+                for r in result.rejected])
+            extra_lines = [int(r["line"]) for r in result.rejected if r["line"]]
+            originals = plan_rejects(plan, self.validated, extra_lines)
+            plan.rejects = pd.concat([plan.rejects, extra], ignore_index=True)
+        else:
+            originals = plan_rejects(plan, self.validated)
+        plan.rows, plan.remote = attach_outcomes(plan.rows, plan.remote,
+                                                 store.operation_table(run_id))
+        counts = {**plan.counts(), "load": result.counts(), "confirmed": self.confirmed,
+                  "unconfirmed": self.unconfirmed, "operations": store.op_counts(run_id),
+                  "outcome": outcome_counts(plan.rows, plan.remote),
+                  "verification": self.verification}
+        plan.meta["outcome"] = counts
+        files = write_report(plan, self.report_dir, mask_pii=self.mask_pii, originals=originals)
+        write_operations(store.operations(run_id), files.directory / "operations.csv",
+                         mask_pii=self.mask_pii)
+        columns, chunks = source_chunks(self.validated.info, self.validated.source,
+                                        self.validated.mapping)
+        write_outcome_files(plan, files.directory, source_columns=columns,
+                            source_chunks=chunks, mask_pii=self.mask_pii)
+        rejected_rows = int(plan.rows["action"].eq("rejected").sum())
+        problems = self.unconfirmed + result.failed + result.pending + len(result.rejected)
+        code = self.reject_policy.exit_code(rejected_rows, len(plan.rows), problems)
+        status = ("partial" if code != ExitCode.OK else
+                  "done_with_rejects" if rejected_rows else "done")
+        store.finish_run(run_id, status, int(code), counts=counts)
+        log.info("run %s finished: %s, exit %d", run_id, status, int(code),
+                 extra={"event": "run_finished", "run_id": run_id, "status": status,
+                        "exit_code": int(code), "load": result.counts()})
+        return SyncOutcome(exit_code=int(code), plan=plan, run_id=run_id, counts=counts,
+                           unconfirmed=self.unconfirmed, report_dir=files.directory,
+                           report_html=files.report_html)
+
+
+# ------------------------------------------------------------------ rollback
+
+
+@dataclass
+class RollbackResult:
+    run_id: int | None
+    of_run: int
+    exit_code: int
+    actions: list[dict[str, Any]] = field(default_factory=list)   # what it does / would do
+    refused: list[dict[str, Any]] = field(default_factory=list)   # contacts changed since
+    confirmed: int = 0
+    unconfirmed: int = 0
+    report_dir: Path | None = None
+
+
+def run_region(store: StateStore, run_id: int) -> str | None:
+    """The region of the mapping the run used (for national phone numbers)."""
+    name = store.run_mapping(run_id)
+    try:
+        return load_mapping(name).region if name else None
+    except Exception:  # noqa: BLE001 - the mapping may have moved since; E.164 needs none
+        return None
+
+
+def rollback_run(*, run_id: int, settings: Any, state_path: str | None, dry_run: bool,
+                 report_dir: str | None, load_options: LoadOptions | None = None,
+                 progress: Progress | None = None, client: Any = None,
+                 echo: Callable[[str], None] = lambda s: None) -> RollbackResult:
+    """Undo sync run `run_id`:
+
+    1. lock its campaign (not for a dry run) and read it;
+    2. work out what undoes the run, refusing contacts changed since;
+    3. record and carry out those writes as a run of their own, then verify them
+       against a fresh read;
+    4. write the report directory (the same page as a sync's) and the lists of
+       actions and refusals."""
+    if not Path(state_path or default_state_path()).exists():
+        raise UsageError(f"no state store at {state_path or default_state_path()}",
+                         hint="pass the --state file the sync used")
+    store = StateStore(state_path)
+    own_client = client is None
+    client = client or ApiClient(settings)
+    locked: int | None = None
+    try:
+        run = store.run(run_id)
+        if run is None:
+            raise UsageError(f"no run {run_id} in {store.path}",
+                             hint="list the runs with: campaign-sync runs")
+        campaign_id = run.campaign_id
+        if not dry_run:
+            store.acquire_lock(campaign_id)
+            locked = campaign_id
+        region = run_region(store, run_id)
+        remote = fetch_remote(client, campaign_id)
+        ops, actions, refused = plan_rollback(store, run_id, remote, region)
+        result = RollbackResult(run_id=None, of_run=run_id, exit_code=0, actions=actions,
+                                refused=refused)
+        if not dry_run and ops:
+            _undo(store, client, result, ops, campaign_id, region, report_dir, load_options,
+                  progress)
+        elif refused:
+            result.exit_code = int(ExitCode.PARTIAL)
+        if report_dir:
+            result.report_dir = write_rollback_lists(result, Path(report_dir), dry_run)
+        return result
+    finally:
+        if locked is not None:
+            store.release_lock(locked)
+        store.close()
+        if own_client:
+            client.close()
+
+
+def _undo(store: StateStore, client: Any, result: RollbackResult, ops: list[tuple],
+          campaign_id: int, region: str | None, report_dir: str | None,
+          load_options: LoadOptions | None, progress: Progress | None) -> None:
+    """The rollback's writes: recorded, sent, verified, reported; each action then
+    says what happened to it."""
+    new_run = store.start_run(campaign_id, "rollback", mode="rollback",
+                              rollback_of=result.of_run, report_dir=report_dir)
+    store.set_lock_run(campaign_id, new_run)
+    result.run_id = new_run
+    store.add_operations(new_run, ops)
+    loaded = Loader(client, store, new_run, campaign_id, load_options, progress=progress,
+                    read_campaign=lambda: fetch_remote(client, campaign_id)).run()
+    confirmed, unconfirmed = verify(store, new_run, fetch_remote(client, campaign_id), region)
+    result.confirmed, result.unconfirmed = confirmed, unconfirmed
+    code = (ExitCode.PARTIAL if (result.refused or unconfirmed or loaded.failed)
+            else ExitCode.OK)
+    store.finish_run(new_run, "done" if code == ExitCode.OK else "partial", int(code),
+                     counts={"load": loaded.counts(), "confirmed": confirmed,
+                             "unconfirmed": unconfirmed, "refused": len(result.refused)})
+    result.exit_code = int(code)
+    if report_dir:
+        plan = rollback_plan(ops, result.of_run, campaign_id)
+        plan.rows, plan.remote = attach_outcomes(plan.rows, plan.remote,
+                                                 store.operation_table(new_run))
+        plan.meta.update({"created_at": utcnow(), "run_id": new_run, "outcome": {
+            "outcome": outcome_counts(plan.rows, plan.remote),
+            "verification": f"checked against a fresh read of the campaign: "
+                            f"{confirmed:,} confirmed, {unconfirmed:,} not confirmed"}})
+        files = write_report(plan, report_dir)
+        write_operations(store.operations(new_run), files.directory / "operations.csv",
+                         mask_pii=False)
+        write_outcome_files(plan, files.directory)
+    ops_done = operations_frame(store.operation_table(new_run))
+    for a in result.actions:
+        kind = a["action"]
+        mine = ops_done[ops_done["kind"].eq(kind) & (
+            ops_done["key"].eq(a["key"]) if kind == "add"
+            else ops_done["remote_id"].eq(a["remote_id"]))]
+        a["outcome"] = mine["outcome"].iat[-1] if len(mine) else "skipped"
+        a["error"] = mine["error"].iat[-1] if len(mine) else ""
+
+
+def write_rollback_lists(result: RollbackResult, target: Path, dry_run: bool) -> Path:
+    """rollback-actions.csv and rollback-refused.csv in `target`."""
+    target.mkdir(parents=True, exist_ok=True, mode=0o700)
+    write_csv(target / "rollback-actions.csv",
+              ["action", "key", "remote_id", "undoes", "outcome", "error"],
+              ([a["action"], a["key"], a.get("remote_id") or "", a["undoes"],
+                a.get("outcome", "not sent (dry run)" if dry_run else ""),
+                a.get("error", "")] for a in result.actions))
+    write_csv(target / "rollback-refused.csv", ["kind", "key", "remote_id", "reason"],
+              ([r["kind"], r["key"], r["remote_id"] or "", r["reason"]]
+               for r in result.refused))
+    return target

@@ -26,6 +26,6 @@ def own_state_home(tmp_path_factory, monkeypatch):
     monkeypatch.delenv("CAMPAIGN_SYNC_STATE", raising=False)
     # a store a developer's own runs left in the old default place (./.campaign-sync)
     # is not the tests' business: they look for it in a directory of their own
-    monkeypatch.setattr(connector.state, "LEGACY_STATE",
+    monkeypatch.setattr(connector.state.paths, "LEGACY_STATE",
                         home / "cwd" / ".campaign-sync" / "state.db")
     return home / "campaign-sync"

@@ -6,7 +6,13 @@ import pandas as pd
 import pytest
 
 from connector.errors import ExitCode, MappingError
-from connector.mapping import LINE_COLUMN, apply_mapping, check_columns, load_mapping, parse_mapping
+from connector.extract.mapping import (
+    LINE_COLUMN,
+    apply_mapping,
+    check_columns,
+    load_mapping,
+    parse_mapping,
+)
 
 EXAMPLE = """
 region: us

@@ -126,7 +126,7 @@ def test_a_store_in_the_old_default_place_is_used_with_a_note(world, own_state_h
 
     monkeypatch.chdir(tmp)
     legacy = tmp / ".campaign-sync" / "state.db"
-    monkeypatch.setattr(connector.state, "LEGACY_STATE", Path(".campaign-sync") / "state.db")
+    monkeypatch.setattr(connector.state.paths, "LEGACY_STATE", Path(".campaign-sync") / "state.db")
     first = run(*sync_args(tmp, "--state", legacy))
     assert first.exit_code == 3
     result = run(*sync_args(tmp))

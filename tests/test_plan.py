@@ -16,7 +16,7 @@ from connector.plan import (
     build_plan,
     remote_frame,
 )
-from connector.schema import normalize_contacts
+from connector.validate.schema import normalize_contacts
 
 FIELDS = ["external_unique_id", "name", "email", "phone_number", "outbound_number"]
 
@@ -402,7 +402,7 @@ def test_carried_phones_known_by_their_hash_plan_as_normalized_ones(
 def test_carried_positions_find_each_contacts_carried_row_even_with_repeated_keys():
     import numpy as np
 
-    from connector.plan import _carried_positions
+    from connector.plan.match import carried_positions as _carried_positions
 
     rem = pd.Series(["a", "b", "c", "", "a"])
     assert _carried_positions(np.array([], dtype=object), rem).tolist() == [-1] * 5
@@ -449,7 +449,8 @@ def test_rows_in_line_order_equal_the_concatenated_sort(row_lines, rej_lines, ca
     line) equals the plain way: every part concatenated, then a stable sort."""
     import numpy as np
 
-    from connector.plan import CARRIED_REASON, ROW_COLUMNS, _in_line_order
+    from connector.plan import CARRIED_REASON, ROW_COLUMNS
+    from connector.plan.order import in_line_order as _in_line_order
 
     def part(lines: list[int], tag: str) -> pd.DataFrame:
         n = len(lines)

@@ -198,7 +198,7 @@ def test_plan_with_statuses_unmanaged_formatted_phones_and_remote_duplicates(san
 def test_validating_in_a_child_process_gives_the_same_report(setup, monkeypatch, command):
     """From PARALLEL_MIN_ROWS rows on, plan (and a first sync) validate in a forked
     child while the campaign is read: the same exit code and report as in sequence."""
-    from connector import pipeline
+    from connector.validate import run as validation
 
     sandbox, tmp, env = setup
     # the same campaign twice: 6 for the run in sequence, 7 for the forked one
@@ -206,16 +206,16 @@ def test_validating_in_a_child_process_gives_the_same_report(setup, monkeypatch,
                                            "phone_number")} for c in sandbox.contacts(6)])
     outcomes = []
     for campaign, min_rows in ((6, 10**9), (7, 0)):
-        monkeypatch.setattr(pipeline, "PARALLEL_MIN_ROWS", min_rows)
+        monkeypatch.setattr(validation, "PARALLEL_MIN_ROWS", min_rows)
         marker = tmp / f"validated-in-{campaign}"
-        real = pipeline._validate_in_child
+        real = validation._validate_in_child
         parent = os.getpid()
 
         def spy(*a, _real=real, _marker=marker, _parent=parent):  # runs in the child
             _marker.write_text(str(os.getpid() != _parent))
             return _real(*a)
 
-        monkeypatch.setattr(pipeline, "_validate_in_child", spy)
+        monkeypatch.setattr(validation, "_validate_in_child", spy)
         extra = ["--state", tmp / f"state-{campaign}.db"] if command == "sync" else []
         result = run(env, command, tmp / "s.csv", "--campaign-id", campaign, "--mapping",
                      tmp / "m.yaml", "--mode", "mirror", "--force", "--report",

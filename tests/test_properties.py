@@ -18,7 +18,7 @@ from connector.normalize import (
     normalize_phones,
     phone_slow,
 )
-from connector.schema import LINE_COLUMN, normalize_contacts
+from connector.validate.schema import LINE_COLUMN, normalize_contacts
 
 FIELDS = ["external_unique_id", "name", "email", "phone_number", "outbound_number"]
 SETTINGS = settings(max_examples=300, deadline=None,

@@ -17,12 +17,12 @@ import pytest
 from click.testing import CliRunner
 
 from connector.cli import cli
-from connector.countries import region_of
 from connector.errors import MappingError
-from connector.mapping import apply_mapping, parse_mapping
+from connector.extract.mapping import apply_mapping, parse_mapping
 from connector.normalize import normalize_phone, stray_letters
 from connector.pipeline import validate_source
-from connector.schema import LINE_COLUMN, normalize_contacts
+from connector.validate.countries import region_of
+from connector.validate.schema import LINE_COLUMN, normalize_contacts
 
 TOKEN = "s3cret-token-value"
 

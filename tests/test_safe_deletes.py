@@ -14,7 +14,7 @@ from click.testing import CliRunner
 
 from connector.cli import cli
 from connector.plan import PlanOptions, build_plan, remote_frame
-from connector.schema import normalize_contacts
+from connector.validate.schema import normalize_contacts
 
 FIELDS = ["external_unique_id", "name", "email", "phone_number", "outbound_number"]
 TOKEN = "s3cret-token-value"

@@ -6,7 +6,7 @@ import pandas as pd
 import pytest
 
 from connector.normalize import normalize_email, normalize_phone
-from connector.schema import LINE_COLUMN, REASON_HINTS, normalize_contacts
+from connector.validate.schema import LINE_COLUMN, REASON_HINTS, normalize_contacts
 
 FIELDS = ["external_unique_id", "name", "email", "phone_number", "outbound_number"]
 

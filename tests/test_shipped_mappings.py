@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from connector.mapping import SHIPPED_DIR, load_mapping, shipped_mappings
+from connector.extract.mapping import SHIPPED_DIR, load_mapping, shipped_mappings
 from connector.pipeline import validate_source
-from connector.schema import REASONS
+from connector.validate.schema import REASONS
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLES_DIR = ROOT / "sample_data"

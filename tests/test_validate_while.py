@@ -9,9 +9,10 @@ import os
 import pandas as pd
 import pytest
 
-from connector import pipeline
 from connector.errors import UsageError
-from connector.pipeline import prepare_source, validate_prepared, validate_while
+from connector.extract import prepare_source
+from connector.validate import run as validation
+from connector.validate import validate_prepared, validate_while
 
 ROWS = [
     "external_unique_id,name,email,phone_number",
@@ -53,7 +54,7 @@ def test_small_sources_validate_in_this_process(prepared, monkeypatch):
     def no_child(*args, **kwargs):
         raise AssertionError("no child process below min_rows")
 
-    monkeypatch.setattr(pipeline, "_validate_in_child", no_child)
+    monkeypatch.setattr(validation, "_validate_in_child", no_child)
     validated, out = validate_while(*prepared, lambda: 7)
     assert out == 7
     _same(validated, validate_prepared(*prepared))
@@ -73,7 +74,7 @@ def test_an_error_of_the_validation_is_raised_as_in_sequence(prepared, monkeypat
     def broken(*args, **kwargs):
         raise UsageError("cannot validate: the mapping's region is unknown")
 
-    monkeypatch.setattr(pipeline, "validate_prepared", broken)
+    monkeypatch.setattr(validation, "validate_prepared", broken)
     with pytest.raises(UsageError, match="region is unknown"):
         validate_while(*prepared, lambda: None, min_rows=0)
 
@@ -82,7 +83,7 @@ def test_a_child_that_dies_is_replaced_by_validating_here(prepared, monkeypatch,
     def killed(send, *args):
         os._exit(9)  # as if killed, or out of memory
 
-    monkeypatch.setattr(pipeline, "_validate_in_child", killed)
+    monkeypatch.setattr(validation, "_validate_in_child", killed)
     validated, out = validate_while(*prepared, lambda: "read", min_rows=0)
     assert out == "read"
     _same(validated, validate_prepared(*prepared))

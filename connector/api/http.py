@@ -35,6 +35,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+import certifi
 import requests.exceptions
 import urllib3
 import urllib3.exceptions
@@ -53,6 +54,7 @@ from ..errors import (
     ServerError,
     TransportError,
 )
+from ..privacy import scrub_secrets
 
 log = logging.getLogger("campaign_sync.http")
 
@@ -250,10 +252,6 @@ class Response:
 
 def _default_bundle() -> str | None:
     """certifi's CA bundle (the one requests verified against), else the system's."""
-    try:
-        import certifi
-    except ImportError:  # pragma: no cover - certifi comes with requests
-        return None
     return certifi.where()
 
 
@@ -337,8 +335,6 @@ class HttpSession:
             self.stats[key] += 1
 
     def _scrub(self, text: str) -> str:
-        from ..privacy import scrub_secrets
-
         return scrub_secrets(text, self._secrets)
 
     def _scrub_answer(self, response: Response, body: bytes) -> bytes:

@@ -9,8 +9,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from connector.api.client import RemoteContact
+from connector.api.frame import fetch_remote
 from connector.errors import ProtocolError
-from connector.pipeline import fetch_remote
 
 PAGE = [
     {"id": 1, "external_unique_id": "k1", "name": "Ann", "email": "a@x.org",
@@ -121,7 +121,7 @@ def test_a_usual_page_decodes_as_listed_contacts():
     ([3, "4", " 12 ", None, "", "x", 1.5, True], [3, 4, 12, None, None, None, 1, 1]),
 ])
 def test_listed_ids_become_nullable_ints_whatever_their_shape(raw, expected):
-    from connector.pipeline import _remote_ids
+    from connector.api.frame import _remote_ids
 
     ids = _remote_ids(raw)
     assert str(ids.dtype) == "Int64"

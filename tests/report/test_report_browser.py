@@ -16,7 +16,7 @@ import pytest
 
 from connector.plan import PlanOptions, build_plan, remote_frame
 from connector.report import write_report
-from connector.schema import normalize_contacts
+from connector.validate.schema import normalize_contacts
 
 ADDS, REJECTED, DELETES = 3000, 400, 250
 

@@ -16,8 +16,8 @@ import pytest
 
 from connector.plan import Plan, PlanOptions, build_plan, remote_frame
 from connector.report import masked_plan, write_report
-from connector.report_html import render_html
-from connector.schema import normalize_contacts
+from connector.report.html import render_html
+from connector.validate.schema import normalize_contacts
 
 INJECTED = "<script>alert(1)</script>"
 ESCAPED = "&lt;script&gt;alert(1)&lt;/script&gt;"

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from connector.errors import SourceError
-from connector.sources import LINE_COLUMN, SourceHints, iter_source, read_source
+from connector.extract import LINE_COLUMN, SourceHints, iter_source, read_source
 
 
 def rows(frame):

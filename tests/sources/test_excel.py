@@ -10,7 +10,7 @@ import openpyxl
 import pytest
 
 from connector.errors import SourceError
-from connector.sources import LINE_COLUMN, SourceHints, read_source
+from connector.extract import LINE_COLUMN, SourceHints, read_source
 
 
 def rewrite_values(path: Path, replacements: dict[str, str]) -> None:

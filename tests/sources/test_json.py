@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from connector.errors import SourceError
-from connector.sources import LINE_COLUMN, SourceHints, read_source
+from connector.extract import LINE_COLUMN, SourceHints, read_source
 
 
 def test_json_array_values_as_written(tmp_path: Path) -> None:

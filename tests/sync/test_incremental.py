@@ -8,8 +8,8 @@ from connector.api.client import ApiClient
 from connector.api.http import RetryPolicy
 from connector.config import Settings
 from connector.load import LoadOptions
+from connector.pipeline import sync_run
 from connector.plan import PlanOptions
-from connector.sync import run_sync
 
 TOKEN = "s3cret-token-value"
 
@@ -28,7 +28,7 @@ def base_rows(n=300):
 def sync(sandbox, tmp_path, source, *, mapping="generic", **kw):
     settings = Settings(base_url=sandbox.url, api_user="acme", api_token=TOKEN, rate_limit=500)
     with ApiClient(settings, retry=RetryPolicy(backoff_base=0.01, backoff_cap=0.05)) as client:
-        return run_sync(source=str(source), campaign_id=6, mapping=mapping,
+        return sync_run(source=str(source), campaign_id=6, mapping=mapping,
                         plan_options=PlanOptions(mode="mirror", force=True),
                         load_options=LoadOptions(first_poll=0.05, max_poll=0.2),
                         settings=settings, state_path=str(tmp_path / "state.db"),
@@ -168,7 +168,7 @@ def test_trust_state_plans_without_reading_the_campaign(sandbox, tmp_path):
     notes = []
     settings = Settings(base_url=sandbox.url, api_user="acme", api_token=TOKEN, rate_limit=500)
     with ApiClient(settings) as client:
-        out = run_sync(source=str(write_source(tmp_path / "b.csv", night)), campaign_id=6,
+        out = sync_run(source=str(write_source(tmp_path / "b.csv", night)), campaign_id=6,
                        mapping="generic", plan_options=PlanOptions(mode="mirror", force=True),
                        load_options=LoadOptions(first_poll=0.05, max_poll=0.2),
                        settings=settings, state_path=str(tmp_path / "state.db"),

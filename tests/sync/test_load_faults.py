@@ -9,9 +9,9 @@ from connector.api.client import ApiClient
 from connector.api.http import RetryPolicy
 from connector.config import Settings
 from connector.load import LoadOptions
+from connector.pipeline import sync_run
 from connector.plan import PlanOptions
 from connector.sandbox import SandboxServer
-from connector.sync import run_sync
 
 TOKEN = "s3cret-token-value"
 WRITES = ("add", "import", "patch", "delete")
@@ -29,7 +29,7 @@ def sync(sandbox, tmp_path, source, *, mode="upsert", chunk=1000, job_timeout=30
     settings = Settings(base_url=sandbox.url, api_user="acme", api_token=TOKEN, rate_limit=500)
     client = ApiClient(settings, retry=RetryPolicy(backoff_base=0.01, backoff_cap=0.05))
     try:
-        return run_sync(source=str(source), campaign_id=6, mapping="generic",
+        return sync_run(source=str(source), campaign_id=6, mapping="generic",
                         plan_options=PlanOptions(mode=mode, force=True),
                         load_options=LoadOptions(chunk_size=chunk, job_timeout=job_timeout,
                                                  first_poll=0.05, max_poll=0.2),

@@ -10,7 +10,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from connector.load import _spread
+from connector.load.loader import _spread
 
 
 class Counter:

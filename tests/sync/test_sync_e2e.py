@@ -22,10 +22,10 @@ from connector.api.http import RetryPolicy
 from connector.cli import cli
 from connector.config import Settings
 from connector.load import Loader, LoadOptions
+from connector.pipeline import sync_run
 from connector.plan import PlanOptions
 from connector.sandbox import SandboxServer
 from connector.state import StateStore
-from connector.sync import run_sync
 
 TOKEN = "s3cret-token-value"
 CID = 6
@@ -75,7 +75,7 @@ def sync(sandbox: SandboxServer, tmp: Path, source: Path, mode: str, report: Pat
          client: ApiClient | None = None, chunk_size: int = 1000, concurrency: int = 4,
          rate: float = 1000.0, force: bool = False, max_delete_fraction: float = 0.10,
          poll: tuple[float, float] = (0.05, 0.25), settle_reads: int = 6):
-    return run_sync(
+    return sync_run(
         source=str(source), campaign_id=CID, mapping=str(tmp / "m.yaml"),
         plan_options=PlanOptions(mode=mode, max_delete_fraction=max_delete_fraction,
                                  force=force),

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+from connector.load import verify
 from connector.plan import remote_frame
 from connector.state import StateStore
-from connector.sync import verify
 
 
 def test_each_kind_of_operation_is_confirmed_only_by_what_the_campaign_holds(tmp_path):

@@ -22,46 +22,28 @@ import numpy as np
 import pandas as pd
 import pandera.pandas as pa
 
-from .contact import API_FIELDS, DEFAULT_REQUIRED, LINE_COLUMN
-from .countries import regions_of
-from .normalize import (
+from ..contact import (
+    API_FIELDS,
+    DEFAULT_REQUIRED,
+    LINE_COLUMN,
+    NAME_MAX_LENGTH,
+    REASON_HINTS,
+)
+from ..normalize import (
     collapse_spaces,
     map_unique,
     normalize_emails,
     normalize_phones,
 )
+from .countries import regions_of
 
 REGION_COLUMN = "__region__"  # each row's country as written (mapping.REGION_COLUMN)
-NAME_MAX_LENGTH = 255
 KEY_STRIP = " \t\r\n\v\f\xa0\ufeff\u200b\u200c\u200d\u2060\u180e"
 
 #: a key a spreadsheet showed as a number in scientific notation (1.23E+10, 4,5E+11):
 #: its digits are lost, so it names no record
 EXCEL_NUMBER_KEY = r"[0-9](?:[.,][0-9]+)?[eE]\+?[0-9]{1,3}"
 
-#: reason code -> how to fix it
-REASON_HINTS: dict[str, str] = {
-    "missing_key": "give the row its record ID (the sync key); rows without one cannot be synced",
-    "duplicate_key": "each record ID may appear once; merge or remove the duplicate rows",
-    "invalid_key": "the record ID was turned into a number in scientific notation by a "
-                   "spreadsheet (1.23E+10): its digits are lost; export the column as text "
-                   "and take the IDs from the CRM again",
-    "missing_name": "fill in the contact's name",
-    "name_too_long": f"shorten the name to at most {NAME_MAX_LENGTH} characters",
-    "missing_phone": "fill in the contact's phone number",
-    "invalid_phone": "write a full phone number, e.g. +1 201-471-6992, or set the mapping's "
-                     "region for national numbers",
-    "missing_email": "fill in the contact's email address",
-    "invalid_email": "fix the email address (name@example.com) or leave it empty",
-    "missing_outbound_number": "fill in the outbound (caller ID) number or set a default "
-                               "in the mapping with {value: ...}",
-    "invalid_outbound_number": "write a full outbound number, e.g. +1 760-867-5309",
-    "structured_value": "a contact field holds text, not a JSON object or array: name a "
-                        "field inside it by a dotted path (properties.phone) or map "
-                        "another key",
-    "duplicate_phone": "each contact needs its own phone number; the campaign rejects a whole "
-                       "import when two contacts share one",
-}
 REASONS: tuple[str, ...] = tuple(REASON_HINTS)
 
 _MISSING = {"external_unique_id": "missing_key", "name": "missing_name",

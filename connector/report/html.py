@@ -22,16 +22,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .fileio import cell_text
-from .normalize import normalize_phone
+from ..contact import REASON_HINTS
+from ..fileio import cell_text
+from ..normalize import normalize_phone
+from ..plan import REASONS, REMOTE_ACTIONS, SOURCE_ACTIONS, Plan
+from ..privacy import mask_email, mask_phone, mask_text
 from .outcome import OUTCOMES, outcome_totals, what_to_do
-from .plan import REASONS, REMOTE_ACTIONS, SOURCE_ACTIONS, Plan
-from .privacy import mask_email, mask_phone, mask_text
-
-try:  # the schema's reject reasons and their fixes, for tooltips
-    from .schema import REASON_HINTS
-except ImportError:  # pragma: no cover
-    REASON_HINTS = {}
 
 DASH = "\u2014"
 ARROW = "\u2192"

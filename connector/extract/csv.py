@@ -14,9 +14,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from connector.errors import SourceError
-from connector.normalize import fold_name
-
+from ..errors import SourceError
+from ..normalize import fold_name
 from .base import (
     SourceHints,
     SourceInfo,

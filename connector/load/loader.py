@@ -23,11 +23,11 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
-from .errors import AmbiguousWriteError, ApiError, AuthError, PayloadTooLargeError
-from .fileio import cell_text
-from .pipeline import fetch_remote
-from .plan import Plan
-from .state import StateStore
+from ..api.frame import fetch_remote
+from ..errors import AmbiguousWriteError, ApiError, AuthError, PayloadTooLargeError
+from ..fileio import cell_text
+from ..plan import Plan
+from ..state import StateStore
 
 T = TypeVar("T")
 R = TypeVar("R")

@@ -16,8 +16,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from connector.errors import SourceError
-
+from ..errors import SourceError
 from .base import LINE_COLUMN, SourceHints, SourceInfo
 from .csv import open_csv
 from .excel import open_excel

@@ -7,9 +7,8 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
-from .api.client import RemoteContact
-from .errors import UsageError
-from .fileio import atomic_write, write_csv
+from ..errors import UsageError
+from ..fileio import atomic_write, write_csv
 
 LEADING = ("id", "external_unique_id", "name", "email", "phone_number", "outbound_number",
            "status", "campaign_id", "priority", "assigned_call_id",
@@ -30,7 +29,7 @@ def _flatten(obj: Mapping[str, Any]) -> dict[str, Any]:
     return flat
 
 
-def write_contacts(contacts: Iterable[RemoteContact], output: str | Path) -> int:
+def write_contacts(contacts: Iterable[Any], output: str | Path) -> int:
     """Write every field of every contact; .csv (one column per field, metadata as
     `user_custom_metadata.KEY`) or .json (the objects as the platform gave them)."""
     path = Path(output)

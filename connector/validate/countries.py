@@ -51,19 +51,28 @@ def country_key(text: str) -> str:
     return _SEPARATORS.sub(" ", text.casefold()).strip()
 
 
+def locale_data() -> dict[str, dict[str, str]]:
+    """phonenumbers' names of the regions, per language."""
+    # imported on first use: the module takes half a second to load, and only a
+    # source with a country column needs it
+    from phonenumbers.geodata.locale import LOCALE_DATA
+
+    return LOCALE_DATA
+
+
 @functools.lru_cache(maxsize=1)
 def country_table() -> dict[str, str]:
     """ISO codes, ISO 3166 names (pycountry), phonenumbers' English names and the
     colloquial forms, for every region phonenumbers supports -> its region code."""
-    import pycountry
-    from phonenumbers.geodata.locale import LOCALE_DATA
+    import pycountry  # here, not at the top: only a source with a country column pays for it
 
     supported = phonenumbers.SUPPORTED_REGIONS
     table: dict[str, str] = {}
     for region in sorted(supported):
-        english = LOCALE_DATA.get(region, {}).get("en", "")
+        names = locale_data().get(region, {})
+        english = names.get("en", "")
         if english.startswith("*"):
-            english = LOCALE_DATA[region].get(english[1:], "")
+            english = names.get(english[1:], "")
         if english:
             table[country_key(english)] = region
         table[region.lower()] = region
@@ -86,12 +95,10 @@ def foreign_table() -> dict[str, str]:
     """The names phonenumbers gives the regions in its other languages (Deutschland,
     Allemagne, ...). Built only when a value is not in `country_table` (most exports
     write English names or codes); a name two regions share is left out."""
-    from phonenumbers.geodata.locale import LOCALE_DATA
-
     table: dict[str, str] = {}
     ambiguous: set[str] = set()
     for region in sorted(phonenumbers.SUPPORTED_REGIONS):
-        for lang, name in LOCALE_DATA.get(region, {}).items():
+        for lang, name in locale_data().get(region, {}).items():
             if lang == "en" or not name or name.startswith("*"):
                 continue
             key = country_key(name)

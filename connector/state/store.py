@@ -1,4 +1,4 @@
-"""The state store: an embedded SQLite file (default ``.campaign-sync/state.db``).
+"""The state store: an embedded SQLite file (``state.db`` in the per-user state home, see `paths`).
 
 It records each run, each planned write with its status (planned, sent, done,
 failed, pending, unconfirmed) and the remote contact as it was before (for
@@ -16,47 +16,18 @@ import os
 import socket
 import sqlite3
 import time
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from .errors import ConfigError, LockedError
+import numpy as np
+import pandas as pd
 
-if TYPE_CHECKING:
-    import pandas as pd
-
-#: where the state store was kept before it had a home of its own (read if found)
-LEGACY_STATE = Path(".campaign-sync") / "state.db"
-
-
-def state_home(environ: Mapping[str, str] | None = None) -> Path:
-    """campaign-sync's per-user directory: ``$XDG_STATE_HOME/campaign-sync``, else
-    ``~/.local/state/campaign-sync``. The state store and the report directories live
-    there, so a run started from any directory finds the same history and lock."""
-    env = os.environ if environ is None else environ
-    root = env.get("XDG_STATE_HOME") or ""
-    base = Path(root) if root and Path(root).is_absolute() else Path.home() / ".local" / "state"
-    return base / "campaign-sync"
-
-
-def default_state_path(environ: Mapping[str, str] | None = None) -> Path:
-    """The state store when no --state, CAMPAIGN_SYNC_STATE or TOML `state` names one:
-    the store in the old default place (./.campaign-sync/state.db) when there is one,
-    so nothing is lost, else the one in `state_home`."""
-    if LEGACY_STATE.exists():
-        return LEGACY_STATE.resolve()
-    return state_home(environ) / "state.db"
-
-
-def legacy_note(path: Path) -> str | None:
-    """The one-line note for a store found in the old default place."""
-    if path == LEGACY_STATE.resolve():
-        return (f"using the state store in the old default place {path}; move it to "
-                f"{state_home() / 'state.db'} (or pass --state) to use it from any directory")
-    return None
+from ..errors import ConfigError, LockedError
+from .paths import default_state_path
 
 SCHEMA_VERSION = 2
 
@@ -287,6 +258,11 @@ class StateStore:
         row = self.db.execute("SELECT * FROM runs WHERE id=?", (run_id,)).fetchone()
         return Run.from_row(row) if row else None
 
+    def run_mapping(self, run_id: int) -> str | None:
+        """The mapping file (or shipped name) run `run_id` used."""
+        row = self.db.execute("SELECT mapping FROM runs WHERE id=?", (run_id,)).fetchone()
+        return row["mapping"] if row and row["mapping"] else None
+
     def runs(self, campaign_id: int | None = None, limit: int = 50) -> list[Run]:
         if campaign_id is None:
             rows = self.db.execute("SELECT * FROM runs ORDER BY id DESC LIMIT ?", (limit,))
@@ -376,8 +352,6 @@ class StateStore:
     def operation_table(self, run_id: int) -> Any:
         """The run's operations as a DataFrame (kind, key, remote_id, line, status,
         confirmed, error), without decoding payloads: what a report needs of them."""
-        import pandas as pd
-
         cur = self.db.execute("SELECT kind, key, remote_id, line, status, confirmed, error"
                               " FROM operations WHERE run_id=? ORDER BY id", (run_id,))
         columns = [d[0] for d in cur.description]
@@ -469,9 +443,6 @@ class StateStore:
 
         Read as one row of columns (each joined by SQLite, then split and parsed in C)
         instead of a million row tuples: a nightly run reads the whole state."""
-        import numpy as np
-        import pandas as pd
-
         nullable = ("remote_hash", "remote_id", "phone_hash")
         row = self.db.execute(
             "SELECT count(*), group_concat(key, char(31)), group_concat(row_hash), "
@@ -494,8 +465,6 @@ class StateStore:
 
     def _applied_by_rows(self, campaign_id: int) -> pd.DataFrame:
         """`applied`, one row tuple at a time."""
-        import pandas as pd
-
         rows = self.db.execute("SELECT key, row_hash, remote_hash, remote_id, phone_hash"
                                " FROM contacts WHERE campaign_id=? ORDER BY key",
                                (campaign_id,)).fetchall()

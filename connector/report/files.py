@@ -4,6 +4,8 @@ the user only, and CSV cells are neutralized against formula injection."""
 
 from __future__ import annotations
 
+import contextlib
+import csv
 import os
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
@@ -13,10 +15,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .fileio import atomic_write, neutralize_cell, write_csv, write_frame_csv
+from ..fileio import atomic_write, neutralize_cell, write_csv, write_frame_csv
+from ..plan import Plan
+from ..privacy import mask_email, mask_phone, mask_text
+from .html import render_html
 from .outcome import what_to_do
-from .plan import Plan
-from .privacy import mask_email, mask_phone, mask_text
 
 ACTION_COLUMNS = ("action", "reason", "line", "external_unique_id", "remote_id", "changed",
                   "name", "email", "phone_number", "outbound_number",
@@ -149,10 +152,6 @@ def write_report(plan: Plan, directory: str | os.PathLike[str], *, mask_pii: boo
         handle.write("\n")
     write_actions(shown, files.actions_csv)
     write_rejects_table(shown.rejects, files.rejects_csv, originals=originals)
-    try:
-        from .report_html import render_html
-    except ImportError:  # the HTML page is optional while it is being built
-        return files
     html = render_html(shown, mask_pii=mask_pii, max_rows=html_max_rows)
     files.report_html = target / "report.html"
     with atomic_write(files.report_html) as handle:
@@ -222,9 +221,6 @@ def write_outcome_files(plan: Plan, directory: str | os.PathLike[str], *,
     The originals come from `source_chunks` (the source read again, all columns, a
     chunk at a time), so memory stays bounded however many rows were written.
     Returns (success rows, error rows)."""
-    import contextlib
-    import csv
-
     table = outcome_table(plan)
     if mask_pii:
         table = masked(table)
@@ -278,3 +274,19 @@ def write_outcome_files(plan: Plan, directory: str | os.PathLike[str], *,
             if not with_line[i]:
                 emit(records[i], blank, bool(ok[i]))
     return counts[0], counts[1]
+
+
+def write_operations(operations: Iterable[dict[str, Any]], path: Path, *, mask_pii: bool
+                     ) -> int:
+    """operations.csv: the outcome of every write of a run (`StateStore.operations`):
+    kind, key, remote id, line, status, confirmed, error."""
+
+    def lines():
+        for op in operations:
+            error = op["error"] or ""
+            yield [op["kind"], op["key"] or "", op["remote_id"] or "", op["line"] or "",
+                   op["status"], {1: "yes", 0: "no"}.get(op["confirmed"], ""),
+                   mask_text(error) if mask_pii else error]
+
+    return write_csv(path, ["kind", "external_unique_id", "remote_id", "line", "status",
+                            "confirmed", "error"], lines())

@@ -12,9 +12,9 @@ from typing import TextIO
 
 import pandas as pd
 
-from connector.contact import LINE_COLUMN
-from connector.errors import SourceError
-from connector.normalize import fold_name
+from ..contact import LINE_COLUMN
+from ..errors import SourceError
+from ..normalize import fold_name
 
 BLOCK = 1 << 20
 

@@ -18,9 +18,8 @@ from typing import Any
 
 import pandas as pd
 
-from connector.errors import SourceError
-from connector.normalize import fold_name
-
+from ..errors import SourceError
+from ..normalize import fold_name
 from .base import (
     SourceHints,
     SourceInfo,

@@ -7,6 +7,7 @@ a source DataFrame into one with exactly the five API fields and ``__line__``.
 
 from __future__ import annotations
 
+import codecs
 import difflib
 import re
 from collections.abc import Iterable, Sequence
@@ -18,9 +19,9 @@ import pandas as pd
 import phonenumbers
 import yaml
 
-from .contact import API_FIELDS, DEFAULT_REQUIRED, LINE_COLUMN
-from .errors import MappingError
-from .normalize import fold_name
+from ..contact import API_FIELDS, DEFAULT_REQUIRED, LINE_COLUMN
+from ..errors import MappingError
+from ..normalize import fold_name
 
 #: the mapped frame's column of each row's country as written (a `region: {column: ...}`)
 REGION_COLUMN = "__region__"
@@ -28,7 +29,7 @@ REGION_COLUMN = "__region__"
 PHONE_FIELDS: tuple[str, ...] = ("phone_number", "outbound_number")
 MAX_MAPPING_BYTES = 64 * 1024
 
-SHIPPED_DIR = Path(__file__).resolve().parent.parent / "mappings"
+SHIPPED_DIR = Path(__file__).resolve().parents[2] / "mappings"
 
 _TOP_KEYS = {"region", "columns", "required", "source"}
 _SOURCE_KEYS = {"sheet", "encoding", "delimiter", "records", "header_row"}
@@ -317,8 +318,6 @@ def parse_mapping(text: str, *, path: str = "<mapping>") -> Mapping:
                    f"{source['delimiter']!r} cannot separate fields (it quotes or ends lines)",
                    hint="use one of , ; | or a tab")
     if "encoding" in source:
-        import codecs
-
         try:
             codec = codecs.lookup(source["encoding"])
         except LookupError as exc:
