@@ -1,5 +1,9 @@
-"""Shared helpers for the benchmarks: run one function in its own process and get back
-its result, wall time and peak RSS; describe the machine; print a results table.
+"""The benchmarks' one harness: run one function in its own process and get back its
+result, wall time, CPU time and peak RSS (`run_in_subprocess`); time named stages
+inside a run (`Stages`); serve a seeded sandbox from a process of its own
+(`sandbox_process`); describe the machine; print a results table and the rows of
+the targets table every script ends with (`figure`, `ratio_figure`,
+`targets_table`). Each benchmark script holds only what it measures.
 
 A benchmark is a plain script beside this file. Each measured run goes through
 `run_in_subprocess`, so the peak RSS of one run is not mixed with the generator's,
@@ -21,11 +25,13 @@ from __future__ import annotations
 import json
 import os
 import platform
+import resource
 import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -207,3 +213,126 @@ def fmt_num(x: float | None, digits: int = 0) -> str:
 def write_json(path: str | Path, data: Any) -> None:
     Path(path).write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n",
                           encoding="utf-8")
+
+
+# ------------------------------------------------------------------ stages
+
+
+def cpu_seconds(children: bool = True) -> float:
+    """CPU seconds of this process so far (user + system), with its waited-for
+    children's (a validation process, say) when `children`."""
+    own = time.process_time()
+    if not children:
+        return own
+    ru = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own + ru.ru_utime + ru.ru_stime
+
+
+class Stages:
+    """Wall and CPU seconds of named stages of one run::
+
+        stages = Stages()
+        rows = stages.timed("read", lambda: read(path))
+        with stages("plan"):
+            plan = make_plan(rows)
+        stages.times  # {"read": {"seconds": 0.8, "cpu_seconds": 0.7}, "plan": {...}}
+
+    CPU seconds count the children this process waited for during the stage."""
+
+    def __init__(self) -> None:
+        self.times: dict[str, dict[str, float]] = {}
+
+    @contextmanager
+    def __call__(self, name: str) -> Iterator[None]:
+        c0, t0 = cpu_seconds(), time.perf_counter()
+        try:
+            yield
+        finally:
+            self.times[name] = {"seconds": round(time.perf_counter() - t0, 3),
+                                "cpu_seconds": round(cpu_seconds() - c0, 3)}
+
+    def timed(self, name: str, fn: Callable[[], Any]) -> Any:
+        with self(name):
+            return fn()
+
+    def total(self, key: str = "seconds") -> float:
+        return sum(stage[key] for stage in self.times.values())
+
+
+# ------------------------------------------------------------------ sandbox
+
+_SANDBOX_CHILD = r"""
+import importlib.util, os, sys
+path, func, rows, user, token, campaign = sys.argv[1:7]
+sys.path.insert(0, os.path.dirname(os.path.abspath(path)))
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(path))))
+spec = importlib.util.spec_from_file_location("_benchmark_contacts", path)
+module = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(module)
+from connector.sandbox import SandboxServer
+server = SandboxServer(user=user, token=token, campaigns=[int(campaign)], job_seconds=0)
+server.seed(int(campaign), getattr(module, func)(int(rows)), check=False)
+server.start()
+print(server.url, flush=True)
+try:
+    server.wait()
+except KeyboardInterrupt:
+    pass
+"""
+
+
+@contextmanager
+def sandbox_process(path: str | Path, contacts: str, rows: int, *, user: str, token: str,
+                    campaign: int = 6) -> Iterator[str]:
+    """The sandbox in a process of its own, its campaign seeded with
+    ``contacts(rows)`` (a function of the file `path`, yielding contact dicts), so the
+    measured client does not share a core's interpreter with the server: ``with
+    sandbox_process(__file__, "contacts", n, user=..., token=...) as url``."""
+    proc = subprocess.Popen([sys.executable, "-c", _SANDBOX_CHILD, str(Path(path).resolve()),
+                             contacts, str(rows), user, token, str(campaign)],
+                            stdout=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout is not None
+        url = proc.stdout.readline().strip()
+        if not url.startswith("http"):
+            raise RuntimeError(f"the sandbox did not start (exit code {proc.poll()})")
+        yield url
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+# ------------------------------------------------------------------ targets
+
+#: the columns of the table every script ends with (run_all.py gathers its rows)
+TARGET_HEADERS = ("figure", "measured", "baseline", "ratio", "target", "met")
+
+
+def met_text(ok: bool | None) -> str:
+    """The targets table's last cell: yes, NO, or blank for a figure without a target."""
+    return "" if ok is None else ("yes" if ok else "NO")
+
+
+def figure(label: str, measured: Any, baseline: Any = "", ratio: Any = "", target: str = "",
+           met: bool | None = None) -> list[Any]:
+    """One row of the targets table; `met` None leaves the column blank."""
+    return [label, measured, baseline, ratio, target, met_text(met)]
+
+
+def ratio_figure(label: str, measured: float, baseline: float, *, digits: int = 1,
+                 target: float | None = None, below: bool = True) -> list[Any]:
+    """A row comparing `measured` with a `baseline` of the same run, as a ratio; with a
+    `target`, met when the ratio is below it (`below`) or at least it."""
+    ratio = measured / baseline if baseline else float("inf")
+    met = None if target is None else (ratio < target if below else ratio >= target)
+    goal = "" if target is None else f"{'<' if below else '>='} {target:.2f}x"
+    return figure(label, f"{measured:,.{digits}f}", f"{baseline:,.{digits}f}",
+                  f"{ratio:.2f}x", goal, met)
+
+
+def targets_table(rows: Sequence[Sequence[Any]]) -> str:
+    return format_table(TARGET_HEADERS, rows)

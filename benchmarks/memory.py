@@ -35,8 +35,17 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from _common import fmt_num, format_table, machine, machine_line, run_in_subprocess, write_json  # noqa: E402
-from plan_scale import CAMPAIGN_ID, Sandbox, _client, write_source  # noqa: E402
+from _common import (  # noqa: E402
+    figure,
+    fmt_num,
+    format_table,
+    machine,
+    machine_line,
+    run_in_subprocess,
+    sandbox_process,
+    write_json,
+)
+from plan_scale import CAMPAIGN_ID, PLAN_SCALE, TOKEN, USER, _client, write_source  # noqa: E402
 
 from connector.api.frame import fetch_remote  # noqa: E402
 from connector.extract import iter_source, read_source  # noqa: E402
@@ -108,7 +117,8 @@ def measure_all(rows: int, work_dir: str | None = None, chunk_rows: int = 100_00
             if name in names:
                 runs[name] = run_in_subprocess(__file__, func, kwargs, timeout=timeout)
         if any(n in names for n in REMOTE_RUNS):
-            with Sandbox(rows) as url:
+            with sandbox_process(PLAN_SCALE, "campaign_contacts", rows, user=USER,
+                                 token=TOKEN, campaign=CAMPAIGN_ID) as url:
                 for name in REMOTE_RUNS:
                     if name in names:
                         runs[name] = run_in_subprocess(__file__, f"measure_{name}",
@@ -129,13 +139,13 @@ def report(res: dict[str, Any]) -> tuple[str, dict[str, Any]]:
     def line(label: str, name: str, copy: float, target: float | None, op: str) -> list[Any]:
         run = r[name]
         ratio = run["above_mib"] / copy if copy else None
-        met = ""
+        met = None
         if target is not None and ratio is not None:
-            met = "yes" if (ratio < target if op == "<" else ratio <= target) else "NO"
-        return [label, f"{fmt_num(run['above_mib'])} MiB (peak {fmt_num(run['peak_rss_mib'])}, "
-                f"{run['seconds']:.1f} s)", f"{fmt_num(copy)} MiB",
-                "" if ratio is None else f"{ratio:.2f}x",
-                "" if target is None else f"{op} {target}x", met]
+            met = ratio < target if op == "<" else ratio <= target
+        return figure(label, f"{fmt_num(run['above_mib'])} MiB (peak "
+                      f"{fmt_num(run['peak_rss_mib'])}, {run['seconds']:.1f} s)",
+                      f"{fmt_num(copy)} MiB", "" if ratio is None else f"{ratio:.2f}x",
+                      "" if target is None else f"{op} {target}x", met)
 
     rows = [
         line(f"iter_source, chunks of {fmt_num(res['chunk_rows'])}", "iter_source", copy_src,

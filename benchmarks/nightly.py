@@ -21,7 +21,6 @@ a fifth of night 1.
 from __future__ import annotations
 
 import argparse
-import subprocess
 import sys
 import tempfile
 import time
@@ -31,26 +30,28 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(HERE.parent))
 
-from _common import format_table, machine_line, run_in_subprocess, write_json  # noqa: E402
+from _common import (  # noqa: E402
+    Stages,
+    figure,
+    machine_line,
+    ratio_figure,
+    run_in_subprocess,
+    sandbox_process,
+    targets_table,
+    write_json,
+)
 
 TOKEN = "nightly-token"
 
-SANDBOX = r"""
-import sys
-from connector.sandbox import SandboxServer
-n = int(sys.argv[1])
-def contacts():
+
+
+def contacts(n: int):
+    """The campaign as the sandbox is seeded with it: the export's contacts, in E.164."""
     for i in range(n):
         exchange, line = divmod(i, 10_000)
         yield {"external_unique_id": f"c{i}", "name": f"Contact {i}",
                "email": f"contact{i}@example.com",
                "phone_number": f"+1201{200 + exchange:03d}{line:04d}"}
-server = SandboxServer(user="u", token=sys.argv[2], campaigns=[6], job_seconds=0)
-server.seed(6, contacts(), check=False)
-server.start()
-print(server.url, flush=True)
-server.wait()
-"""
 
 
 def write_source(path: Path, n: int, changed_every: int = 0) -> int:
@@ -75,8 +76,6 @@ def write_source(path: Path, n: int, changed_every: int = 0) -> int:
 def night(url: str, source: str, state: str, report: str, full_check: bool = False,
           trust_state: bool = False) -> dict:
     """One sync, as the nightly job runs it (in its own process)."""
-    import resource
-
     from connector.api.client import ApiClient
     from connector.config import Settings
     from connector.load import LoadOptions
@@ -84,9 +83,8 @@ def night(url: str, source: str, state: str, report: str, full_check: bool = Fal
     from connector.plan import PlanOptions
 
     settings = Settings(base_url=url, api_user="u", api_token=TOKEN, rate_limit=100_000)
-    cpu0 = time.process_time()
-    t0 = time.perf_counter()
-    with ApiClient(settings) as client:
+    stages = Stages()
+    with stages("sync"), ApiClient(settings) as client:
         out = sync_run(source=source, campaign_id=6, mapping="generic",
                        plan_options=PlanOptions(mode="upsert"),
                        load_options=LoadOptions(chunk_size=1000, concurrency=4,
@@ -94,12 +92,11 @@ def night(url: str, source: str, state: str, report: str, full_check: bool = Fal
                        settings=settings, state_path=state, report_dir=report, client=client,
                        full_check=full_check, trust_state=trust_state)
     reasons = out.plan.rows["reason"].value_counts().to_dict()
-    children = resource.getrusage(resource.RUSAGE_CHILDREN)  # a validation process, if any
-    return {"exit_code": out.exit_code, "wall_s": time.perf_counter() - t0,
-            "cpu_s": time.process_time() - cpu0 + children.ru_utime + children.ru_stime,
+    # CPU: this process's and its validation child's, if it forked one
+    return {"exit_code": out.exit_code, "wall_s": stages.times["sync"]["seconds"],
+            "cpu_s": stages.times["sync"]["cpu_seconds"],
             "reasons": {k: int(v) for k, v in reasons.items()},
-            "load": out.counts.get("load", {}),
-            "maxrss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
+            "load": out.counts.get("load", {})}
 
 
 def api_floor(url: str, changed_every: int) -> dict:
@@ -118,21 +115,19 @@ def api_floor(url: str, changed_every: int) -> dict:
     from connector.load.loader import _spread
 
     settings = Settings(base_url=url, api_user="u", api_token=TOKEN, rate_limit=100_000)
-    cpu0, t0 = time.process_time(), time.perf_counter()
+    stages = Stages()
     with ApiClient(settings) as client:
-        remote = fetch_remote(client, 6)
-        read_cpu, read_wall = time.process_time() - cpu0, time.perf_counter() - t0
+        remote = stages.timed("read", lambda: fetch_remote(client, 6))
         number = remote["external_unique_id"].str.slice(1).astype(int)
         changed = remote[number % changed_every == 7] if changed_every else remote.iloc[:0]
         ops = list(zip(changed["remote_id"].astype(int).tolist(), changed["name"].tolist()))
-        cpu1, t1 = time.process_time(), time.perf_counter()
-        with ThreadPoolExecutor(max_workers=4) as pool:  # the Loader's own dispatch
+        with stages("patch"), ThreadPoolExecutor(max_workers=4) as pool:  # the Loader's dispatch
             _spread(pool, 4, lambda op: client.contacts.patch(6, op[0], {"name": op[1]}), ops)
-        patch_cpu, patch_wall = time.process_time() - cpu1, time.perf_counter() - t1
+    read, patch = stages.times["read"], stages.times["patch"]
     return {"contacts": len(remote), "patches": len(ops),
-            "read_cpu_s": read_cpu, "read_wall_s": read_wall,
-            "patch_cpu_s": patch_cpu, "patch_wall_s": patch_wall,
-            "cpu_s": read_cpu + patch_cpu, "wall_s": read_wall + patch_wall}
+            "read_cpu_s": read["cpu_seconds"], "read_wall_s": read["seconds"],
+            "patch_cpu_s": patch["cpu_seconds"], "patch_wall_s": patch["seconds"],
+            "cpu_s": stages.total("cpu_seconds"), "wall_s": stages.total()}
 
 
 def main(argv: list[str]) -> int:
@@ -146,10 +141,7 @@ def main(argv: list[str]) -> int:
     with tempfile.TemporaryDirectory(prefix="bench-nightly-") as tmp:
         tmp_path = Path(tmp)
         t = time.perf_counter()
-        sandbox = subprocess.Popen([sys.executable, "-c", SANDBOX, str(args.rows), TOKEN],
-                                   stdout=subprocess.PIPE, text=True, cwd=HERE.parent)
-        try:
-            url = sandbox.stdout.readline().strip()
+        with sandbox_process(__file__, "contacts", args.rows, user="u", token=TOKEN) as url:
             print(f"sandbox with {args.rows:,} contacts at {url} "
                   f"({time.perf_counter() - t:.0f} s)", flush=True)
             night1_src, night2_src = tmp_path / "night1.csv", tmp_path / "night2.csv"
@@ -180,45 +172,36 @@ def main(argv: list[str]) -> int:
             print(f"API work alone: one read of the campaign {f['read_wall_s']:.1f} s wall, "
                   f"{f['read_cpu_s']:.1f} s CPU; {f['patches']:,} patches "
                   f"{f['patch_wall_s']:.1f} s wall, {f['patch_cpu_s']:.1f} s CPU", flush=True)
-        finally:
-            sandbox.terminate()
-            sandbox.wait(timeout=30)
 
     n1, n2, n3 = runs.values()
     carried = n2["reasons"].get("same_as_last_run", 0)
 
-    def ratio_row(label, a, b, key):
-        r = a[key] / b[key]
-        return [label, f"{a[key]:.1f}", f"{b[key]:.1f}", f"{r:.2f}x", "< 0.20x",
-                "yes" if r < 0.2 else "NO"]
-
-    def floor_row(label, cpu):
-        return [label, f"{cpu:.1f}", f"{n1['cpu_s']:.1f}", f"{cpu / n1['cpu_s']:.2f}x", "",
-                ""]
-
+    updated = (n2["load"].get("updated", 0), n3["load"].get("updated", 0))
     rows = [
-        ["rows changed on nights 2 and 3", f"{changed:,}", "", "", "", ""],
-        ["rows carried on night 2", f"{carried:,}", f"{args.rows - changed:,}", "", "",
-         "yes" if carried == args.rows - changed else "NO"],
-        ["patches on night 2 / night 3", f"{n2['load'].get('updated', 0):,} / "
-         f"{n3['load'].get('updated', 0):,}", f"{changed:,}", "", "",
-         "yes" if n2["load"].get("updated", 0) == n3["load"].get("updated", 0) == changed
-         else "NO"],
-        ratio_row("client CPU s, night 2 vs night 1", n2, n1, "cpu_s"),
-        ratio_row("client wall s, night 2 vs night 1", n2, n1, "wall_s"),
-        ratio_row("client CPU s, night 3 (trust) vs night 1", n3, n1, "cpu_s"),
-        ratio_row("client wall s, night 3 (trust) vs night 1", n3, n1, "wall_s"),
-        floor_row("client CPU s, API work alone: one read + the patches (floor of night 2)",
-                  f["cpu_s"]),
-        floor_row("client CPU s, API work alone: one read of the campaign", f["read_cpu_s"]),
-        floor_row("client CPU s, API work alone: the patches (floor of night 3)",
-                  f["patch_cpu_s"]),
-        ["peak RSS MiB nights 1 / 2 / 3", f"{n1['peak_rss_mib']:,.0f} / "
-         f"{n2['peak_rss_mib']:,.0f} / {n3['peak_rss_mib']:,.0f}", "", "", "", ""],
+        figure("rows changed on nights 2 and 3", f"{changed:,}"),
+        figure("rows carried on night 2", f"{carried:,}", f"{args.rows - changed:,}",
+               met=carried == args.rows - changed),
+        figure("patches on night 2 / night 3", f"{updated[0]:,} / {updated[1]:,}",
+               f"{changed:,}", met=updated[0] == updated[1] == changed),
+        ratio_figure("client CPU s, night 2 vs night 1", n2["cpu_s"], n1["cpu_s"], target=0.2),
+        ratio_figure("client wall s, night 2 vs night 1", n2["wall_s"], n1["wall_s"],
+                     target=0.2),
+        ratio_figure("client CPU s, night 3 (trust) vs night 1", n3["cpu_s"], n1["cpu_s"],
+                     target=0.2),
+        ratio_figure("client wall s, night 3 (trust) vs night 1", n3["wall_s"], n1["wall_s"],
+                     target=0.2),
+        ratio_figure("client CPU s, API work alone: one read + the patches (floor of night 2)",
+                     f["cpu_s"], n1["cpu_s"]),
+        ratio_figure("client CPU s, API work alone: one read of the campaign",
+                     f["read_cpu_s"], n1["cpu_s"]),
+        ratio_figure("client CPU s, API work alone: the patches (floor of night 3)",
+                     f["patch_cpu_s"], n1["cpu_s"]),
+        figure("peak RSS MiB nights 1 / 2 / 3", f"{n1['peak_rss_mib']:,.0f} / "
+               f"{n2['peak_rss_mib']:,.0f} / {n3['peak_rss_mib']:,.0f}"),
     ]
     print()
     print(machine_line())
-    print(format_table(["figure", "measured", "baseline", "ratio", "target", "met"], rows))
+    print(targets_table(rows))
     if args.json:
         write_json(args.json, {"rows": args.rows, "changed": changed, "nights": runs,
                                "api_floor": floor.result, "table": rows})

@@ -36,7 +36,6 @@ from __future__ import annotations
 
 import argparse
 import csv
-import subprocess
 import sys
 import tempfile
 import time
@@ -51,7 +50,17 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import email_validator  # noqa: E402
 import pandas as pd  # noqa: E402
 import phonenumbers  # noqa: E402
-from _common import fmt_num, format_table, machine, machine_line, run_in_subprocess, write_json  # noqa: E402
+from _common import (  # noqa: E402
+    Stages,
+    figure,
+    fmt_num,
+    format_table,
+    machine,
+    machine_line,
+    run_in_subprocess,
+    sandbox_process,
+    write_json,
+)
 
 from connector.api.client import ApiClient  # noqa: E402
 from connector.api.frame import fetch_remote  # noqa: E402
@@ -62,6 +71,8 @@ from connector.plan import PlanOptions  # noqa: E402
 from connector.validate import validate_prepared, validate_while  # noqa: E402
 
 USER, TOKEN = "u", "t"
+#: this file, whose campaign_contacts seeds the sandbox (memory.py uses it too)
+PLAN_SCALE = Path(__file__).resolve()
 CAMPAIGN_ID = 6
 TOTAL_TARGET_S = 60.0
 RSS_TARGET_MIB = 3072.0
@@ -167,52 +178,6 @@ def write_source(path: Path, rows: int) -> dict[str, int]:
     return kinds
 
 
-# ------------------------------------------------------------------ sandbox process
-
-def serve(rows: int) -> None:
-    """Run in the sandbox's process: seed the campaign, print the URL, serve."""
-    from connector.sandbox import SandboxServer
-
-    server = SandboxServer(user=USER, token=TOKEN, campaigns=[CAMPAIGN_ID], job_seconds=0)
-    server.seed(CAMPAIGN_ID, campaign_contacts(rows), check=False)
-    server.start()
-    print(server.url, flush=True)
-    try:
-        server.wait()
-    except KeyboardInterrupt:
-        pass
-
-
-class Sandbox:
-    """The sandbox in a child process of its own: `with Sandbox(rows) as url: ...`."""
-
-    def __init__(self, rows: int) -> None:
-        self.rows = rows
-        self.proc: subprocess.Popen[str] | None = None
-        self.seed_seconds = 0.0
-
-    def __enter__(self) -> str:
-        t0 = time.perf_counter()
-        self.proc = subprocess.Popen([sys.executable, __file__, "--serve", str(self.rows)],
-                                     stdout=subprocess.PIPE, text=True)
-        assert self.proc.stdout is not None
-        url = self.proc.stdout.readline().strip()
-        if not url.startswith("http"):
-            self.proc.kill()
-            raise RuntimeError("the sandbox did not start")
-        self.seed_seconds = time.perf_counter() - t0
-        return url
-
-    def __exit__(self, *exc: Any) -> None:
-        if self.proc is not None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-
-
 def _client(url: str) -> Any:
     return ApiClient(Settings(base_url=url, api_user=USER, api_token=TOKEN,
                               rate_limit=100000))
@@ -237,14 +202,8 @@ def measure_campaign_sync(csv_path: str, url: str, parallel: bool = True) -> dic
     each stage runs in turn, to show what each costs."""
     import resource
 
-    stages: dict[str, dict[str, float]] = {}
-
-    def timed(name: str, fn: Any) -> Any:
-        c0, t0 = time.process_time(), time.perf_counter()
-        out = fn()
-        stages[name] = {"seconds": round(time.perf_counter() - t0, 3),
-                        "cpu_seconds": round(time.process_time() - c0, 3)}
-        return out
+    stages = Stages()
+    timed = stages.timed
 
     def fetch() -> Any:
         with _client(url) as client:
@@ -260,7 +219,7 @@ def measure_campaign_sync(csv_path: str, url: str, parallel: bool = True) -> dic
     plan = timed("plan", lambda: make_plan(validated, remote,
                                            PlanOptions(mode="mirror", max_delete_fraction=0.5)))
     child_kib = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    return {"stages": stages, "counts": _plan_counts(plan),
+    return {"stages": stages.times, "counts": _plan_counts(plan),
             "source_rows": int(len(mapped)), "remote_rows": int(len(remote)),
             "valid_rows": int(len(validated.result.valid)), "refused": plan.refused,
             "child_peak_rss_mib": round(child_kib / 1024, 1)}
@@ -269,14 +228,7 @@ def measure_campaign_sync(csv_path: str, url: str, parallel: bool = True) -> dic
 def measure_baseline(csv_path: str, url: str) -> dict[str, Any]:
     """The naive way: pandas read, row-by-row phonenumbers + email-validator, the
     campaign into a dict of dicts (phones normalized one by one), a dict diff."""
-    stages: dict[str, dict[str, float]] = {}
-    c0, t0 = time.process_time(), time.perf_counter()
-
-    def lap(name: str) -> None:
-        nonlocal c0, t0
-        stages[name] = {"seconds": round(time.perf_counter() - t0, 3),
-                        "cpu_seconds": round(time.process_time() - c0, 3)}
-        c0, t0 = time.process_time(), time.perf_counter()
+    stages = Stages()
 
     def e164(raw: str) -> str | None:
         try:
@@ -287,11 +239,43 @@ def measure_baseline(csv_path: str, url: str) -> dict[str, Any]:
             return None
         return phonenumbers.format_number(num, phonenumbers.PhoneNumberFormat.E164)
 
-    df = pd.read_csv(csv_path, dtype=str, keep_default_na=False)
-    lap("read")
+    with stages("read"):
+        df = pd.read_csv(csv_path, dtype=str, keep_default_na=False)
     source: dict[str, dict[str, str]] = {}
     rejected: set[str] = set()
     seen_phones: set[str] = set()
+    with stages("validate"):
+        validate_rows(df, e164, source, rejected, seen_phones)
+    remote: dict[str, dict[str, Any]] = {}
+    with stages("fetch"), _client(url) as client:
+        for page in client.contacts.iter_pages(CAMPAIGN_ID):
+            for obj in page:
+                key = (obj.get("external_unique_id") or "").strip()
+                raw = obj.get("phone_number") or ""
+                remote[key] = {"id": obj.get("id"),
+                               "name": " ".join((obj.get("name") or "").split()),
+                               "email": (obj.get("email") or "").strip(),
+                               "phone_number": e164(raw) or raw.strip()}
+    with stages("plan"):
+        adds = updates = deletes = 0
+        for key, mine in source.items():
+            theirs = remote.get(key)
+            if theirs is None:
+                adds += 1
+            elif any(v and v != theirs[f] for f, v in mine.items()):
+                updates += 1
+        for key in remote:
+            if key and key not in source and key not in rejected:
+                deletes += 1
+    return {"stages": stages.times, "counts": {"adds": adds, "updates": updates,
+                                               "deletes": deletes, "rejected": len(rejected)},
+            "source_rows": int(len(df)), "remote_rows": len(remote),
+            "valid_rows": len(source)}
+
+
+def validate_rows(df: pd.DataFrame, e164: Any, source: dict[str, dict[str, str]],
+                  rejected: set[str], seen_phones: set[str]) -> None:
+    """The baseline's validation: one row at a time."""
     for row in df.itertuples(index=False):
         key = (row.external_unique_id or "").strip()
         name = " ".join((row.name or "").split())
@@ -311,33 +295,6 @@ def measure_baseline(csv_path: str, url: str) -> dict[str, Any]:
             continue
         seen_phones.add(phone)
         source[key] = {"name": name, "email": email, "phone_number": phone}
-    lap("validate")
-    remote: dict[str, dict[str, Any]] = {}
-    with _client(url) as client:
-        for page in client.contacts.iter_pages(CAMPAIGN_ID):
-            for obj in page:
-                key = (obj.get("external_unique_id") or "").strip()
-                raw = obj.get("phone_number") or ""
-                remote[key] = {"id": obj.get("id"),
-                               "name": " ".join((obj.get("name") or "").split()),
-                               "email": (obj.get("email") or "").strip(),
-                               "phone_number": e164(raw) or raw.strip()}
-    lap("fetch")
-    adds = updates = deletes = 0
-    for key, mine in source.items():
-        theirs = remote.get(key)
-        if theirs is None:
-            adds += 1
-        elif any(v and v != theirs[f] for f, v in mine.items()):
-            updates += 1
-    for key in remote:
-        if key and key not in source and key not in rejected:
-            deletes += 1
-    lap("plan")
-    return {"stages": stages, "counts": {"adds": adds, "updates": updates, "deletes": deletes,
-                                         "rejected": len(rejected)},
-            "source_rows": int(len(df)), "remote_rows": len(remote),
-            "valid_rows": len(source)}
 
 
 # ------------------------------------------------------------------ driver
@@ -353,9 +310,10 @@ def run_case(rows: int, work: Path, *, baseline: bool, stages: bool,
     gen = write_source(csv_path, rows)
     out: dict[str, Any] = {"rows": rows, "input": gen,
                            "generate_seconds": round(time.perf_counter() - t0, 1)}
-    sandbox = Sandbox(rows)
-    with sandbox as url:
-        out["sandbox_seed_seconds"] = round(sandbox.seed_seconds, 1)
+    t0 = time.perf_counter()
+    with sandbox_process(__file__, "campaign_contacts", rows, user=USER, token=TOKEN,
+                         campaign=CAMPAIGN_ID) as url:
+        out["sandbox_seed_seconds"] = round(time.perf_counter() - t0, 1)
         args = {"csv_path": str(csv_path), "url": url}
         out["campaign_sync"] = run_in_subprocess(__file__, "measure_campaign_sync", args,
                                                  timeout=timeout).to_dict()
@@ -390,39 +348,38 @@ def report(big: dict[str, Any], small: dict[str, Any]) -> tuple[str, dict[str, A
     cs_counts = {k: cs_small["result"]["counts"][k] for k in COMPARED}
     bl_counts = {k: bl["result"]["counts"][k] for k in COMPARED}
     agree = cs_counts == bl_counts
-    rows = [["rows (source / campaign)", f"{fmt_num(cs['result']['source_rows'])} / "
-             f"{fmt_num(cs['result']['remote_rows'])}",
-             f"{fmt_num(bl['result']['source_rows'])} / {fmt_num(bl['result']['remote_rows'])}",
-             "", "", ""]]
+    rows = [figure("rows (source / campaign)", f"{fmt_num(cs['result']['source_rows'])} / "
+                   f"{fmt_num(cs['result']['remote_rows'])}",
+                   f"{fmt_num(bl['result']['source_rows'])} / "
+                   f"{fmt_num(bl['result']['remote_rows'])}")]
     seq = big.get("stages") if big.get("stages", {}).get("ok") else None
     for stage in ("read", "validate + fetch", "plan"):
-        rows.append([f"{stage} s (CPU s)", _stage_text(cs, stage),
-                     _stage_text(bl, "fetch" if stage == "validate + fetch" else stage)
-                     if stage != "validate + fetch" else
-                     f"validate {_stage_text(bl, 'validate')}, fetch {_stage_text(bl, 'fetch')}",
-                     "", "", ""])
+        rows.append(figure(f"{stage} s (CPU s)", _stage_text(cs, stage),
+                           _stage_text(bl, stage) if stage != "validate + fetch" else
+                           f"validate {_stage_text(bl, 'validate')}, "
+                           f"fetch {_stage_text(bl, 'fetch')}"))
     if seq is not None:
-        rows.append(["stages one after the other: read / validate / fetch / plan s",
-                     " / ".join(f"{seq['result']['stages'][k]['seconds']:.1f}"
-                                for k in ("read", "validate", "fetch", "plan"))
-                     + f" = {seq['seconds']:.1f}", "", "", "", ""])
-    rows.append(["total s", f"{cs_total:.1f}", f"{bl_total:.1f}", "", f"< {TOTAL_TARGET_S:.0f}",
-                 "yes" if cs_total < TOTAL_TARGET_S else "NO"])
-    rows.append(["CPU s", f"{cs['cpu_seconds']:.1f}", f"{bl['cpu_seconds']:.1f}", "", "", ""])
-    rows.append(["source rows/s", fmt_num(cs_rate), fmt_num(bl_rate),
-                 "" if ratio is None else f"{ratio:.1f}x", f">= {SPEED_TARGET:.0f}x",
-                 "yes" if ratio and ratio >= SPEED_TARGET else "NO"])
+        rows.append(figure("stages one after the other: read / validate / fetch / plan s",
+                           " / ".join(f"{seq['result']['stages'][k]['seconds']:.1f}"
+                                      for k in ("read", "validate", "fetch", "plan"))
+                           + f" = {seq['seconds']:.1f}"))
+    rows.append(figure("total s", f"{cs_total:.1f}", f"{bl_total:.1f}",
+                       target=f"< {TOTAL_TARGET_S:.0f}", met=cs_total < TOTAL_TARGET_S))
+    rows.append(figure("CPU s", f"{cs['cpu_seconds']:.1f}", f"{bl['cpu_seconds']:.1f}"))
+    rows.append(figure("source rows/s", fmt_num(cs_rate), fmt_num(bl_rate),
+                       "" if ratio is None else f"{ratio:.1f}x", f">= {SPEED_TARGET:.0f}x",
+                       met=bool(ratio and ratio >= SPEED_TARGET)))
     peak_ratio = cs["peak_rss_mib"] / bl["peak_rss_mib"] if bl["peak_rss_mib"] else None
-    rows.append(["peak RSS MiB", fmt_num(cs["peak_rss_mib"]), fmt_num(bl["peak_rss_mib"]),
-                 "" if peak_ratio is None else f"{peak_ratio:.2f}x",
-                 f"< {RSS_TARGET_MIB:.0f}", "yes" if cs["peak_rss_mib"] < RSS_TARGET_MIB else "NO"])
-    rows.append(["peak RSS MiB of the validation process", fmt_num(
-        cs["result"].get("child_peak_rss_mib")), "", "", "", ""])
+    rows.append(figure("peak RSS MiB", fmt_num(cs["peak_rss_mib"]), fmt_num(bl["peak_rss_mib"]),
+                       "" if peak_ratio is None else f"{peak_ratio:.2f}x",
+                       f"< {RSS_TARGET_MIB:.0f}", met=cs["peak_rss_mib"] < RSS_TARGET_MIB))
+    rows.append(figure("peak RSS MiB of the validation process",
+                       fmt_num(cs["result"].get("child_peak_rss_mib"))))
     label = "" if m == n else f" (at {fmt_num(m)} rows)"
-    rows.append([f"adds / updates / deletes{label}",
-                 " / ".join(fmt_num(cs_counts[k]) for k in COMPARED),
-                 " / ".join(fmt_num(bl_counts[k]) for k in COMPARED), "", "equal",
-                 "yes" if agree else "NO"])
+    rows.append(figure(f"adds / updates / deletes{label}",
+                       " / ".join(fmt_num(cs_counts[k]) for k in COMPARED),
+                       " / ".join(fmt_num(bl_counts[k]) for k in COMPARED), target="equal",
+                       met=agree))
     if m != n:
         c = cs["result"]["counts"]
         rows.append([f"adds / updates / deletes (at {fmt_num(n)} rows)",
@@ -447,11 +404,7 @@ def main(argv: list[str] | None = None) -> int:
                     help="skip the run that times each stage one after the other")
     ap.add_argument("--out-dir", help="where the CSVs go (default: a temporary directory)")
     ap.add_argument("--json", help="write every figure and run to this file")
-    ap.add_argument("--serve", type=int, help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
-    if args.serve is not None:
-        serve(args.serve)
-        return 0
     base_rows = min(args.baseline_rows or args.rows, args.rows)
     info = machine()
     with tempfile.TemporaryDirectory(prefix="bench-plan-", dir=args.out_dir) as tmp:

@@ -39,7 +39,15 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from _common import fmt_num, format_table, machine, machine_line, run_in_subprocess, write_json  # noqa: E402
+from _common import (  # noqa: E402
+    fmt_num,
+    format_table,
+    machine,
+    machine_line,
+    met_text,
+    run_in_subprocess,
+    write_json,
+)
 
 from connector.api.client import ApiClient  # noqa: E402
 from connector.config import Settings  # noqa: E402
@@ -208,45 +216,42 @@ def evaluate(res: dict[str, Any], steady: dict[str, Any] | None) -> list[list[An
     def ratio(a: float, b: float) -> str:
         return f"{a / b:.3f}x" if b else ("1.000x" if a == 0 else "n/a")
 
-    def yes(ok: bool) -> str:
-        return "yes" if ok else "NO"
-
     rows.append(["campaign reads (GET pages)", fmt_num(c1.get("list", 0)),
                  f"{fmt_num(m['list'])} ({m['list_plan']}+{m['list_verify']})",
-                 ratio(c1.get("list", 0), m["list"]), "= 2 reads", yes(c1.get("list", 0) ==
+                 ratio(c1.get("list", 0), m["list"]), "= 2 reads", met_text(c1.get("list", 0) ==
                                                                        m["list"])])
     for kind, label in (("import", "imports"), ("patch", "PATCHes"), ("delete", "DELETEs"),
                         ("add", "single adds")):
         got = c1.get(kind, 0)
         rows.append([label, fmt_num(got), fmt_num(m[kind]), ratio(got, m[kind]), "= minimum",
-                     yes(got == m[kind])])
+                     met_text(got == m[kind])])
     polls = c1.get("job", 0)
     rows.append(["job polls", fmt_num(polls), f">= {m['job']}", ratio(polls, m["job"]),
-                 ">= 1 a job", yes(polls >= m["job"])])
+                 ">= 1 a job", met_text(polls >= m["job"])])
     retries = res["first"]["client"].get("retries", 0)
     rows.append(["client retries", fmt_num(retries), "0", "", "(in the 5%)", ""])
     total = res["first"]["requests"]
     excess = total - m["total"]
     rows.append(["total requests", fmt_num(total), fmt_num(m["total"]),
-                 ratio(total, m["total"]), "<= 1.05x", yes(total <= m["total"] *
+                 ratio(total, m["total"]), "<= 1.05x", met_text(total <= m["total"] *
                                                           (1 + EXCESS_TARGET))])
     rows.append(["beyond the minimum (polls+retries+...)", fmt_num(excess),
                  f"{fmt_num(m['total'] * EXCESS_TARGET)} (5%)",
                  f"{100 * excess / m['total']:.2f}%", "<= 5%",
-                 yes(excess <= m["total"] * EXCESS_TARGET)])
+                 met_text(excess <= m["total"] * EXCESS_TARGET)])
     r429 = c1.get("rate_limited", 0)
-    rows.append(["429 answers", fmt_num(r429), "0", "", "0", yes(r429 == 0)])
+    rows.append(["429 answers", fmt_num(r429), "0", "", "0", met_text(r429 == 0)])
     rows.append(["campaign = source after run 1", str(res["first"]["campaign_matches"]), "",
-                 "", "True", yes(res["first"]["campaign_matches"])])
+                 "", "True", met_text(res["first"]["campaign_matches"])])
     writes2 = sum(c2.get(k, 0) for k in WRITE_KINDS)
     rows.append(["run 2: writes (add+import+patch+delete)", fmt_num(writes2), "0", "", "0",
-                 yes(writes2 == 0)])
+                 met_text(writes2 == 0)])
     rows.append(["run 2: job polls", fmt_num(c2.get("job", 0)), "0", "", "0",
-                 yes(c2.get("job", 0) == 0)])
+                 met_text(c2.get("job", 0) == 0)])
     rows.append(["run 2: campaign reads (GET pages)", fmt_num(c2.get("list", 0)),
                  fmt_num(m["list_verify"]) + " (plan read)",
                  ratio(c2.get("list", 0), m["list_verify"]), "reads only",
-                 yes(writes2 == 0)])
+                 met_text(writes2 == 0)])
     if steady is not None:
         sc = steady["counts"]
         patches = sc.get("patch", 0)
@@ -254,11 +259,11 @@ def evaluate(res: dict[str, Any], steady: dict[str, Any] | None) -> list[list[An
                      f"{steady['options']['sandbox_rate']}/s limit", fmt_num(patches),
                      fmt_num(steady["patches_planned"]), ratio(patches,
                                                                steady["patches_planned"]),
-                     "= planned", yes(patches == steady["patches_planned"])])
+                     "= planned", met_text(patches == steady["patches_planned"])])
         rows.append(["steady: 429 answers", fmt_num(sc.get("rate_limited", 0)), "0", "", "0",
-                     yes(sc.get("rate_limited", 0) == 0)])
+                     met_text(sc.get("rate_limited", 0) == 0)])
         rows.append(["steady: campaign = source", str(steady["campaign_matches"]), "", "",
-                     "True", yes(steady["campaign_matches"])])
+                     "True", met_text(steady["campaign_matches"])])
     return rows
 
 

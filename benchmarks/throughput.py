@@ -36,7 +36,15 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from _common import fmt_num, format_table, machine, machine_line, run_in_subprocess, write_json  # noqa: E402
+from _common import (  # noqa: E402
+    fmt_num,
+    format_table,
+    machine,
+    machine_line,
+    met_text,
+    run_in_subprocess,
+    write_json,
+)
 from requests_count import CAMPAIGN_ID, TOKEN, USER, campaign_matches, write_source  # noqa: E402
 
 from connector.api.client import ApiClient  # noqa: E402
@@ -203,15 +211,12 @@ def _median_run(kwargs: dict[str, Any], repeat: int) -> tuple[dict[str, Any], li
 def evaluate(c1: dict[str, Any], cn: dict[str, Any], lim: dict[str, Any] | None
              ) -> list[list[Any]]:
     """The table rows: figure, measured, baseline, ratio, target, met."""
-    def yes(ok: bool) -> str:
-        return "yes" if ok else "NO"
-
     n = cn["concurrency"]
     speedup = c1["patch_phase_seconds"] / cn["patch_phase_seconds"]
     rows: list[list[Any]] = [
         [f"patch phase s ({cn['patches']} PATCHes), concurrency {n} vs 1",
          f"{cn['patch_phase_seconds']:.2f}", f"{c1['patch_phase_seconds']:.2f}",
-         f"{speedup:.2f}x", f">= {SPEEDUP_TARGET:g}x", yes(speedup >= SPEEDUP_TARGET)],
+         f"{speedup:.2f}x", f">= {SPEEDUP_TARGET:g}x", met_text(speedup >= SPEEDUP_TARGET)],
         [f"PATCHes/s, concurrency {n} vs 1", f"{cn['patch_rate_phase']:.1f}",
          f"{c1['patch_rate_phase']:.1f}", f"{cn['patch_rate_phase'] / c1['patch_rate_phase']:.2f}x",
          "", ""],
@@ -220,7 +225,7 @@ def evaluate(c1: dict[str, Any], cn: dict[str, Any], lim: dict[str, Any] | None
         ["one campaign read s (apart)", f"{cn['read_seconds']:.2f}",
          f"{c1['read_seconds']:.2f}", "", "", ""],
         ["same final campaign (c1 and c8)", cn["final_digest"], c1["final_digest"], "",
-         "equal", yes(cn["final_digest"] == c1["final_digest"] and c1["campaign_matches"]
+         "equal", met_text(cn["final_digest"] == c1["final_digest"] and c1["campaign_matches"]
                       and cn["campaign_matches"])],
     ]
     if lim is not None:
@@ -231,25 +236,25 @@ def evaluate(c1: dict[str, Any], cn: dict[str, Any], lim: dict[str, Any] | None
             [f"limited {target:g}/s: PATCHes/s ((n-1) / first to last arrival)",
              f"{rate:.3f}", f"{target:g}", f"{rate / target:.3f}x",
              f"{target * (1 - RATE_TOLERANCE):g} to {target:g}",
-             yes(target * (1 - RATE_TOLERANCE) <= rate <= target * 1.001)],
+             met_text(target * (1 - RATE_TOLERANCE) <= rate <= target * 1.001)],
             [f"limited {target:g}/s: PATCHes/s (n / patch phase)",
              f"{lim['patch_rate_phase']:.3f}", f"{target:g}",
              f"{lim['patch_rate_phase'] / target:.3f}x", "(n requests, n-1 gaps)", ""],
             [f"limited {target:g}/s: most requests in any 1 s, sandbox arrivals",
              fmt_num(lim["max_requests_1s"]), f"{target:g}", "", f"<= {target:g}",
-             yes(lim["max_requests_1s"] <= target)],
+             met_text(lim["max_requests_1s"] <= target)],
             [f"limited {target:g}/s: most requests in any 1 s, limiter releases",
              fmt_num(lim["max_sent_1s"]), f"{target:g}", "", f"<= {target:g}",
-             yes(lim["max_sent_1s"] <= target)],
+             met_text(lim["max_sent_1s"] <= target)],
             [f"limited {target:g}/s: arrivals over {target:g} in their 1 s window",
              fmt_num(lim["over_limit_arrivals"]), "0", "", "0",
-             yes(lim["over_limit_arrivals"] == 0)],
+             met_text(lim["over_limit_arrivals"] == 0)],
             [f"limited {target:g}/s: shortest span of {k + 1} arrivals s",
              f"{lim['min_span_arrivals']:.4f}", "1.0000", "", ">= 1 s",
-             yes(lim["min_span_arrivals"] >= 1.0)],
+             met_text(lim["min_span_arrivals"] >= 1.0)],
             [f"limited {target:g}/s: shortest span of {k + 1} limiter releases s",
              f"{lim['min_span_sent']:.4f}", "1.0000", "", ">= 1 s",
-             yes(lim["min_span_sent"] >= 1.0)],
+             met_text(lim["min_span_sent"] >= 1.0)],
         ]
     return rows
 

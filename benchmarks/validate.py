@@ -40,7 +40,15 @@ import phonenumbers
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from _common import fmt_num, format_table, machine, machine_line, run_in_subprocess, write_json  # noqa: E402
+from _common import (  # noqa: E402
+    figure,
+    fmt_num,
+    format_table,
+    machine,
+    machine_line,
+    run_in_subprocess,
+    write_json,
+)
 
 from connector.pipeline import validate_source  # noqa: E402
 from connector.validate import write_valid  # noqa: E402
@@ -446,18 +454,17 @@ def main(argv: list[str] | None = None) -> int:
     rss_met = cs.peak_rss_mib < RSS_TARGET_MIB
     table = format_table(
         ["figure", "campaign-sync", "baseline", "ratio", "target", "met"],
-        [["rows", fmt_num(rows), fmt_num(brows), "", "", ""],
-         ["seconds", fmt_num(cs.seconds, 1), fmt_num(bl.seconds, 1), "", "", ""],
-         ["rows/s", fmt_num(cs_rps), fmt_num(bl_rps), f"{ratio:.1f}x",
-          f">= {SPEED_TARGET:.0f}x", "yes" if speed_met else "NO"],
-         ["peak RSS MiB", fmt_num(cs.peak_rss_mib), fmt_num(bl.peak_rss_mib),
-          f"{cs.peak_rss_mib / bl.peak_rss_mib:.2f}x", f"< {RSS_TARGET_MIB:.0f}",
-          "yes" if rss_met else "NO"],
-         [f"valid rows (of {brows:,})", fmt_num(cs_same.result["valid"]),
-          fmt_num(bl.result["valid"]), "", "equal", "yes" if same_valid else "NO"],
-         ["with a Country column: seconds", fmt_num(cc.seconds, 1), "",
-          f"{country_ratio:.2f}x of campaign-sync", "<= 1.10x",
-          "yes" if country_ratio <= COUNTRY_TARGET else "NO"]])
+        [figure("rows", fmt_num(rows), fmt_num(brows)),
+         figure("seconds", fmt_num(cs.seconds, 1), fmt_num(bl.seconds, 1)),
+         figure("rows/s", fmt_num(cs_rps), fmt_num(bl_rps), f"{ratio:.1f}x",
+                f">= {SPEED_TARGET:.0f}x", speed_met),
+         figure("peak RSS MiB", fmt_num(cs.peak_rss_mib), fmt_num(bl.peak_rss_mib),
+                f"{cs.peak_rss_mib / bl.peak_rss_mib:.2f}x", f"< {RSS_TARGET_MIB:.0f}", rss_met),
+         figure(f"valid rows (of {brows:,})", fmt_num(cs_same.result["valid"]),
+                fmt_num(bl.result["valid"]), "", "equal", same_valid),
+         figure("with a Country column: seconds", fmt_num(cc.seconds, 1), "",
+                f"{country_ratio:.2f}x of campaign-sync", "<= 1.10x",
+                country_ratio <= COUNTRY_TARGET)])
     print()
     print(table)
     print()
