@@ -42,10 +42,9 @@ from _common import (  # noqa: E402
     machine,
     machine_line,
     run_in_subprocess,
-    sandbox_process,
     write_json,
 )
-from plan_scale import CAMPAIGN_ID, PLAN_SCALE, TOKEN, USER, _client, write_source  # noqa: E402
+from plan_scale import CAMPAIGN_ID, _client, sandbox, write_source  # noqa: E402
 
 from connector.api.frame import fetch_remote  # noqa: E402
 from connector.extract import iter_source, read_source  # noqa: E402
@@ -117,8 +116,7 @@ def measure_all(rows: int, work_dir: str | None = None, chunk_rows: int = 100_00
             if name in names:
                 runs[name] = run_in_subprocess(__file__, func, kwargs, timeout=timeout)
         if any(n in names for n in REMOTE_RUNS):
-            with sandbox_process(PLAN_SCALE, "campaign_contacts", rows, user=USER,
-                                 token=TOKEN, campaign=CAMPAIGN_ID) as url:
+            with sandbox(rows) as url:
                 for name in REMOTE_RUNS:
                     if name in names:
                         runs[name] = run_in_subprocess(__file__, f"measure_{name}",

@@ -178,6 +178,13 @@ def write_source(path: Path, rows: int) -> dict[str, int]:
     return kinds
 
 
+def sandbox(rows: int) -> Any:
+    """The sandbox, seeded with `campaign_contacts(rows)`, in a process of its own:
+    ``with sandbox(rows) as url``."""
+    return sandbox_process(PLAN_SCALE, "campaign_contacts", rows, user=USER, token=TOKEN,
+                           campaign=CAMPAIGN_ID)
+
+
 def _client(url: str) -> Any:
     return ApiClient(Settings(base_url=url, api_user=USER, api_token=TOKEN,
                               rate_limit=100000))
@@ -311,8 +318,7 @@ def run_case(rows: int, work: Path, *, baseline: bool, stages: bool,
     out: dict[str, Any] = {"rows": rows, "input": gen,
                            "generate_seconds": round(time.perf_counter() - t0, 1)}
     t0 = time.perf_counter()
-    with sandbox_process(__file__, "campaign_contacts", rows, user=USER, token=TOKEN,
-                         campaign=CAMPAIGN_ID) as url:
+    with sandbox(rows) as url:
         out["sandbox_seed_seconds"] = round(time.perf_counter() - t0, 1)
         args = {"csv_path": str(csv_path), "url": url}
         out["campaign_sync"] = run_in_subprocess(__file__, "measure_campaign_sync", args,

@@ -23,7 +23,7 @@ def planned(tmp_path_factory):
     work = tmp_path_factory.mktemp("plan")
     csv_path = work / "source.csv"
     made = plan_scale.write_source(csv_path, ROWS)
-    with plan_scale.Sandbox(ROWS) as url:
+    with plan_scale.sandbox(ROWS) as url:
         cs = plan_scale.measure_campaign_sync(str(csv_path), url, parallel=False)
         overlap = plan_scale.measure_campaign_sync(str(csv_path), url, parallel=True)
         naive = plan_scale.measure_baseline(str(csv_path), url)
@@ -60,7 +60,7 @@ def test_memory_functions_count_every_row(tmp_path):
         "rows": rows, "chunks": -(-rows // 5_000)}
     assert memory.measure_read_source(str(path)) == {"rows": rows}
     assert memory.measure_csv_list(str(path)) == {"rows": rows}
-    with plan_scale.Sandbox(20_000) as url:
+    with plan_scale.sandbox(20_000) as url:
         assert memory.measure_fetch_remote(url) == {"rows": 20_000}
         assert memory.measure_contacts_list(url) == {"rows": 20_000}
 
