@@ -436,7 +436,7 @@ def plan_options(func: Callable[..., Any]) -> Callable[..., Any]:
 
 def run_plan(source: str, campaign_id: int, mapping: str, mode: str, report_dir: str | None,
              mask_pii: bool, max_delete_fraction: float, force: bool, settings: Any,
-             command: str, policy: Any = None) -> Any:
+             command: str, policy: Any = None, out: str | None = None) -> Any:
     """Validate SOURCE, read the campaign (GET only), build the plan, write the report
     (`pipeline.plan_run`), with a counter of the contacts read on a terminal."""
     from .pipeline import plan_run
@@ -454,7 +454,7 @@ def run_plan(source: str, campaign_id: int, mapping: str, mode: str, report_dir:
         source=source, campaign_id=campaign_id, mapping=mapping,
         options=PlanOptions(mode=mode, max_delete_fraction=max_delete_fraction, force=force),
         settings=settings, report_dir=report_dir or _default_report_dir(campaign_id),
-        mask_pii=mask_pii, command=command, policy=policy or _policy(None, None),
+        mask_pii=mask_pii, command=command, policy=policy or _policy(None, None), out=out,
         reading=None if not counter else (
             lambda n: click.echo(f"\rreading campaign {campaign_id}: {n:,} contacts",
                                  err=True, nl=False)),
@@ -474,11 +474,15 @@ def _plan_exit(plan: Any, policy: Any) -> None:
 @cli.command("plan")
 @click.argument("source", type=click.Path(dir_okay=False))
 @plan_options
+@click.option("--out", "out", default=None, type=click.Path(dir_okay=False), metavar="FILE",
+              help="Also write the plan to apply here (default: the report directory's "
+                   "plan.json). `campaign-sync apply FILE` carries out exactly this plan. "
+                   "Unlike the report, FILE is never masked.")
 @connection_options
 @handle_errors
 def plan_cmd(source: str, campaign_id: int, mapping: str, mode: str, report_dir: str | None,
              mask_pii: bool, max_delete_fraction: float, force: bool,
-             max_reject_fraction: float | None, max_rejects: int | None,
+             max_reject_fraction: float | None, max_rejects: int | None, out: str | None,
              **kwargs: Any) -> None:
     """Dry run: what a sync of SOURCE would add, update and delete in the campaign.
 
@@ -488,19 +492,26 @@ def plan_cmd(source: str, campaign_id: int, mapping: str, mode: str, report_dir:
     rule refuses the run, 2 for an unusable file or mapping, 1 for a network or API
     failure.
 
+    The plan can be reviewed, then carried out exactly with `campaign-sync apply
+    PLAN.json` (see apply --help).
+
     Example: campaign-sync plan contacts.csv --campaign-id 6 --mapping hubspot
-    --mode mirror --report reports/tonight
+    --mode mirror --report reports/tonight --out tonight.plan.json
     """
     _masking(mask_pii)
     settings = settings_from(kwargs)
     policy = _policy(max_reject_fraction, max_rejects)
     done = run_plan(source, campaign_id, mapping, mode, report_dir, mask_pii,
-                    max_delete_fraction, force, settings, command="plan", policy=policy)
+                    max_delete_fraction, force, settings, command="plan", policy=policy,
+                    out=out)
     plan, files = done.plan, done.files
     for line in plan.summary_lines():
         click.echo(line)
     where = files.report_html or files.plan_json
     click.echo(f"report: {where.resolve()}")
+    appliable = Path(out) if out else None if mask_pii else files.plan_json
+    if appliable is not None:
+        click.echo(f"to send exactly this plan: campaign-sync apply {appliable.resolve()}")
     _plan_exit(plan, policy)
 
 
@@ -537,19 +548,51 @@ class _Bars:
             self.bar = None
 
 
+def _load_options(func: Callable[..., Any]) -> Callable[..., Any]:
+    """Options shared by sync and apply: how the writes go out."""
+    opts = [
+        click.option("--chunk-size", default=1000, show_default=True,
+                     type=click.IntRange(1, 10_000),
+                     help="Contacts per import file (one job each); halved on a 413."),
+        click.option("--concurrency", default=4, show_default=True, type=click.IntRange(1, 32),
+                     help="Parallel PATCH and DELETE requests (all under --rate-limit)."),
+        click.option("--state", "state_path", default=None, type=click.Path(dir_okay=False),
+                     envvar="CAMPAIGN_SYNC_STATE", help=STATE_HELP),
+        click.option("--job-timeout", default=600.0, show_default=True,
+                     type=click.FloatRange(1),
+                     help="Seconds to wait for an import job; one still running is left "
+                          "pending (the next run waits for it)."),
+    ]
+    for opt in reversed(opts):
+        func = opt(func)
+    return func
+
+
+def _print_outcome(outcome: Any) -> None:
+    """What a sync or an apply did: the plan's counts, what was sent, verified, where
+    the report is; exits with the run's code."""
+    if outcome.plan is not None:
+        for line in outcome.plan.summary_lines():
+            click.echo(line)
+    for message in outcome.messages:
+        click.echo(message)
+    load = outcome.counts.get("load", {})
+    if load:
+        click.echo(f"sent: deleted {load['deleted']:,}  updated {load['updated']:,}  added "
+                   f"{load['added']:,}  failed {load['failed']:,}  pending {load['pending']:,}  "
+                   f"({load['jobs']:,} import jobs)")
+        click.echo(f"verified: {outcome.counts.get('verification', '')}")
+    click.echo(f"run {outcome.run_id}; report: "
+               f"{(outcome.report_html or outcome.report_dir or Path('.')).resolve()}")
+    if outcome.exit_code:
+        sys.exit(outcome.exit_code)
+
+
 @cli.command("sync")
 @click.argument("source", type=click.Path(dir_okay=False))
 @plan_options
 @click.option("--dry-run", is_flag=True, help="Plan and report only, like `plan`: no write.")
-@click.option("--chunk-size", default=1000, show_default=True, type=click.IntRange(1, 10_000),
-              help="Contacts per import file (one job each); halved on a 413.")
-@click.option("--concurrency", default=4, show_default=True, type=click.IntRange(1, 32),
-              help="Parallel PATCH and DELETE requests (all under --rate-limit).")
-@click.option("--state", "state_path", default=None, type=click.Path(dir_okay=False),
-              envvar="CAMPAIGN_SYNC_STATE", help=STATE_HELP)
-@click.option("--job-timeout", default=600.0, show_default=True, type=click.FloatRange(1),
-              help="Seconds to wait for an import job; one still running is left pending "
-                   "(the next run waits for it).")
+@_load_options
 @click.option("--full-check", is_flag=True,
               help="Normalize and compare every row, even those the state store knows to "
                    "be as the last run left them on both sides, and verify the writes by "
@@ -611,19 +654,58 @@ def sync_cmd(source: str, campaign_id: int, mapping: str, mode: str, report_dir:
         progress=_Bars(), echo=_note, full_check=full_check,
         full_check_every=full_check_every, trust_state=trust_state,
         reject_policy=_policy(max_reject_fraction, max_rejects))
-    if outcome.plan is not None:
-        for line in outcome.plan.summary_lines():
-            click.echo(line)
-    load = outcome.counts.get("load", {})
-    if load:
-        click.echo(f"sent: deleted {load['deleted']:,}  updated {load['updated']:,}  added "
-                   f"{load['added']:,}  failed {load['failed']:,}  pending {load['pending']:,}  "
-                   f"({load['jobs']:,} import jobs)")
-        click.echo(f"verified: {outcome.counts.get('verification', '')}")
-    click.echo(f"run {outcome.run_id}; report: "
-               f"{(outcome.report_html or outcome.report_dir or Path('.')).resolve()}")
-    if outcome.exit_code:
-        sys.exit(outcome.exit_code)
+    _print_outcome(outcome)
+
+
+@cli.command("apply")
+@click.argument("plan_file", type=click.Path(dir_okay=False))
+@click.option("--report", "report_dir", default=None, type=click.Path(file_okay=False),
+              help="Directory for the run's report (default reports/campaign-ID-TIMESTAMP).")
+@click.option("--max-age", "max_age", default=24.0, show_default=True,
+              type=click.FloatRange(0), metavar="HOURS",
+              help="Refuse (exit 4) a plan made longer ago than this; 0: any age.")
+@click.option("--refuse-if-stale", is_flag=True,
+              help="Send nothing (exit 4) when any planned write is stale, instead of "
+                   "sending the others.")
+@click.option("--mask-pii", is_flag=True,
+              help="Mask phones and emails in the report files, the log and the messages.")
+@_load_options
+@_apply(reject_policy_options)
+@connection_options
+@handle_errors
+def apply_cmd(plan_file: str, report_dir: str | None, max_age: float, refuse_if_stale: bool,
+              mask_pii: bool, chunk_size: int, concurrency: int, state_path: str | None,
+              job_timeout: float, max_reject_fraction: float | None, max_rejects: int | None,
+              **kwargs: Any) -> None:
+    """Carry out exactly the plan PLAN_FILE (written by `plan`, or its --out): the same
+    adds, updates and deletes, in the same order and waves, through the same loader,
+    state store, verification and report as `sync`. The source is not read.
+
+    Before sending, the campaign is read: a write whose contact changed since the
+    plan (edited, deleted, now on a call, its phone now held by another contact, its
+    key added since) is `stale`: listed in the report, not sent. The delete rule is
+    checked again. A plan applied before is not applied again; a killed apply is
+    finished by the next apply of the same file.
+
+    Exit codes: 0 all sent and confirmed (or already applied); 3 some writes stale,
+    failed or unconfirmed; 4 refused (too old, --refuse-if-stale, the delete rule);
+    2 the file is missing, edited or masked; 1 network/API failure or locked.
+
+    Example: campaign-sync apply reports/tonight/plan.json --max-age 12
+    """
+    _masking(mask_pii)
+    settings = settings_from(kwargs)
+    from .load import LoadOptions
+    from .pipeline import apply_run
+
+    outcome = apply_run(
+        plan_file=plan_file, settings=settings, state_path=_state_path(state_path),
+        report_dir=report_dir or _default_report_dir,
+        load_options=LoadOptions(chunk_size=chunk_size, concurrency=concurrency,
+                                 job_timeout=job_timeout),
+        max_age_hours=max_age, refuse_if_stale=refuse_if_stale, mask_pii=mask_pii,
+        progress=_Bars(), echo=_note, reject_policy=_policy(max_reject_fraction, max_rejects))
+    _print_outcome(outcome)
 
 
 @cli.command("runs")

@@ -18,6 +18,7 @@ import logging
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +26,7 @@ import pandas as pd
 
 from .api.client import ApiClient
 from .api.frame import fetch_remote
-from .errors import ExitCode, RejectPolicy, UsageError
+from .errors import ExitCode, RejectPolicy, SafetyRefusedError, UsageError
 from .extract import Mapping, load_mapping, prepare_source, source_chunks, source_rows
 from .fileio import write_csv
 from .incremental import (
@@ -48,7 +49,12 @@ from .load import (
     verify,
     wait_for_pending_jobs,
 )
-from .plan import Plan, PlanOptions, build_plan
+from .load.stale import check_writes as check_writes_against
+from .load.stale import earlier_key
+from .normalize import stripped_text
+from .plan import Plan, PlanOptions, Write, build_plan
+from .plan.safety import delete_rule
+from .plan.saved import PlanFileError, checksum_of, unseal
 from .report import (
     ReportFiles,
     attach_outcomes,
@@ -56,6 +62,7 @@ from .report import (
     outcome_counts,
     write_operations,
     write_outcome_files,
+    write_plan_file,
     write_rejects_table,
     write_report,
 )
@@ -137,7 +144,7 @@ class PlanRun:
 @batch_gc()
 def plan_run(*, source: str, campaign_id: int, mapping: str, options: PlanOptions,
              settings: Any, report_dir: str, mask_pii: bool = False, command: str = "plan",
-             policy: RejectPolicy | None = None,
+             policy: RejectPolicy | None = None, out: str | Path | None = None,
              reading: Callable[[int], None] | None = None,
              echo: Callable[[str], None] = lambda s: None) -> PlanRun:
     """The dry run: nothing is written to the campaign.
@@ -147,7 +154,8 @@ def plan_run(*, source: str, campaign_id: int, mapping: str, options: PlanOption
     2. validate the rows while the campaign is read (GET only; `reading` is told
        how many contacts have arrived);
     3. plan against the campaign;
-    4. write the report directory."""
+    4. write the report directory (its plan.json is the plan to apply, unless masked)
+       and, with `out`, the plan to apply there too."""
     info, frame, mapping_obj, mapped = prepare_source(source, mapping)
 
     def read_campaign() -> pd.DataFrame:
@@ -163,6 +171,8 @@ def plan_run(*, source: str, campaign_id: int, mapping: str, options: PlanOption
         "reject_policy": (policy or RejectPolicy()).describe()})
     files = write_report(plan, report_dir, mask_pii=mask_pii,
                          originals=plan_rejects(plan, validated))
+    if out is not None:
+        write_plan_file(plan, out)
     return PlanRun(validated=validated, plan=plan, files=files)
 
 
@@ -233,20 +243,36 @@ class Sync:
     # 1. the source
     info: Any = None
     frame: pd.DataFrame | None = None
-    mapping: Mapping = None  # type: ignore[assignment]
-    mapped: pd.DataFrame = None  # type: ignore[assignment]
+    mapping: Mapping | None = None
+    mapped: pd.DataFrame | None = None
     row_hashes: pd.Series | None = None
     # 2. the campaign, the verdict and the plan
     remote: pd.DataFrame | None = None
-    validated: Validated = None  # type: ignore[assignment]
+    validated: Validated | None = None
     plan: Plan = None  # type: ignore[assignment]
     # 3. the writes and their check
     loader: Loader | None = None
+    # a saved plan's: its checksum, the writes to record, those found stale or done
+    plan_sha256: str = ""
+    writes: list[Write] | None = None
+    stale: list[tuple[Write, str]] = field(default_factory=list)
+    done_before: list[Write] = field(default_factory=list)
     result: Any = None
     after: pd.DataFrame | None = None
     confirmed: int = 0
     unconfirmed: int = 0
     verification: str = ""
+
+    @property
+    def region(self) -> str | None:
+        """The region national phone numbers are read in."""
+        return self.mapping.region if self.mapping is not None else self.plan.options.region
+
+    def originals(self, extra_lines: Iterable[int] = ()) -> Any:
+        """The source rows behind the plan's rejects, as written (none for an apply)."""
+        if self.validated is None:
+            return None
+        return plan_rejects(self.plan, self.validated, extra_lines)
 
     def read_source(self, mapping: str) -> None:
         """Read and map the source: an unusable file or mapping stops here."""
@@ -321,23 +347,25 @@ class Sync:
             log.warning("planning against the state store (--trust-state)",
                         extra={"event": "trust_state", "campaign_id": self.campaign_id})
 
-    def start_run(self) -> None:
+    def start_run(self, command: str = "sync", **extra: Any) -> None:
         """The run's record in the state store (before anything is read or sent)."""
         opts, lopts = self.plan_options, self.load_options
+        sha256 = self.plan_sha256 or self.info.sha256
         self.run_id = self.store.start_run(
-            self.campaign_id, "sync", source=str(self.source), source_sha256=self.info.sha256,
-            mapping=str(self.mapping.path), mode=opts.mode,
+            self.campaign_id, command, source=str(self.source), source_sha256=sha256,
+            mapping=None if self.mapping is None else str(self.mapping.path), mode=opts.mode,
             options={"max_delete_fraction": opts.max_delete_fraction, "force": opts.force,
                      "chunk_size": lopts.chunk_size, "concurrency": lopts.concurrency,
                      "job_timeout": lopts.job_timeout, "full_check": self.full_check,
-                     "trust_state": self.trusting},
+                     "trust_state": self.trusting, **extra},
             report_dir=str(self.report_dir))
         self.store.set_lock_run(self.campaign_id, self.run_id)
-        log.info("run %s started: sync of %s into campaign %s (%s)", self.run_id, self.source,
-                 self.campaign_id, opts.mode,
+        log.info("run %s started: %s of %s into campaign %s (%s)", self.run_id, command,
+                 self.source, self.campaign_id, opts.mode,
                  extra={"event": "run_started", "run_id": self.run_id,
                         "campaign_id": self.campaign_id, "mode": opts.mode,
-                        "source_sha256": self.info.sha256, "rows": len(self.mapped)})
+                        "source_sha256": sha256,
+                        "rows": None if self.mapped is None else len(self.mapped)})
 
     def read_and_validate(self) -> None:
         """Read the campaign (or take it from the state store) and validate the rows:
@@ -386,11 +414,63 @@ class Sync:
                         "remote": counts["remote"], "reject_reasons": counts["reject_reasons"],
                         "refused": self.plan.refused})
 
+    # the steps of an apply (a saved plan): see apply_run
+    def already_applied(self) -> SyncOutcome | None:
+        """A plan applied before (to the end) is not applied again: exit 0, nothing sent.
+        (One refused, or killed, may be applied again.)"""
+        for run in self.store.runs_of_plan(self.campaign_id, self.plan_sha256):
+            if run.status in ("done", "done_with_rejects", "partial"):
+                message = (f"this plan was already applied by run {run.id} "
+                           f"({run.started_at}); nothing sent")
+                return SyncOutcome(exit_code=int(ExitCode.OK), plan=self.plan, run_id=run.id,
+                                   report_dir=Path(run.report_dir) if run.report_dir else None,
+                                   messages=[message])
+        return None
+
+    def earlier_attempts(self) -> dict[tuple[str, Any], str]:
+        """What earlier, unfinished attempts of this plan left of each write (its status)."""
+        found: dict[tuple[str, Any], str] = {}
+        for run in self.store.runs_of_plan(self.campaign_id, self.plan_sha256):
+            for op in self.store.operations(run.id):
+                if op["status"] != "planned":
+                    found[earlier_key(op["kind"], op["key"] or "", op["remote_id"])] = op["status"]
+        return found
+
+    def read_campaign(self) -> None:
+        """The campaign as it is now."""
+        self.remote = fetch_remote(self.client, self.campaign_id)
+        log.info("campaign %s read: %d contacts", self.campaign_id, len(self.remote),
+                 extra={"event": "campaign_read", "run_id": self.run_id,
+                        "contacts": len(self.remote)})
+
+    def check_writes(self, earlier: dict[tuple[str, Any], str], refuse_if_stale: bool
+                     ) -> None:
+        """Sort the plan's writes (send, stale, done before); mark the stale ones in the
+        plan (deferred, reason `stale`); refuse when asked to on any stale write, or when
+        the delete rule refuses the deletes still to send."""
+        fresh = check_writes_against(self.plan.writes(), self.remote, self.region, earlier)
+        self.writes = fresh.send + fresh.done
+        self.stale, self.done_before = fresh.stale, fresh.done
+        self.plan = mark_stale(self.plan, fresh.stale)
+        if fresh.stale:
+            self.echo(f"{len(fresh.stale):,} planned writes are stale (the campaign changed "
+                      "since the plan): listed in the report, not sent")
+        if fresh.done:
+            self.echo(f"{len(fresh.done):,} planned writes were carried out by an earlier "
+                      "attempt of this plan: not sent again")
+        if refuse_if_stale and fresh.stale:
+            self.plan.refused = (f"{len(fresh.stale):,} planned writes are stale and "
+                                 "--refuse-if-stale is set; nothing is sent (plan again)")
+            return
+        deletes = sum(1 for w in fresh.send if w.kind == "delete")
+        managed = int(stripped_text(self.remote["external_unique_id"]).ne("").sum())
+        self.plan.refused = delete_rule(self.plan.options, deletes, managed)
+
     def refuse(self) -> SyncOutcome:
         """The delete rule refused the plan: its report, and nothing sent."""
         plan = self.plan
         files = write_report(plan, self.report_dir, mask_pii=self.mask_pii,
-                             originals=plan_rejects(plan, self.validated))
+                             originals=self.originals())
         self.store.finish_run(self.run_id, "refused", int(ExitCode.REFUSED),
                               counts=plan.counts(), message=plan.refused)
         return SyncOutcome(exit_code=int(ExitCode.REFUSED), plan=plan, run_id=self.run_id,
@@ -399,7 +479,12 @@ class Sync:
 
     def load(self, progress: Progress | None) -> None:
         """Record the plan's writes, then carry them out."""
-        record_plan(self.store, self.run_id, self.plan)
+        record_plan(self.store, self.run_id, self.plan if self.writes is None else self.writes)
+        if self.done_before:  # carried out by an earlier attempt of this plan: not sent
+            done = {earlier_key(w.kind, w.key, w.remote_id) for w in self.done_before}
+            self.store.mark([op["id"] for op in self.store.operations(self.run_id)
+                             if earlier_key(op["kind"], op["key"], op["remote_id"]) in done],
+                            "done")
         self.loader = Loader(self.client, self.store, self.run_id, self.campaign_id,
                              self.load_options, progress=progress,
                              read_campaign=lambda: fetch_remote(self.client, self.campaign_id))
@@ -416,7 +501,7 @@ class Sync:
         attempted = sum(sum(c.values()) for c in sent.values())
         if self.trusting:  # no second read: the writes' own answers are the outcome
             method = "trust-state"
-        elif self.plan.has_writes() and attempted > failed:
+        elif attempted > failed:
             if (self.full_check or store.has_operations(run_id, "add")
                     or not answers_show_patches(self.loader.answers, store, run_id)):
                 # imports answer with a job, not the contacts (and an answer without
@@ -427,8 +512,7 @@ class Sync:
             else:  # patches and deletes only: the platform's answers say what it holds
                 self.after = after_answers(self.remote, self.loader.answers, store, run_id)
                 method = "answers"
-            self.confirmed, self.unconfirmed = verify(store, run_id, self.after,
-                                                      self.mapping.region)
+            self.confirmed, self.unconfirmed = verify(store, run_id, self.after, self.region)
         else:  # nothing was sent, or all of it failed: nothing to confirm, no second read
             method = "none"
         self.verification = verification_text(method, attempted, failed, self.confirmed,
@@ -438,7 +522,14 @@ class Sync:
                         "unconfirmed": self.unconfirmed})
 
     def record_applied(self) -> None:
-        """What the campaign now holds of each row, for the next incremental run."""
+        """What the campaign now holds of each row, for the next incremental run (an
+        apply, which has no source rows, only forgets the contacts it deleted: the rows
+        it wrote are compared again by the next sync)."""
+        if self.validated is None:
+            gone = [op["key"] for op in self.store.operations(self.run_id, "delete", ["done"])
+                    if op["key"]]
+            self.store.record_applied(self.campaign_id, self.run_id, [], gone)
+            return
         record_applied(self.store, self.campaign_id, self.run_id, self.plan, self.validated,
                        None if self.trusting else self.after, self.row_hashes)
 
@@ -454,10 +545,10 @@ class Sync:
                 "hint": f"the platform refused this contact: {r['reason']}"}
                 for r in result.rejected])
             extra_lines = [int(r["line"]) for r in result.rejected if r["line"]]
-            originals = plan_rejects(plan, self.validated, extra_lines)
+            originals = self.originals(extra_lines)
             plan.rejects = pd.concat([plan.rejects, extra], ignore_index=True)
         else:
-            originals = plan_rejects(plan, self.validated)
+            originals = self.originals()
         plan.rows, plan.remote = attach_outcomes(plan.rows, plan.remote,
                                                  store.operation_table(run_id))
         counts = {**plan.counts(), "load": result.counts(), "confirmed": self.confirmed,
@@ -468,12 +559,13 @@ class Sync:
         files = write_report(plan, self.report_dir, mask_pii=self.mask_pii, originals=originals)
         write_operations(store.operations(run_id), files.directory / "operations.csv",
                          mask_pii=self.mask_pii)
-        columns, chunks = source_chunks(self.validated.info, self.validated.source,
-                                        self.validated.mapping)
+        columns, chunks = ([], iter(())) if self.validated is None else source_chunks(
+            self.validated.info, self.validated.source, self.validated.mapping)
         write_outcome_files(plan, files.directory, source_columns=columns,
                             source_chunks=chunks, mask_pii=self.mask_pii)
         rejected_rows = int(plan.rows["action"].eq("rejected").sum())
-        problems = self.unconfirmed + result.failed + result.pending + len(result.rejected)
+        problems = (self.unconfirmed + result.failed + result.pending + len(result.rejected)
+                    + len(self.stale))
         code = self.reject_policy.exit_code(rejected_rows, len(plan.rows), problems)
         status = ("partial" if code != ExitCode.OK else
                   "done_with_rejects" if rejected_rows else "done")
@@ -484,6 +576,128 @@ class Sync:
         return SyncOutcome(exit_code=int(code), plan=plan, run_id=run_id, counts=counts,
                            unconfirmed=self.unconfirmed, report_dir=files.directory,
                            report_html=files.report_html)
+
+
+# ------------------------------------------------------------------ apply
+
+
+def read_plan_file(path: str | Path) -> tuple[Plan, str]:
+    """A saved plan and its checksum. UsageError (exit 2) naming the file when it is
+    missing, edited, masked or not a plan."""
+    target = Path(path)
+    hint = "write the plan again with: campaign-sync plan SOURCE ... --out FILE"
+    try:
+        text = target.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise UsageError(f"no plan file {target}", hint=hint) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise UsageError(f"cannot read the plan file {target}: {exc}", hint=hint) from None
+    try:
+        doc = unseal(text)
+    except PlanFileError as exc:
+        raise UsageError(f"the plan file {target} is refused: {exc}", hint=hint) from None
+    if (doc.get("meta") or {}).get("masked"):
+        raise UsageError(f"the plan file {target} was written with --mask-pii: its phones and "
+                         "emails are masked, so it cannot be sent",
+                         hint="plan again without --mask-pii, or with --out FILE for the "
+                              "plan to apply")
+    try:
+        plan = Plan.from_dict(doc)
+    except (KeyError, TypeError, ValueError) as exc:
+        raise UsageError(f"the plan file {target} is not a plan this version can apply: {exc}",
+                         hint=hint) from None
+    if not isinstance(plan.meta.get("campaign_id"), int):
+        raise UsageError(f"the plan file {target} names no campaign", hint=hint)
+    return plan, checksum_of(text)
+
+
+def plan_age_refusal(plan: Plan, max_age_hours: float, now: datetime | None = None
+                     ) -> str | None:
+    """Why a plan is too old to apply, or None (`max_age_hours` 0: any age)."""
+    created = plan.meta.get("created_at")
+    if not max_age_hours:
+        return None
+    try:
+        made = datetime.fromisoformat(str(created))
+    except ValueError:
+        return "the plan says nothing of when it was made; apply it with --max-age 0"
+    if made.tzinfo is None:
+        made = made.replace(tzinfo=UTC)
+    age = ((now or datetime.now(UTC)) - made).total_seconds() / 3600
+    if age <= max_age_hours:
+        return None
+    return (f"the plan was made {age:,.1f} hours ago ({created}), more than --max-age "
+            f"{max_age_hours:g}h; the campaign has likely moved since (plan again, or "
+            "apply with --max-age 0)")
+
+
+@batch_gc()
+def apply_run(*, plan_file: str | Path, settings: Any, state_path: str | None,
+              report_dir: str | Callable[[int], str], load_options: LoadOptions,
+              max_age_hours: float = 24.0,
+              refuse_if_stale: bool = False, mask_pii: bool = False,
+              progress: Progress | None = None, echo: Callable[[str], None] = lambda s: None,
+              client: Any = None, reject_policy: RejectPolicy | None = None) -> SyncOutcome:
+    """Carry out a saved plan exactly (never reading the source):
+
+    1. open the plan file (refused when edited, masked, or older than the max age);
+    2. lock the campaign; a plan already applied is not applied again; finish what an
+       interrupted run (a killed apply of this plan, say) left;
+    3. read the campaign and check each write against the contact it was decided
+       against: stale writes are listed, not sent (or refuse all with
+       `refuse_if_stale`); the delete rule is checked again;
+    4. load, verify, record and report, as a sync does."""
+    plan, checksum = read_plan_file(plan_file)
+    too_old = plan_age_refusal(plan, max_age_hours)
+    if too_old:
+        raise SafetyRefusedError(f"the plan file {plan_file} is refused: {too_old}")
+    campaign_id = int(plan.meta["campaign_id"])
+    if callable(report_dir):  # the default directory names the plan's campaign
+        report_dir = report_dir(campaign_id)
+    sync = Sync(source=str(plan_file), campaign_id=campaign_id, plan_options=plan.options,
+                load_options=load_options, report_dir=report_dir, mask_pii=mask_pii,
+                echo=echo, full_check=True, trust_state=False,
+                reject_policy=reject_policy or RejectPolicy(), plan=plan,
+                plan_sha256=checksum)
+    with sync.session(settings, state_path, client):
+        applied = sync.already_applied()
+        if applied is not None:
+            return applied
+        earlier = sync.earlier_attempts()
+        sync.finish_interrupted_runs()
+        sync.start_run("apply", plan_file=str(Path(plan_file).resolve()))
+        sync.read_campaign()
+        sync.check_writes(earlier, refuse_if_stale)
+        if sync.plan.refused:
+            return sync.refuse()
+        sync.load(progress)
+        sync.verify()
+        sync.record_applied()
+        return sync.report()
+
+
+def mark_stale(plan: Plan, stale: list[tuple[Write, str]]) -> Plan:
+    """The plan with each stale write's row (or contact) deferred, reason `stale`, its
+    detail saying why."""
+    if not stale:
+        return plan
+    rows, remote = plan.rows.copy(), plan.remote.copy()
+    row_why = {(("add" if w.kind == "add" else "update"), w.key): why
+               for w, why in stale if w.kind != "delete"}
+    contact_why = {(("deleted" if w.kind == "delete" else "updated"), w.remote_id): why
+                   for w, why in stale if w.remote_id is not None}
+    for frame, whys, key_column in ((rows, row_why, "external_unique_id"),
+                                    (remote, contact_why, "remote_id")):
+        if not whys:
+            continue
+        found = [whys.get((action, None if pd.isna(key) else key))
+                 for action, key in zip(frame["action"], frame[key_column])]
+        sel = pd.Series([f is not None for f in found], index=frame.index)
+        frame.loc[sel, "action"] = "deferred"
+        frame.loc[sel, "reason"] = "stale"
+        frame.loc[sel, "detail"] = [f for f in found if f is not None]
+    plan.rows, plan.remote = rows, remote
+    return plan
 
 
 # ------------------------------------------------------------------ rollback

@@ -187,7 +187,8 @@ def circles(root: Path) -> list[list[str]]:
     return found
 
 
-PLAN_MAY_IMPORT = {"__future__", "collections", "copy", "dataclasses", "json", "math", "re",
+PLAN_MAY_IMPORT = {"__future__", "collections", "copy", "dataclasses", "hashlib", "json", "math",
+                   "re",
                    "typing", "numpy", "pandas", "functools", "itertools"}
 
 

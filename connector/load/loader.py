@@ -25,8 +25,7 @@ from typing import Any, TypeVar
 
 from ..api.frame import fetch_remote
 from ..errors import AmbiguousWriteError, ApiError, AuthError, PayloadTooLargeError
-from ..fileio import cell_text
-from ..plan import Plan
+from ..plan import Plan, Write
 from ..state import StateStore
 
 T = TypeVar("T")
@@ -34,7 +33,6 @@ R = TypeVar("R")
 
 log = logging.getLogger("campaign_sync.load")
 
-ADD_FIELDS = ("external_unique_id", "name", "email", "phone_number", "outbound_number")
 
 
 @dataclass(frozen=True)
@@ -78,36 +76,11 @@ class Progress:
         pass
 
 
-_text = cell_text
-
-
-def _int(value: Any) -> int | None:
-    text = _text(value)
-    return int(text) if text.strip() else None
-
-
-def record_plan(store: StateStore, run_id: int, plan: Plan) -> None:
-    """Every write of the plan, as planned operations, with the remote contact before."""
-    ops = []
-    for kind, rec in plan.operations():
-        key = _text(rec.get("external_unique_id"))
-        if kind == "delete":
-            before = {f: _text(rec.get(f)) for f in ADD_FIELDS}
-            before["status"] = _text(rec.get("status"))
-            ops.append((kind, key, _int(rec["remote_id"]), None, None,
-                        {"contact_id": _int(rec["remote_id"])}, before))
-        elif kind == "update":
-            changed = [f for f in _text(rec.get("changed")).split(",") if f]
-            payload = {f: _text(rec.get(f)) for f in changed}
-            before = {f: _text(rec.get(f"before_{f}")) for f in
-                      ("name", "email", "phone_number", "outbound_number")}
-            before["external_unique_id"] = key
-            ops.append((kind, key, _int(rec["remote_id"]), _int(rec.get("line")),
-                        _int(rec.get("wave")) or 0, payload, before))
-        else:
-            payload = {f: _text(rec.get(f)) for f in ADD_FIELDS if _text(rec.get(f))}
-            ops.append((kind, key, None, _int(rec.get("line")), None, payload, None))
-    store.add_operations(run_id, ops)
+def record_plan(store: StateStore, run_id: int, plan: Plan | Iterable[Write]) -> None:
+    """Every write of the plan (or these writes), as planned operations, with the
+    remote contact before."""
+    writes = plan.writes() if isinstance(plan, Plan) else plan
+    store.add_operations(run_id, [w.operation() for w in writes])
 
 
 def _spread(pool: ThreadPoolExecutor, workers: int, call: Callable[[T], R],

@@ -25,6 +25,7 @@ from .model import (
     CARRIED_REASON,
     COMPARED,
     FIELDS,
+    FINGERPRINT_FIELDS,
     MODES,
     NOTE_COLUMNS,
     PLAN_VERSION,
@@ -37,11 +38,14 @@ from .model import (
     SOURCE_ACTIONS,
     Plan,
     PlanOptions,
+    Write,
+    contact_fingerprints,
     empty_frame,
     remote_frame,
 )
 
 __all__ = ["CARRIED_REASON", "COMPARED", "FIELDS", "MODES", "NOTE_COLUMNS", "PLAN_VERSION",
            "REASONS", "REJECT_COLUMNS", "REMOTE_ACTIONS", "REMOTE_COLUMNS",
-           "REMOTE_PLAN_COLUMNS", "ROW_COLUMNS", "SOURCE_ACTIONS", "Plan", "PlanOptions",
+           "REMOTE_PLAN_COLUMNS", "ROW_COLUMNS", "SOURCE_ACTIONS", "FINGERPRINT_FIELDS", "Plan", "PlanOptions", "Write",
+           "contact_fingerprints",
            "build_plan", "empty_frame", "remote_frame"]

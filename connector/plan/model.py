@@ -4,10 +4,11 @@
 from __future__ import annotations
 
 import copy
+import hashlib
 import json
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -47,6 +48,8 @@ REASONS: dict[str, str] = {
     "key_differs": "a source row has this contact's key but for case or spacing: not "
                    "deleted; fix the key in the source or the platform",
     "no_key": "no external_unique_id: added by hand in the platform, never touched",
+    "stale": "the campaign contact changed since the plan was made (edited, deleted, on a "
+             "call, its phone taken, its key added): not sent; plan again",
     "undo_add": "a rollback: the run being undone added this contact",
     "undo_update": "a rollback: the run being undone patched this contact; patched back",
     "undo_delete": "a rollback: the run being undone deleted this contact; added back",
@@ -101,6 +104,56 @@ def remote_frame(contacts: Iterable[Any]) -> pd.DataFrame:
                          columns=list(REMOTE_COLUMNS[1:]), dtype=object)
     frame.insert(0, "remote_id", pd.array(cols["remote_id"], dtype="Int64"))
     return frame
+
+
+class Write(NamedTuple):
+    """One write of a plan, as the state store records it (`StateStore.add_operations`
+    takes the first seven fields), and the fingerprint of the campaign contact it was
+    decided against (see `contact_fingerprints`)."""
+
+    kind: str                       # delete, update or add
+    key: str
+    remote_id: int | None
+    line: int | None
+    wave: int | None
+    payload: dict[str, Any]
+    before: dict[str, Any] | None   # the contact as it was, for rollback
+    against: str
+
+    def operation(self) -> tuple[Any, ...]:
+        return tuple(self)[:7]
+
+
+#: the fields of a campaign contact its fingerprint covers: a contact edited,
+#: re-keyed or put on a call since the plan no longer has the same one
+FINGERPRINT_FIELDS = ("external_unique_id", "name", "email", "phone_number", "outbound_number",
+                      "status")
+
+
+def contact_fingerprints(remote: pd.DataFrame, ids: Iterable[int] | None = None
+                         ) -> dict[int, str]:
+    """remote_id -> the fingerprint of the contact as listed (the first with the id),
+    for the contacts of `remote` (a frame with FINGERPRINT_FIELDS), or only `ids`."""
+    frame = remote.dropna(subset=["remote_id"]).drop_duplicates("remote_id")
+    if ids is not None:
+        frame = frame[frame["remote_id"].isin(list(ids))]
+    out = {}
+    columns = [frame[f].astype(str).tolist() if f in frame else [""] * len(frame)
+               for f in FINGERPRINT_FIELDS]
+    for rid, *values in zip(frame["remote_id"].astype("int64").tolist(), *columns):
+        out[int(rid)] = hashlib.sha256("\x1f".join(values).encode()).hexdigest()[:32]
+    return out
+
+
+def _cell(value: Any) -> str:
+    if value is None or value is pd.NA or (isinstance(value, float) and value != value):
+        return ""
+    return str(value)
+
+
+def _int_cell(value: Any) -> int | None:
+    text = _cell(value).strip()
+    return int(text) if text else None
 
 
 @dataclass
@@ -185,6 +238,36 @@ class Plan:
             yield "update", rec
         for rec in self.adds.to_dict("records"):
             yield "add", rec
+
+    def writes(self) -> list[Write]:
+        """Every write of the plan, in the order it goes out (`operations`), as the
+        state store records it, each with the fingerprint of the campaign contact it
+        was decided against (updates and deletes; "" for adds)."""
+        ops = list(self.operations())
+        fingerprints = contact_fingerprints(self.remote, {
+            rec["remote_id"] for kind, rec in ops if kind != "add" and not pd.isna(rec["remote_id"])})
+        out = []
+        for kind, rec in ops:
+            key = _cell(rec.get("external_unique_id"))
+            rid = _int_cell(rec.get("remote_id"))
+            if kind == "delete":
+                before = {f: _cell(rec.get(f)) for f in FIELDS}
+                before["status"] = _cell(rec.get("status"))
+                out.append(Write(kind, key, rid, None, None, {"contact_id": rid}, before,
+                                 fingerprints.get(rid, "")))
+            elif kind == "update":
+                changed = [f for f in _cell(rec.get("changed")).split(",") if f]
+                before = {f: _cell(rec.get(f"before_{f}")) for f in FIELDS[1:]}
+                before["external_unique_id"] = key
+                out.append(Write(kind, key, rid, _int_cell(rec.get("line")),
+                                 _int_cell(rec.get("wave")) or 0,
+                                 {f: _cell(rec.get(f)) for f in changed}, before,
+                                 fingerprints.get(rid, "")))
+            else:
+                payload = {f: _cell(rec.get(f)) for f in FIELDS if _cell(rec.get(f))}
+                out.append(Write(kind, key, None, _int_cell(rec.get("line")), None, payload,
+                                 None, ""))
+        return out
 
     # ------------------------------------------------------------ text
     def summary_lines(self) -> list[str]:

@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 
 from ..contact import LINE_COLUMN
-from .model import Plan, object_cells
+from .model import Plan, PlanOptions, object_cells
 
 
 def protect_from(rejects: pd.DataFrame) -> pd.DataFrame:
@@ -93,17 +93,22 @@ def near_keys(src: pd.DataFrame, protect: pd.DataFrame | None, wanted: set[str]
 
 def delete_refusal(plan: Plan, *, has_valid: bool) -> str | None:
     """The delete rule: why the plan is refused, or None."""
-    deletes = len(plan.deletes)
-    if not deletes or plan.options.force:
-        return None
     managed = int(plan.remote["action"].ne("unmanaged").sum())
+    return delete_rule(plan.options, len(plan.deletes), managed, has_valid=has_valid)
+
+
+def delete_rule(options: PlanOptions, deletes: int, managed: int, *,
+                has_valid: bool = True) -> str | None:
+    """Why `deletes` of `managed` campaign contacts is too many, or None."""
+    if not deletes or options.force:
+        return None
     if not has_valid:
         return (f"the source has no valid rows, and mirror would delete all {deletes:,} "
                 "managed contacts; nothing is sent (fix the source, or add --force)")
     fraction = deletes / managed if managed else 1.0
-    if fraction > plan.options.max_delete_fraction:
+    if fraction > options.max_delete_fraction:
         return (f"mirror would delete {deletes:,} of {managed:,} managed contacts "
                 f"({fraction:.1%}), more than --max-delete-fraction "
-                f"{plan.options.max_delete_fraction:.0%}; nothing is sent (check the source, "
+                f"{options.max_delete_fraction:.0%}; nothing is sent (check the source, "
                 "raise the fraction, or add --force)")
     return None

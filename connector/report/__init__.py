@@ -10,6 +10,7 @@ from .files import (
     outcome_table,
     write_operations,
     write_outcome_files,
+    write_plan_file,
     write_rejects_table,
     write_report,
 )
@@ -18,4 +19,4 @@ from .outcome import attach_outcomes, operations_frame, outcome_counts
 
 __all__ = ["ReportFiles", "attach_outcomes", "masked_plan", "operations_frame",
            "outcome_counts", "outcome_table", "render_html", "write_contacts",
-           "write_operations", "write_outcome_files", "write_rejects_table", "write_report"]
+           "write_operations", "write_outcome_files", "write_plan_file", "write_rejects_table", "write_report"]

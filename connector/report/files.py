@@ -17,6 +17,7 @@ import pandas as pd
 
 from ..fileio import atomic_write, neutralize_cell, write_csv, write_frame_csv
 from ..plan import Plan
+from ..plan.saved import seal
 from ..privacy import mask_email, mask_phone, mask_text
 from .html import render_html
 from .outcome import what_to_do
@@ -77,7 +78,8 @@ def masked_plan(plan: Plan) -> Plan:
 
 
 def actions_frame(plan: Plan) -> pd.DataFrame:
-    """actions.csv's table: every source row, then every deleted campaign contact."""
+    """actions.csv's table: every source row, then every deleted campaign contact (and
+    every delete an apply found stale)."""
     rows = plan.rows.reindex(columns=list(ACTION_COLUMNS), fill_value="")
     if len(plan.notes):
         joined = plan.notes.groupby("line", sort=False).apply(
@@ -85,19 +87,26 @@ def actions_frame(plan: Plan) -> pd.DataFrame:
                                 zip(g["field"], g["note"], g["value"])), include_groups=False)
         joined.index = joined.index.astype("int64")
         rows["notes"] = rows["line"].map(joined).fillna("").astype(object)
-    deletes = plan.deletes
+    # the deletes, and the deletes an apply found stale (the contact changed since)
+    remote = plan.remote
+    deletes = remote[remote["action"].eq("deleted")
+                     | (remote["action"].eq("deferred") & remote["reason"].eq("stale"))]
     if len(deletes):
+        status = deletes["status"].fillna("").astype(str)
+        detail = ("status " + status).where(status.ne(""), "")
+        stale = deletes["action"].eq("deferred")
+        if stale.any():
+            detail = detail.where(~stale, deletes["detail"].astype(str))
         gone = pd.DataFrame({
-            "action": "delete", "reason": deletes["reason"].to_numpy(), "line": "",
+            "action": deletes["action"].map({"deleted": "delete"}).fillna("deferred").to_numpy(),
+            "reason": deletes["reason"].to_numpy(), "line": "",
             "external_unique_id": deletes["external_unique_id"].to_numpy(),
             "remote_id": deletes["remote_id"].to_numpy(), "changed": "", "name": "",
             "email": "", "phone_number": "", "outbound_number": "",
             "before_name": deletes["name"].to_numpy(), "before_email": deletes["email"].to_numpy(),
             "before_phone_number": deletes["phone_number"].to_numpy(),
             "before_outbound_number": deletes["outbound_number"].to_numpy(),
-            "detail": ("status " + deletes["status"].fillna("").astype(str)).where(
-                deletes["status"].fillna("").astype(str).ne(""), "").to_numpy(),
-            "notes": ""})
+            "detail": detail.to_numpy(), "notes": ""})
         rows = pd.concat([rows.astype(object), gone[list(ACTION_COLUMNS)].astype(object)],
                          ignore_index=True)
     return rows
@@ -148,7 +157,7 @@ def write_report(plan: Plan, directory: str | os.PathLike[str], *, mask_pii: boo
                         report_html=None)
     with atomic_write(files.plan_json) as handle:
         shown.meta = {**shown.meta, "masked": bool(mask_pii)}
-        handle.write(shown.to_json())
+        handle.write(seal(shown.to_json()))
         handle.write("\n")
     write_actions(shown, files.actions_csv)
     write_rejects_table(shown.rejects, files.rejects_csv, originals=originals)
@@ -157,6 +166,18 @@ def write_report(plan: Plan, directory: str | os.PathLike[str], *, mask_pii: boo
     with atomic_write(files.report_html) as handle:
         handle.write(html)
     return files
+
+
+def write_plan_file(plan: Plan, path: str | os.PathLike[str]) -> Path:
+    """The plan to apply: the plan's JSON document, never masked, sealed with its
+    checksum (`plan.saved`); readable by the user only."""
+    target = Path(path)
+    with atomic_write(target) as handle:
+        plan.meta = {**plan.meta, "masked": False}
+        handle.write(seal(plan.to_json()))
+        handle.write("\n")
+    os.chmod(target, 0o600)
+    return target
 
 
 OUTCOME_COLUMNS = ("line", "action", "external_unique_id", "remote_id", "outcome")

@@ -276,6 +276,12 @@ class StateStore:
                                " ORDER BY id", (campaign_id,))
         return [Run.from_row(r) for r in rows]
 
+    def runs_of_plan(self, campaign_id: int, checksum: str) -> list[Run]:
+        """The apply runs of the saved plan with this checksum, oldest first."""
+        rows = self.db.execute("SELECT * FROM runs WHERE campaign_id=? AND command='apply'"
+                               " AND source_sha256=? ORDER BY id", (campaign_id, checksum))
+        return [Run.from_row(r) for r in rows]
+
     def last_successful_run(self, campaign_id: int) -> Run | None:
         row = self.db.execute("SELECT * FROM runs WHERE campaign_id=? AND command='sync'"
                               " AND status IN ('done', 'done_with_rejects')"
