@@ -667,6 +667,13 @@ def sync_cmd(source: str, campaign_id: int, mapping: str, mode: str, report_dir:
 @click.option("--refuse-if-stale", is_flag=True,
               help="Send nothing (exit 4) when any planned write is stale, instead of "
                    "sending the others.")
+@click.option("--decisions", "decisions", default=None, type=click.Path(dir_okay=False),
+              metavar="CSV",
+              help="Send only the writes a steward approved: the decisions.csv the report "
+                   "page downloads, or the plan's actions.csv with its decision column "
+                   "filled (approve or reject; blank: approve). A refused write is reported "
+                   "'refused by reviewer' with its comment; a write the file does not name "
+                   "is not sent.")
 @click.option("--mask-pii", is_flag=True,
               help="Mask phones and emails in the report files, the log and the messages.")
 @_load_options
@@ -674,9 +681,9 @@ def sync_cmd(source: str, campaign_id: int, mapping: str, mode: str, report_dir:
 @connection_options
 @handle_errors
 def apply_cmd(plan_file: str, report_dir: str | None, max_age: float, refuse_if_stale: bool,
-              mask_pii: bool, chunk_size: int, concurrency: int, state_path: str | None,
-              job_timeout: float, max_reject_fraction: float | None, max_rejects: int | None,
-              **kwargs: Any) -> None:
+              decisions: str | None, mask_pii: bool, chunk_size: int, concurrency: int,
+              state_path: str | None, job_timeout: float, max_reject_fraction: float | None,
+              max_rejects: int | None, **kwargs: Any) -> None:
     """Carry out exactly the plan PLAN_FILE (written by `plan`, or its --out): the same
     adds, updates and deletes, in the same order and waves, through the same loader,
     state store, verification and report as `sync`. The source is not read.
@@ -692,6 +699,7 @@ def apply_cmd(plan_file: str, report_dir: str | None, max_age: float, refuse_if_
     2 the file is missing, edited or masked; 1 network/API failure or locked.
 
     Example: campaign-sync apply reports/tonight/plan.json --max-age 12
+    --decisions ~/Downloads/decisions.csv
     """
     _masking(mask_pii)
     settings = settings_from(kwargs)
@@ -704,7 +712,7 @@ def apply_cmd(plan_file: str, report_dir: str | None, max_age: float, refuse_if_
         load_options=LoadOptions(chunk_size=chunk_size, concurrency=concurrency,
                                  job_timeout=job_timeout),
         max_age_hours=max_age, refuse_if_stale=refuse_if_stale, mask_pii=mask_pii,
-        progress=_Bars(), echo=_note, reject_policy=_policy(max_reject_fraction, max_rejects))
+        decisions=decisions, progress=_Bars(), echo=_note, reject_policy=_policy(max_reject_fraction, max_rejects))
     _print_outcome(outcome)
 
 
@@ -749,6 +757,13 @@ def runs_cmd(campaign_id: int | None, show: int | None, limit: int, unlock: int 
                 click.echo(f"  source {run.source} (sha256 {run.source_sha256})")
             if run.mode:
                 click.echo(f"  mode {run.mode}; options {_json.dumps(run.options)}")
+            decided = (run.options or {}).get("decisions")
+            if decided:
+                who = "; ".join(f"{name or 'reviewer not named'}: approved {c['approved']:,}, "
+                                f"rejected {c['rejected']:,}"
+                                for name, c in decided.get("counts", {}).items())
+                click.echo(f"  decisions {decided.get('file')} (sha256 {decided.get('sha256')})"
+                           f": {who or 'none'}")
             if run.rollback_of:
                 click.echo(f"  undoes run {run.rollback_of}")
             if run.report_dir:

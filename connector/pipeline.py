@@ -28,6 +28,7 @@ from .api.client import ApiClient
 from .api.frame import fetch_remote
 from .errors import ExitCode, RejectPolicy, SafetyRefusedError, UsageError
 from .extract import Mapping, load_mapping, prepare_source, source_chunks, source_rows
+from .extract.decisions import Decisions, read_decisions
 from .fileio import write_csv
 from .incremental import (
     full_check_due,
@@ -49,6 +50,7 @@ from .load import (
     verify,
     wait_for_pending_jobs,
 )
+from .load.review import review
 from .load.stale import check_writes as check_writes_against
 from .load.stale import earlier_key
 from .normalize import stripped_text
@@ -257,6 +259,7 @@ class Sync:
     writes: list[Write] | None = None
     stale: list[tuple[Write, str]] = field(default_factory=list)
     done_before: list[Write] = field(default_factory=list)
+    refused_by_reviewer: list[tuple[Write, str]] = field(default_factory=list)
     result: Any = None
     after: pd.DataFrame | None = None
     confirmed: int = 0
@@ -443,15 +446,29 @@ class Sync:
                  extra={"event": "campaign_read", "run_id": self.run_id,
                         "contacts": len(self.remote)})
 
-    def check_writes(self, earlier: dict[tuple[str, Any], str], refuse_if_stale: bool
-                     ) -> None:
-        """Sort the plan's writes (send, stale, done before); mark the stale ones in the
-        plan (deferred, reason `stale`); refuse when asked to on any stale write, or when
-        the delete rule refuses the deletes still to send."""
-        fresh = check_writes_against(self.plan.writes(), self.remote, self.region, earlier)
+    def check_writes(self, earlier: dict[tuple[str, Any], str], refuse_if_stale: bool,
+                     decisions: Decisions | None = None) -> None:
+        """Sort the plan's writes (send, stale, done before) and lay the steward's
+        decisions on them; mark the stale and the refused ones in the plan (deferred,
+        reason `stale` or `refused_by_reviewer`); refuse when asked to on any stale
+        write, or when the delete rule refuses the deletes still to send."""
+        writes = self.plan.writes()
+        fresh = check_writes_against(writes, self.remote, self.region, earlier)
+        if decisions is not None:
+            reviewed = review(writes, decisions)
+            no = {(w.kind, w.key) for w, _why in reviewed.refused}
+            done = {(w.kind, w.key) for w in fresh.done}
+            fresh.send = [w for w in fresh.send if (w.kind, w.key) not in no]
+            fresh.stale = [(w, why) for w, why in fresh.stale if (w.kind, w.key) not in no]
+            self.refused_by_reviewer = [(w, why) for w, why in reviewed.refused
+                                        if (w.kind, w.key) not in done]
+            self.plan = mark_deferred(self.plan, self.refused_by_reviewer,
+                                      "refused_by_reviewer")
+            self.echo(f"decisions {decisions.path}: {len(reviewed.approved):,} writes "
+                      f"approved, {len(reviewed.refused):,} refused by the reviewer")
         self.writes = fresh.send + fresh.done
         self.stale, self.done_before = fresh.stale, fresh.done
-        self.plan = mark_stale(self.plan, fresh.stale)
+        self.plan = mark_deferred(self.plan, fresh.stale, "stale")
         if fresh.stale:
             self.echo(f"{len(fresh.stale):,} planned writes are stale (the campaign changed "
                       "since the plan): listed in the report, not sent")
@@ -636,6 +653,7 @@ def apply_run(*, plan_file: str | Path, settings: Any, state_path: str | None,
               report_dir: str | Callable[[int], str], load_options: LoadOptions,
               max_age_hours: float = 24.0,
               refuse_if_stale: bool = False, mask_pii: bool = False,
+              decisions: str | Path | None = None,
               progress: Progress | None = None, echo: Callable[[str], None] = lambda s: None,
               client: Any = None, reject_policy: RejectPolicy | None = None) -> SyncOutcome:
     """Carry out a saved plan exactly (never reading the source):
@@ -645,9 +663,11 @@ def apply_run(*, plan_file: str | Path, settings: Any, state_path: str | None,
        interrupted run (a killed apply of this plan, say) left;
     3. read the campaign and check each write against the contact it was decided
        against: stale writes are listed, not sent (or refuse all with
-       `refuse_if_stale`); the delete rule is checked again;
+       `refuse_if_stale`); with `decisions` (a steward's file), only the approved
+       writes go out; the delete rule is checked again;
     4. load, verify, record and report, as a sync does."""
     plan, checksum = read_plan_file(plan_file)
+    reviewed = read_decisions(decisions) if decisions is not None else None
     too_old = plan_age_refusal(plan, max_age_hours)
     if too_old:
         raise SafetyRefusedError(f"the plan file {plan_file} is refused: {too_old}")
@@ -665,9 +685,12 @@ def apply_run(*, plan_file: str | Path, settings: Any, state_path: str | None,
             return applied
         earlier = sync.earlier_attempts()
         sync.finish_interrupted_runs()
-        sync.start_run("apply", plan_file=str(Path(plan_file).resolve()))
+        sync.start_run("apply", plan_file=str(Path(plan_file).resolve()),
+                       **({} if reviewed is None else {"decisions": {
+                           "file": str(reviewed.path.resolve()), "sha256": reviewed.sha256,
+                           "counts": reviewed.counts()}}))
         sync.read_campaign()
-        sync.check_writes(earlier, refuse_if_stale)
+        sync.check_writes(earlier, refuse_if_stale, reviewed)
         if sync.plan.refused:
             return sync.refuse()
         sync.load(progress)
@@ -676,9 +699,9 @@ def apply_run(*, plan_file: str | Path, settings: Any, state_path: str | None,
         return sync.report()
 
 
-def mark_stale(plan: Plan, stale: list[tuple[Write, str]]) -> Plan:
-    """The plan with each stale write's row (or contact) deferred, reason `stale`, its
-    detail saying why."""
+def mark_deferred(plan: Plan, stale: list[tuple[Write, str]], reason: str) -> Plan:
+    """The plan with each of these writes' rows (or contacts) deferred for `reason`,
+    its detail saying why."""
     if not stale:
         return plan
     rows, remote = plan.rows.copy(), plan.remote.copy()
@@ -694,7 +717,7 @@ def mark_stale(plan: Plan, stale: list[tuple[Write, str]]) -> Plan:
                  for action, key in zip(frame["action"], frame[key_column])]
         sel = pd.Series([f is not None for f in found], index=frame.index)
         frame.loc[sel, "action"] = "deferred"
-        frame.loc[sel, "reason"] = "stale"
+        frame.loc[sel, "reason"] = reason
         frame.loc[sel, "detail"] = [f for f in found if f is not None]
     plan.rows, plan.remote = rows, remote
     return plan

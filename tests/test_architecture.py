@@ -44,7 +44,8 @@ ROOMS: dict[str, frozenset[str]] = {
     "api": frozenset(),
     "sandbox": frozenset(),
     "incremental": frozenset({"extract", "validate", "plan", "state"}),
-    "load": frozenset({"api", "plan", "state"}),
+    # load/review.py lays a steward's decisions (read by extract/decisions.py) on writes
+    "load": frozenset({"api", "extract", "plan", "state"}),
     "report": frozenset({"plan"}),
     "pipeline": frozenset({"api", "extract", "validate", "incremental", "plan", "load",
                            "state", "report"}),

@@ -50,6 +50,9 @@ REASONS: dict[str, str] = {
     "no_key": "no external_unique_id: added by hand in the platform, never touched",
     "stale": "the campaign contact changed since the plan was made (edited, deleted, on a "
              "call, its phone taken, its key added): not sent; plan again",
+    "refused_by_reviewer": "the steward refused this write in the decisions file: not sent",
+    "held": "its key is held by the steward (campaign-sync holds): not touched until "
+            "released",
     "undo_add": "a rollback: the run being undone added this contact",
     "undo_update": "a rollback: the run being undone patched this contact; patched back",
     "undo_delete": "a rollback: the run being undone deleted this contact; added back",

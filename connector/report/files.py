@@ -25,7 +25,10 @@ from .outcome import what_to_do
 ACTION_COLUMNS = ("action", "reason", "line", "external_unique_id", "remote_id", "changed",
                   "name", "email", "phone_number", "outbound_number",
                   "before_name", "before_email", "before_phone_number",
-                  "before_outbound_number", "detail", "notes")
+                  "before_outbound_number", "detail", "notes",
+                  # for the steward, in a spreadsheet: approve or reject each add, update
+                  # and delete (blank: approve); `apply --decisions actions.csv`
+                  "decision", "comment")
 PHONE_COLUMNS = {"phone_number", "outbound_number", "before_phone_number",
                  "before_outbound_number"}
 EMAIL_COLUMNS = {"email", "before_email"}
@@ -77,9 +80,13 @@ def masked_plan(plan: Plan) -> Plan:
                 meta=plan.meta, notes=notes)
 
 
+#: why an apply leaves a planned delete unsent (see pipeline.apply_run)
+NOT_SENT_DELETES = ("stale", "refused_by_reviewer")
+
+
 def actions_frame(plan: Plan) -> pd.DataFrame:
     """actions.csv's table: every source row, then every deleted campaign contact (and
-    every delete an apply found stale)."""
+    every planned delete an apply did not send)."""
     rows = plan.rows.reindex(columns=list(ACTION_COLUMNS), fill_value="")
     if len(plan.notes):
         joined = plan.notes.groupby("line", sort=False).apply(
@@ -87,14 +94,15 @@ def actions_frame(plan: Plan) -> pd.DataFrame:
                                 zip(g["field"], g["note"], g["value"])), include_groups=False)
         joined.index = joined.index.astype("int64")
         rows["notes"] = rows["line"].map(joined).fillna("").astype(object)
-    # the deletes, and the deletes an apply found stale (the contact changed since)
+    # the deletes, and the deletes an apply did not send (stale: the contact changed
+    # since the plan; or refused by the steward)
     remote = plan.remote
-    deletes = remote[remote["action"].eq("deleted")
-                     | (remote["action"].eq("deferred") & remote["reason"].eq("stale"))]
+    deletes = remote[remote["action"].eq("deleted") | (remote["action"].eq("deferred") & remote[
+        "reason"].isin(NOT_SENT_DELETES))]
     if len(deletes):
         status = deletes["status"].fillna("").astype(str)
         detail = ("status " + status).where(status.ne(""), "")
-        stale = deletes["action"].eq("deferred")
+        stale = deletes["action"].eq("deferred")  # not sent: the detail says why
         if stale.any():
             detail = detail.where(~stale, deletes["detail"].astype(str))
         gone = pd.DataFrame({
@@ -106,7 +114,7 @@ def actions_frame(plan: Plan) -> pd.DataFrame:
             "before_name": deletes["name"].to_numpy(), "before_email": deletes["email"].to_numpy(),
             "before_phone_number": deletes["phone_number"].to_numpy(),
             "before_outbound_number": deletes["outbound_number"].to_numpy(),
-            "detail": detail.to_numpy(), "notes": ""})
+            "detail": detail.to_numpy(), "notes": "", "decision": "", "comment": ""})
         rows = pd.concat([rows.astype(object), gone[list(ACTION_COLUMNS)].astype(object)],
                          ignore_index=True)
     return rows

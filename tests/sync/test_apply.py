@@ -264,3 +264,64 @@ def test_a_killed_apply_is_finished_by_the_next_apply_of_the_same_file(tmp_path)
         assert first["patch"] >= 30
         with StateStore(tmp_path / "state.db") as store:
             assert [r.status for r in store.runs(6)] == ["done", "interrupted"]
+
+
+def decide(actions_csv: Path, out: Path, verdicts: dict[tuple[str, str], tuple[str, str]]
+           ) -> Path:
+    """actions.csv with the `decision` and `comment` of some writes filled in, as a
+    steward does in a spreadsheet."""
+    with open(actions_csv, encoding="utf-8-sig", newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    for row in rows:
+        got = verdicts.get((row["action"], row["external_unique_id"]))
+        if got:
+            row["decision"], row["comment"] = got
+    with open(out, "w", encoding="utf-8-sig", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    return out
+
+
+def test_decisions_in_actions_csv_send_only_the_approved_writes(world):
+    sandbox, tmp, env, final = world
+    plan_file = plan(env, tmp)
+    decided = decide(tmp / "planned" / "actions.csv", tmp / "decided.csv",
+                     {("delete", "k37"): ("reject", "still a customer, ask sales"),
+                      ("update", "k2"): ("Reject", ""), ("add", "new0"): ("approve", "")})
+    sandbox.reset_counts()
+    result = run(env, "apply", plan_file, "--decisions", decided, "--state", tmp / "state.db",
+                 "--report", tmp / "a")
+    assert result.exit_code == 0, result.output
+    assert "11 writes approved, 2 refused by the reviewer" in result.output
+    expected = dict(final)
+    expected["k2"] = ("Name 2", "n2@example.com", "+12014700002")
+    expected["k37"] = ("Name 37", "n37@example.com", "+12014700037")
+    assert campaign(sandbox) == expected
+    assert writes(sandbox) == {"add": 0, "import": 1, "patch": 5, "delete": 3}
+    refused = {r["external_unique_id"]: r["detail"] for r in actions(tmp / "a")
+               if r["reason"] == "refused_by_reviewer"}
+    assert refused == {"k2": "refused by reviewer",
+                       "k37": "refused by reviewer: still a customer, ask sales"}
+    shown = run(env, "runs", "--show", "1", "--state", tmp / "state.db")
+    assert "decisions " in shown.output and "approved 11, rejected 2" in shown.output
+
+
+@pytest.mark.parametrize("lines,why", [
+    (["key,action,decision", "k1,update,approve", "k1,update,reject"],
+     "line 3: the update of 'k1' is decided twice (also on line 2)"),
+    (["key,action,decision", "k1,update,approve", "zz,delete,reject"],
+     "line 3: the plan holds no delete of 'zz'"),
+    (["key,action,decision", "k1,update,maybe"], "line 2, column decision: 'maybe'"),
+    (["key,action", "k1,update"], "line 1: no decision column"),
+])
+def test_a_decisions_file_that_cannot_be_used_is_refused_with_its_line(world, lines, why):
+    sandbox, tmp, env, _ = world
+    plan_file = plan(env, tmp)
+    (tmp / "d.csv").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    sandbox.reset_counts()
+    result = run(env, "apply", plan_file, "--decisions", tmp / "d.csv", "--state",
+                 tmp / "state.db")
+    assert result.exit_code == 2, result.output
+    assert why in " ".join(result.output.split())
+    assert writes(sandbox) == dict.fromkeys(WRITES, 0)
