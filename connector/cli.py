@@ -427,6 +427,15 @@ def plan_options(func: Callable[..., Any]) -> Callable[..., Any]:
         click.option("--force", is_flag=True,
                      help="Carry out deletes beyond --max-delete-fraction, or with no valid "
                           "source row."),
+        click.option("--hold", "hold", multiple=True, metavar="KEY",
+                     help="Hold this key (repeat for more): its row is neither added nor "
+                          "updated, its contact neither patched nor deleted (deferred, "
+                          "reason held) by this and every later plan, until `campaign-sync "
+                          "holds release KEY`. Kept in the state store."),
+        click.option("--holds-file", "holds_file", default=None,
+                     type=click.Path(dir_okay=False, exists=True), metavar="FILE",
+                     help="Hold every key in FILE (one a line; a first line `key` or "
+                          "`external_unique_id` and lines starting with # are skipped)."),
         *reject_policy_options(),
     ]
     for opt in reversed(opts):
@@ -436,7 +445,8 @@ def plan_options(func: Callable[..., Any]) -> Callable[..., Any]:
 
 def run_plan(source: str, campaign_id: int, mapping: str, mode: str, report_dir: str | None,
              mask_pii: bool, max_delete_fraction: float, force: bool, settings: Any,
-             command: str, policy: Any = None, out: str | None = None) -> Any:
+             command: str, policy: Any = None, out: str | None = None,
+             state_path: str | None = None, hold: list[str] | None = None) -> Any:
     """Validate SOURCE, read the campaign (GET only), build the plan, write the report
     (`pipeline.plan_run`), with a counter of the contacts read on a terminal."""
     from .pipeline import plan_run
@@ -455,6 +465,7 @@ def run_plan(source: str, campaign_id: int, mapping: str, mode: str, report_dir:
         options=PlanOptions(mode=mode, max_delete_fraction=max_delete_fraction, force=force),
         settings=settings, report_dir=report_dir or _default_report_dir(campaign_id),
         mask_pii=mask_pii, command=command, policy=policy or _policy(None, None), out=out,
+        state_path=state_path, hold=hold or (),
         reading=None if not counter else (
             lambda n: click.echo(f"\rreading campaign {campaign_id}: {n:,} contacts",
                                  err=True, nl=False)),
@@ -471,9 +482,26 @@ def _plan_exit(plan: Any, policy: Any) -> None:
         sys.exit(int(code))
 
 
+def _holds(hold: tuple[str, ...], holds_file: str | None) -> list[str]:
+    """The keys of --hold and --holds-file."""
+    keys = [k.strip() for k in hold if k.strip()]
+    if holds_file:
+        lines = Path(holds_file).read_text(encoding="utf-8-sig").splitlines()
+        for i, line in enumerate(lines):
+            line = line.strip()
+            if not line or line.startswith("#") or (
+                    i == 0 and line.lower() in ("key", "external_unique_id")):
+                continue
+            keys.append(line)
+    return keys
+
+
 @cli.command("plan")
 @click.argument("source", type=click.Path(dir_okay=False))
 @plan_options
+@click.option("--state", "state_path", default=None, type=click.Path(dir_okay=False),
+              envvar="CAMPAIGN_SYNC_STATE",
+              help="The state store holding the held keys (see --hold). " + STATE_HELP)
 @click.option("--out", "out", default=None, type=click.Path(dir_okay=False), metavar="FILE",
               help="Also write the plan to apply here (default: the report directory's "
                    "plan.json). `campaign-sync apply FILE` carries out exactly this plan. "
@@ -482,8 +510,9 @@ def _plan_exit(plan: Any, policy: Any) -> None:
 @handle_errors
 def plan_cmd(source: str, campaign_id: int, mapping: str, mode: str, report_dir: str | None,
              mask_pii: bool, max_delete_fraction: float, force: bool,
-             max_reject_fraction: float | None, max_rejects: int | None, out: str | None,
-             **kwargs: Any) -> None:
+             max_reject_fraction: float | None, max_rejects: int | None,
+             hold: tuple[str, ...], holds_file: str | None, state_path: str | None,
+             out: str | None, **kwargs: Any) -> None:
     """Dry run: what a sync of SOURCE would add, update and delete in the campaign.
 
     Reads the campaign with GET requests only (nothing is written), prints counts
@@ -503,7 +532,8 @@ def plan_cmd(source: str, campaign_id: int, mapping: str, mode: str, report_dir:
     policy = _policy(max_reject_fraction, max_rejects)
     done = run_plan(source, campaign_id, mapping, mode, report_dir, mask_pii,
                     max_delete_fraction, force, settings, command="plan", policy=policy,
-                    out=out)
+                    out=out, state_path=_state_path(state_path),
+                    hold=_holds(hold, holds_file))
     plan, files = done.plan, done.files
     for line in plan.summary_lines():
         click.echo(line)
@@ -612,7 +642,7 @@ def sync_cmd(source: str, campaign_id: int, mapping: str, mode: str, report_dir:
              max_reject_fraction: float | None, max_rejects: int | None, dry_run: bool,
              chunk_size: int, concurrency: int, state_path: str | None, job_timeout: float,
              full_check: bool, full_check_every: int, trust_state: bool,
-             **kwargs: Any) -> None:
+             hold: tuple[str, ...], holds_file: str | None, **kwargs: Any) -> None:
     """Make the campaign match SOURCE: deletes, then updates, then adds, each write
     recorded in the state store first; then re-read the campaign to confirm every
     operation, and write the report.
@@ -632,7 +662,8 @@ def sync_cmd(source: str, campaign_id: int, mapping: str, mode: str, report_dir:
         done = run_plan(source, campaign_id, mapping, mode, report_dir, mask_pii,
                         max_delete_fraction, force, settings,
                         command="sync --dry-run",
-                        policy=_policy(max_reject_fraction, max_rejects))
+                        policy=_policy(max_reject_fraction, max_rejects),
+                        state_path=_state_path(state_path), hold=_holds(hold, holds_file))
         plan, files = done.plan, done.files
         for line in plan.summary_lines():
             click.echo(line)
@@ -653,7 +684,7 @@ def sync_cmd(source: str, campaign_id: int, mapping: str, mode: str, report_dir:
         report_dir=report_dir or _default_report_dir(campaign_id), mask_pii=mask_pii,
         progress=_Bars(), echo=_note, full_check=full_check,
         full_check_every=full_check_every, trust_state=trust_state,
-        reject_policy=_policy(max_reject_fraction, max_rejects))
+        reject_policy=_policy(max_reject_fraction, max_rejects), hold=_holds(hold, holds_file))
     _print_outcome(outcome)
 
 
@@ -714,6 +745,86 @@ def apply_cmd(plan_file: str, report_dir: str | None, max_age: float, refuse_if_
         max_age_hours=max_age, refuse_if_stale=refuse_if_stale, mask_pii=mask_pii,
         decisions=decisions, progress=_Bars(), echo=_note, reject_policy=_policy(max_reject_fraction, max_rejects))
     _print_outcome(outcome)
+
+
+@cli.group("holds", invoke_without_command=True)
+@click.option("--campaign-id", default=None, type=int, help="Only the holds of this campaign.")
+@click.option("--state", "state_path", default=None, type=click.Path(dir_okay=False),
+              envvar="CAMPAIGN_SYNC_STATE", help=STATE_HELP)
+@click.pass_context
+@handle_errors
+def holds_cmd(ctx: click.Context, campaign_id: int | None, state_path: str | None) -> None:
+    """The keys a steward holds: every plan, sync and apply leaves them alone (their
+    rows deferred, reason held) until they are released. Without a subcommand, lists
+    them. Keys are held with --hold / --holds-file of plan and sync, or `holds add`.
+
+    Example: campaign-sync holds --campaign-id 6; campaign-sync holds release 5123
+    """
+    ctx.obj = {"campaign_id": campaign_id, "state_path": state_path}
+    if ctx.invoked_subcommand is not None:
+        return
+    from .state import StateStore
+
+    path = Path(_state_path(state_path))
+    if not path.exists():
+        click.echo("no holds (no state store yet)")
+        return
+    with StateStore(path) as store:
+        rows = store.holds(campaign_id)
+    if not rows:
+        click.echo("no holds")
+    for row in rows:
+        note = f"  {row['note']}" if row["note"] else ""
+        click.echo(f"campaign {row['campaign_id']}  {row['key']}  held since "
+                   f"{row['held_at']}{note}")
+
+
+@holds_cmd.command("add")
+@click.argument("keys", nargs=-1, required=True)
+@click.option("--campaign-id", required=True, type=int, help="The campaign whose keys to hold.")
+@click.option("--note", default="", help="Why (shown by `holds`).")
+@click.option("--state", "state_path", default=None, type=click.Path(dir_okay=False),
+              envvar="CAMPAIGN_SYNC_STATE", help="The state store (see holds --help).")
+@click.pass_context
+@handle_errors
+def holds_add_cmd(ctx: click.Context, keys: tuple[str, ...], campaign_id: int,
+                  note: str, state_path: str | None) -> None:
+    """Hold KEYS of a campaign: left alone by every later plan until released."""
+    from .state import StateStore
+
+    with StateStore(_state_path(state_path or ctx.obj["state_path"])) as store:
+        added = store.add_holds(campaign_id, keys, note)
+    click.echo(f"campaign {campaign_id}: {added} key(s) held ({len(keys) - added} already)")
+
+
+@holds_cmd.command("release")
+@click.argument("keys", nargs=-1, required=True)
+@click.option("--campaign-id", default=None, type=int,
+              help="Release in this campaign only (default: every campaign holding them).")
+@click.option("--state", "state_path", default=None, type=click.Path(dir_okay=False),
+              envvar="CAMPAIGN_SYNC_STATE", help="The state store (see holds --help).")
+@click.pass_context
+@handle_errors
+def holds_release_cmd(ctx: click.Context, keys: tuple[str, ...],
+                      campaign_id: int | None, state_path: str | None) -> None:
+    """Release KEYS: the next plan adds, patches or deletes them as the source says."""
+    from .errors import UsageError
+    from .state import StateStore
+
+    path = Path(_state_path(state_path or ctx.obj["state_path"]))
+    if not path.exists():
+        raise UsageError(f"no state store at {path}", hint="pass the --state the holds are in")
+    with StateStore(path) as store:
+        campaigns = ([campaign_id] if campaign_id is not None else
+                     sorted({h["campaign_id"] for h in store.holds()}))
+        released = {c: store.release_holds(c, keys) for c in campaigns}
+    for c, gone in released.items():
+        if gone:
+            click.echo(f"campaign {c}: released {', '.join(gone)}")
+    missing = set(keys) - {k for gone in released.values() for k in gone}
+    if missing:
+        raise UsageError(f"not held: {', '.join(sorted(missing))}",
+                         hint="list the holds with: campaign-sync holds")
 
 
 @cli.command("runs")

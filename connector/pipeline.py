@@ -15,7 +15,7 @@ Only the command line (and the demo) call this module; the rooms never do.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Collection, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -107,8 +107,9 @@ def write_rejects(validated: Validated, output: str | Path) -> int:
 
 
 def make_plan(validated: Validated, remote: pd.DataFrame, options: PlanOptions, *,
-              meta: dict[str, Any] | None = None) -> Plan:
-    """The plan of a validated source against the campaign's contacts."""
+              meta: dict[str, Any] | None = None, held: Collection[str] = ()) -> Plan:
+    """The plan of a validated source against the campaign's contacts (the `held` keys
+    left alone)."""
 
     if options.region is None and validated.mapping.region:
         options = PlanOptions(mode=options.mode, max_delete_fraction=options.max_delete_fraction,
@@ -119,7 +120,7 @@ def make_plan(validated: Validated, remote: pd.DataFrame, options: PlanOptions, 
                  "mapping": str(validated.mapping.path), **(meta or {})}
     plan = build_plan(validated.result.valid, validated.result.rejects, remote, options,
                       meta=full_meta, carried=validated.carried,
-                      protect=validated.result.rejected_rows)
+                      protect=validated.result.rejected_rows, hold=held)
     notes = validated.result.notes
     if len(notes):
         plan.notes = notes[["line", "field", "value", "note"]].reset_index(drop=True)
@@ -132,6 +133,18 @@ def plan_rejects(plan: Plan, validated: Validated, extra_lines: Iterable[int] = 
     lines = set(plan.rejects["line"].dropna().astype(int).unique().tolist()) if len(
         plan.rejects) else set()
     return rejected_source_rows(validated, sorted(lines | {int(x) for x in extra_lines}))
+
+
+def held_keys(state_path: str | Path | None, campaign_id: int, hold: Collection[str] = ()
+              ) -> list[str]:
+    """The keys the steward holds for the campaign, after holding `hold` too (kept in
+    the state store; a store is created only to keep new holds)."""
+    if not hold and (state_path is None or not Path(state_path).exists()):
+        return []
+    with StateStore(state_path) as store:
+        if hold:
+            store.add_holds(campaign_id, hold)
+        return store.held_keys(campaign_id)
 
 
 @dataclass
@@ -147,6 +160,7 @@ class PlanRun:
 def plan_run(*, source: str, campaign_id: int, mapping: str, options: PlanOptions,
              settings: Any, report_dir: str, mask_pii: bool = False, command: str = "plan",
              policy: RejectPolicy | None = None, out: str | Path | None = None,
+             state_path: str | Path | None = None, hold: Collection[str] = (),
              reading: Callable[[int], None] | None = None,
              echo: Callable[[str], None] = lambda s: None) -> PlanRun:
     """The dry run: nothing is written to the campaign.
@@ -155,7 +169,8 @@ def plan_run(*, source: str, campaign_id: int, mapping: str, options: PlanOption
        request);
     2. validate the rows while the campaign is read (GET only; `reading` is told
        how many contacts have arrived);
-    3. plan against the campaign;
+    3. plan against the campaign, leaving alone the keys held in the state store
+       (with `hold` added to them);
     4. write the report directory (its plan.json is the plan to apply, unless masked)
        and, with `out`, the plan to apply there too."""
     info, frame, mapping_obj, mapped = prepare_source(source, mapping)
@@ -168,7 +183,8 @@ def plan_run(*, source: str, campaign_id: int, mapping: str, options: PlanOption
     echo(f"read {validated.result.rows:,} rows from {source}: "
          f"{validated.result.valid_count:,} valid, {validated.result.rejected_count:,} rejected")
     echo(f"campaign {campaign_id}: {len(remote):,} contacts")
-    plan = make_plan(validated, remote, options, meta={
+    held = held_keys(state_path, campaign_id, hold)
+    plan = make_plan(validated, remote, options, held=held, meta={
         "campaign_id": campaign_id, "command": command, "created_at": utcnow(),
         "reject_policy": (policy or RejectPolicy()).describe()})
     files = write_report(plan, report_dir, mask_pii=mask_pii,
@@ -199,8 +215,8 @@ def sync_run(*, source: str, campaign_id: int, mapping: str, plan_options: PlanO
              report_dir: str, mask_pii: bool = False, progress: Progress | None = None,
              echo: Callable[[str], None] = lambda s: None, client: Any = None,
              full_check: bool = False, full_check_every: int = 0,
-             trust_state: bool = False, reject_policy: RejectPolicy | None = None
-             ) -> SyncOutcome:
+             trust_state: bool = False, reject_policy: RejectPolicy | None = None,
+             hold: Collection[str] = ()) -> SyncOutcome:
     """A real sync, step by step (each step is a method of `Sync`). Raises
     CampaignSyncError subclasses for unusable input (before any request), a held
     lock, and network failures (after recording the run as failed)."""
@@ -211,6 +227,7 @@ def sync_run(*, source: str, campaign_id: int, mapping: str, plan_options: PlanO
     sync.read_source(mapping)
     with sync.session(settings, state_path, client):
         sync.finish_interrupted_runs()
+        sync.read_holds(hold)
         sync.choose_check(full_check_every)
         sync.start_run()
         sync.read_and_validate()
@@ -260,6 +277,7 @@ class Sync:
     stale: list[tuple[Write, str]] = field(default_factory=list)
     done_before: list[Write] = field(default_factory=list)
     refused_by_reviewer: list[tuple[Write, str]] = field(default_factory=list)
+    held: list[str] = field(default_factory=list)
     result: Any = None
     after: pd.DataFrame | None = None
     confirmed: int = 0
@@ -330,6 +348,12 @@ class Sync:
                                      max_poll=opts.max_poll)
         for job in left:
             echo(f"warning: job {job['job_id']} of run {job['run_id']} is still running")
+
+    def read_holds(self, hold: Collection[str] = ()) -> None:
+        """The keys the steward holds (with `hold` added): left alone by this run."""
+        if hold:
+            self.store.add_holds(self.campaign_id, hold)
+        self.held = self.store.held_keys(self.campaign_id)
 
     def choose_check(self, full_check_every: int) -> None:
         """Full check (every row compared) or incremental; trust the state or read
@@ -408,9 +432,10 @@ class Sync:
 
     def make_plan(self) -> None:
         """The plan against the campaign as read."""
-        self.plan = make_plan(self.validated, self.remote, self.plan_options, meta={
-            "campaign_id": self.campaign_id, "command": "sync", "run_id": self.run_id,
-            "created_at": utcnow(), "reject_policy": self.reject_policy.describe()})
+        meta = {"campaign_id": self.campaign_id, "command": "sync", "run_id": self.run_id,
+                "created_at": utcnow(), "reject_policy": self.reject_policy.describe()}
+        self.plan = make_plan(self.validated, self.remote, self.plan_options, held=self.held,
+                              meta=meta)
         counts = self.plan.counts()
         log.info("plan: %s", ", ".join(f"{k} {v}" for k, v in counts["source"].items()),
                  extra={"event": "planned", "run_id": self.run_id, "source": counts["source"],
@@ -452,16 +477,23 @@ class Sync:
         decisions on them; mark the stale and the refused ones in the plan (deferred,
         reason `stale` or `refused_by_reviewer`); refuse when asked to on any stale
         write, or when the delete rule refuses the deletes still to send."""
-        writes = self.plan.writes()
+        writes = all_writes = self.plan.writes()
+        if self.held:  # held since the plan was made: left alone too
+            held = set(self.held)
+            self.plan = mark_deferred(self.plan, [(w, "its key is held (campaign-sync "
+                                                      "holds release KEY to send it)")
+                                                  for w in writes if w.key in held], "held")
+            writes = [w for w in writes if w.key not in held]
         fresh = check_writes_against(writes, self.remote, self.region, earlier)
         if decisions is not None:
-            reviewed = review(writes, decisions)
+            reviewed = review(all_writes, decisions)
             no = {(w.kind, w.key) for w, _why in reviewed.refused}
             done = {(w.kind, w.key) for w in fresh.done}
             fresh.send = [w for w in fresh.send if (w.kind, w.key) not in no]
             fresh.stale = [(w, why) for w, why in fresh.stale if (w.kind, w.key) not in no]
             self.refused_by_reviewer = [(w, why) for w, why in reviewed.refused
-                                        if (w.kind, w.key) not in done]
+                                        if (w.kind, w.key) not in done
+                                        and w.key not in self.held]
             self.plan = mark_deferred(self.plan, self.refused_by_reviewer,
                                       "refused_by_reviewer")
             self.echo(f"decisions {decisions.path}: {len(reviewed.approved):,} writes "
@@ -685,6 +717,7 @@ def apply_run(*, plan_file: str | Path, settings: Any, state_path: str | None,
             return applied
         earlier = sync.earlier_attempts()
         sync.finish_interrupted_runs()
+        sync.read_holds()
         sync.start_run("apply", plan_file=str(Path(plan_file).resolve()),
                        **({} if reviewed is None else {"decisions": {
                            "file": str(reviewed.path.resolve()), "sha256": reviewed.sha256,

@@ -5,7 +5,7 @@ rooms beside it."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from typing import Any
 
 import numpy as np
@@ -35,7 +35,8 @@ def build_plan(valid: pd.DataFrame, rejects: pd.DataFrame, remote: pd.DataFrame,
                options: PlanOptions | None = None, *, mode: str | None = None,
                meta: Mapping[str, Any] | None = None,
                carried: pd.DataFrame | None = None,
-               protect: pd.DataFrame | None = None) -> Plan:
+               protect: pd.DataFrame | None = None,
+               hold: Collection[str] = ()) -> Plan:
     """Work out the plan.
 
     valid: normalized contacts (the five fields and ``__line__``), as
@@ -46,6 +47,8 @@ def build_plan(valid: pd.DataFrame, rejects: pd.DataFrame, remote: pd.DataFrame,
     protect: the rejected rows as read (line, key, phone_number, email), see
     `ValidationResult.rejected_rows`; each protects the contact it describes. Without
     it, the reject records' keys do.
+    hold: keys the steward holds (`campaign-sync holds`): their rows are neither added
+    nor updated, their contacts neither patched nor deleted (deferred, reason held).
     """
     if options is None:
         options = PlanOptions(mode=mode or "upsert")
@@ -235,6 +238,22 @@ def build_plan(valid: pd.DataFrame, rejects: pd.DataFrame, remote: pd.DataFrame,
         fate(absent & ~active & ~no_id, "deleted", "not_in_source")
     else:
         fate(absent, "kept", "kept_not_in_source")
+
+    # -- keys the steward holds: nothing is written for them (before the phone checks,
+    # so a held contact keeps its phone)
+    if hold:
+        held_keys = list(hold)
+        held_rows = (rows["external_unique_id"].isin(held_keys)
+                     & rows["action"].isin(["add", "update"])).to_numpy()
+        why = "its key is held (campaign-sync holds release KEY to let it through)"
+        if held_rows.any():
+            rows.loc[held_rows, ["action", "reason", "changed", "detail"]] = (
+                "deferred", "held", "", why)
+            fate((r_action == "") & codes.among(r_codes, s_codes[held_rows]), "deferred",
+                 "held")
+        held_deletes = (r_action == "deleted") & np.isin(rkeys, held_keys)
+        fate(held_deletes, "deferred", "held")
+        r_detail[held_deletes] = why
 
     # -- phone conflicts: a phone held by another campaign contact that keeps it
     rem["action"] = r_action

@@ -80,8 +80,9 @@ def masked_plan(plan: Plan) -> Plan:
                 meta=plan.meta, notes=notes)
 
 
-#: why an apply leaves a planned delete unsent (see pipeline.apply_run)
-NOT_SENT_DELETES = ("stale", "refused_by_reviewer")
+#: why a delete is left unsent: an apply found it stale or the steward refused it
+#: (pipeline.apply_run), or its key is held
+NOT_SENT_DELETES = ("stale", "refused_by_reviewer", "held")
 
 
 def actions_frame(plan: Plan) -> pd.DataFrame:
@@ -97,8 +98,11 @@ def actions_frame(plan: Plan) -> pd.DataFrame:
     # the deletes, and the deletes an apply did not send (stale: the contact changed
     # since the plan; or refused by the steward)
     remote = plan.remote
-    deletes = remote[remote["action"].eq("deleted") | (remote["action"].eq("deferred") & remote[
-        "reason"].isin(NOT_SENT_DELETES))]
+    not_sent = remote["action"].eq("deferred") & remote["reason"].isin(NOT_SENT_DELETES)
+    if not_sent.any():  # a contact held for its source row's sake is listed with the row
+        rows_held = plan.rows.loc[plan.rows["reason"].eq("held"), "external_unique_id"]
+        not_sent &= ~(remote["reason"].eq("held") & remote["external_unique_id"].isin(rows_held))
+    deletes = remote[remote["action"].eq("deleted") | not_sent]
     if len(deletes):
         status = deletes["status"].fillna("").astype(str)
         detail = ("status " + status).where(status.ne(""), "")

@@ -88,6 +88,13 @@ CREATE TABLE IF NOT EXISTS locks (
     campaign_id INTEGER PRIMARY KEY,
     run_id INTEGER, pid INTEGER, host TEXT, started_at TEXT
 );
+CREATE TABLE IF NOT EXISTS holds (
+    campaign_id INTEGER NOT NULL,
+    key TEXT NOT NULL,
+    note TEXT,
+    held_at TEXT NOT NULL,
+    PRIMARY KEY (campaign_id, key)
+);
 """
 
 OP_STATUSES = ("planned", "sent", "done", "failed", "pending", "unconfirmed")
@@ -275,6 +282,39 @@ class StateStore:
         rows = self.db.execute("SELECT * FROM runs WHERE campaign_id=? AND status='running'"
                                " ORDER BY id", (campaign_id,))
         return [Run.from_row(r) for r in rows]
+
+    # ------------------------------------------------------------ holds
+    def add_holds(self, campaign_id: int, keys: Iterable[str], note: str = "") -> int:
+        """Hold `keys` (left alone by every plan until released); returns how many
+        were not held yet."""
+        keys = [k.strip() for k in keys if k and k.strip()]
+        with self.transaction() as db:
+            before = db.total_changes
+            db.executemany("INSERT OR IGNORE INTO holds (campaign_id, key, note, held_at)"
+                           " VALUES (?, ?, ?, ?)", ((campaign_id, k, note, utcnow()) for k in keys))
+            return db.total_changes - before
+
+    def release_holds(self, campaign_id: int, keys: Iterable[str]) -> list[str]:
+        """Release `keys`; returns those that were held."""
+        held = set(self.held_keys(campaign_id))
+        gone = [k for k in dict.fromkeys(k.strip() for k in keys) if k in held]
+        with self.transaction() as db:
+            db.executemany("DELETE FROM holds WHERE campaign_id=? AND key=?",
+                           ((campaign_id, k) for k in gone))
+        return gone
+
+    def held_keys(self, campaign_id: int) -> list[str]:
+        return [r["key"] for r in self.db.execute(
+            "SELECT key FROM holds WHERE campaign_id=? ORDER BY key", (campaign_id,))]
+
+    def holds(self, campaign_id: int | None = None) -> list[dict[str, Any]]:
+        """Every hold (of one campaign): campaign_id, key, note, held_at."""
+        sql = "SELECT campaign_id, key, note, held_at FROM holds"
+        args: tuple[Any, ...] = ()
+        if campaign_id is not None:
+            sql += " WHERE campaign_id=?"
+            args = (campaign_id,)
+        return [dict(r) for r in self.db.execute(sql + " ORDER BY campaign_id, key", args)]
 
     def runs_of_plan(self, campaign_id: int, checksum: str) -> list[Run]:
         """The apply runs of the saved plan with this checksum, oldest first."""

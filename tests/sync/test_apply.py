@@ -325,3 +325,36 @@ def test_a_decisions_file_that_cannot_be_used_is_refused_with_its_line(world, li
     assert result.exit_code == 2, result.output
     assert why in " ".join(result.output.split())
     assert writes(sandbox) == dict.fromkeys(WRITES, 0)
+
+
+def test_held_keys_are_left_alone_by_every_plan_until_released(world):
+    sandbox, tmp, env, final = world
+    state = tmp / "state.db"
+    result = run(env, "sync", tmp / "s.csv", "--campaign-id", 6, "-m", tmp / "m.yaml",
+                 "--mode", "mirror", "--max-delete-fraction", "0.5", "--state", state,
+                 "--hold", "k1", "--hold", "k36", "--report", tmp / "r1")
+    assert result.exit_code == 0, result.output
+    now = campaign(sandbox)
+    assert now["k1"] == ("Name 1", "n1@example.com", "+12014700001")   # not renamed
+    assert "k36" in now                                                   # not deleted
+    held = {r["external_unique_id"]: r["action"] for r in actions(tmp / "r1")
+            if r["reason"] == "held"}
+    assert held == {"k1": "deferred", "k36": "deferred"}
+    listed = run(env, "holds", "--state", state)
+    assert "campaign 6  k1  held since" in listed.output and "k36" in listed.output
+    # a later plan still leaves them alone; an apply of a plan made before the hold too
+    plan_file = plan(env, tmp, "--state", state)
+    assert {r["external_unique_id"] for r in actions(tmp / "planned")
+            if r["reason"] == "held"} == {"k1", "k36"}
+    released = run(env, "holds", "release", "k1", "k36", "--state", state)
+    assert released.exit_code == 0 and "campaign 6: released k1, k36" in released.output
+    again = run(env, "holds", "release", "k1", "--state", state)
+    assert again.exit_code == 2 and "not held: k1" in again.output
+    fresh = plan(env, tmp, "--state", state, "--out", tmp / "p2.json")
+    assert fresh.exists()
+    run(env, "holds", "add", "k1", "--campaign-id", 6, "--state", state, "--note", "ask")
+    result = run(env, "apply", tmp / "p2.json", "--state", state, "--report", tmp / "a")
+    assert result.exit_code == 0, result.output
+    assert campaign(sandbox)["k1"] == ("Name 1", "n1@example.com", "+12014700001")
+    assert "k36" not in campaign(sandbox)
+    assert plan_file.exists()
