@@ -1070,9 +1070,10 @@ def sandbox_cmd(host: str, allow_remote: bool, port: int, campaigns: tuple[int, 
               type=click.Path(file_okay=False), help="Where the demo writes its files.")
 @handle_errors
 def demo_cmd(output_dir: str) -> None:
-    """Start a sandbox, seed a campaign, then validate, plan (with the report), sync and
-    sync again the HubSpot sample export: the whole tool against a local server, no
-    account needed.
+    """Start a sandbox, seed a campaign, then validate and plan the HubSpot sample export
+    (with the report), refuse one delete in a steward's decisions file, apply the plan
+    with those decisions, and sync again (nothing to send): the whole tool against a
+    local server, no account needed.
 
     Example: campaign-sync demo --output-dir demo-output
     """
@@ -1082,7 +1083,8 @@ def demo_cmd(output_dir: str) -> None:
     click.echo(f"campaign now holds {result.contacts} contacts "
                f"(exported to {result.export_csv.resolve()})")
     click.echo(f"plan report: {result.plan_report.resolve()}")
-    click.echo(f"sync report: {result.sync_report.resolve()}")
+    click.echo(f"steward's decisions: {result.decisions.resolve()}")
+    click.echo(f"apply report: {result.sync_report.resolve()}")
     if result.second_sync_writes:
         sys.exit(int(ExitCode.FAILED))
 
