@@ -349,11 +349,15 @@ def _apply(make: Callable[[], list[Any]]) -> Callable[[Callable[..., Any]], Any]
 @click.option("--output", "-o", "output", default=None, type=click.Path(dir_okay=False),
               help="Write the valid, normalized contacts here: .json (the import file's "
                    "shape) or .csv.")
+@click.option("--suppress", "suppress", multiple=True,
+              type=click.Path(dir_okay=False, exists=True), metavar="FILE",
+              help="A suppression list (repeatable): says how many valid rows it holds "
+                   "(plan and sync would not send them).")
 @_apply(reject_policy_options)
 @handle_errors
 def validate_cmd(source: str, mapping: str, rejects_file: str | None,
-                 output: str | None, max_reject_fraction: float | None,
-                 max_rejects: int | None) -> None:
+                 output: str | None, suppress: tuple[str, ...],
+                 max_reject_fraction: float | None, max_rejects: int | None) -> None:
     """Read SOURCE (CSV/TSV, .xlsx, JSON or JSON Lines), map it, normalize and check
     every row; no network.
 
@@ -384,6 +388,12 @@ def validate_cmd(source: str, mapping: str, rejects_file: str | None,
     if rejects_file:
         click.echo(f"wrote {result.rejected_count:,} rejected rows ({len(result.rejects):,} "
                    f"problems) to {rejects_file}")
+    if suppress:
+        from .pipeline import suppressed_rows
+
+        n, files = suppressed_rows(validated, suppress)
+        click.echo(f"{n:,} valid rows are on the suppression lists ({', '.join(files)}): "
+                   "plan and sync would not send them")
     code = _policy(max_reject_fraction, max_rejects).exit_code(result.rejected_count,
                                                                  result.rows)
     if code:
@@ -427,6 +437,14 @@ def plan_options(func: Callable[..., Any]) -> Callable[..., Any]:
         click.option("--force", is_flag=True,
                      help="Carry out deletes beyond --max-delete-fraction, or with no valid "
                           "source row."),
+        click.option("--suppress", "suppress", multiple=True,
+                     type=click.Path(dir_okay=False, exists=True), metavar="FILE",
+                     help="A suppression list (CSV, Excel or JSON; repeatable): its phones "
+                          "(any notation), emails or keys are never added or used to change "
+                          "a contact's phone (action suppressed), and campaign contacts with "
+                          "a suppressed phone are removed in upsert and mirror (under the "
+                          "delete rule). The mapping's suppress: section names the columns; "
+                          "else they are found by name."),
         click.option("--hold", "hold", multiple=True, metavar="KEY",
                      help="Hold this key (repeat for more): its row is neither added nor "
                           "updated, its contact neither patched nor deleted (deferred, "
@@ -446,7 +464,8 @@ def plan_options(func: Callable[..., Any]) -> Callable[..., Any]:
 def run_plan(source: str, campaign_id: int, mapping: str, mode: str, report_dir: str | None,
              mask_pii: bool, max_delete_fraction: float, force: bool, settings: Any,
              command: str, policy: Any = None, out: str | None = None,
-             state_path: str | None = None, hold: list[str] | None = None) -> Any:
+             state_path: str | None = None, hold: list[str] | None = None,
+             suppress: tuple[str, ...] = ()) -> Any:
     """Validate SOURCE, read the campaign (GET only), build the plan, write the report
     (`pipeline.plan_run`), with a counter of the contacts read on a terminal."""
     from .pipeline import plan_run
@@ -465,7 +484,7 @@ def run_plan(source: str, campaign_id: int, mapping: str, mode: str, report_dir:
         options=PlanOptions(mode=mode, max_delete_fraction=max_delete_fraction, force=force),
         settings=settings, report_dir=report_dir or _default_report_dir(campaign_id),
         mask_pii=mask_pii, command=command, policy=policy or _policy(None, None), out=out,
-        state_path=state_path, hold=hold or (),
+        state_path=state_path, hold=hold or (), suppress=suppress,
         reading=None if not counter else (
             lambda n: click.echo(f"\rreading campaign {campaign_id}: {n:,} contacts",
                                  err=True, nl=False)),
@@ -512,7 +531,7 @@ def plan_cmd(source: str, campaign_id: int, mapping: str, mode: str, report_dir:
              mask_pii: bool, max_delete_fraction: float, force: bool,
              max_reject_fraction: float | None, max_rejects: int | None,
              hold: tuple[str, ...], holds_file: str | None, state_path: str | None,
-             out: str | None, **kwargs: Any) -> None:
+             out: str | None, suppress: tuple[str, ...], **kwargs: Any) -> None:
     """Dry run: what a sync of SOURCE would add, update and delete in the campaign.
 
     Reads the campaign with GET requests only (nothing is written), prints counts
@@ -533,7 +552,7 @@ def plan_cmd(source: str, campaign_id: int, mapping: str, mode: str, report_dir:
     done = run_plan(source, campaign_id, mapping, mode, report_dir, mask_pii,
                     max_delete_fraction, force, settings, command="plan", policy=policy,
                     out=out, state_path=_state_path(state_path),
-                    hold=_holds(hold, holds_file))
+                    hold=_holds(hold, holds_file), suppress=suppress)
     plan, files = done.plan, done.files
     for line in plan.summary_lines():
         click.echo(line)
@@ -642,7 +661,8 @@ def sync_cmd(source: str, campaign_id: int, mapping: str, mode: str, report_dir:
              max_reject_fraction: float | None, max_rejects: int | None, dry_run: bool,
              chunk_size: int, concurrency: int, state_path: str | None, job_timeout: float,
              full_check: bool, full_check_every: int, trust_state: bool,
-             hold: tuple[str, ...], holds_file: str | None, **kwargs: Any) -> None:
+             hold: tuple[str, ...], holds_file: str | None, suppress: tuple[str, ...],
+             **kwargs: Any) -> None:
     """Make the campaign match SOURCE: deletes, then updates, then adds, each write
     recorded in the state store first; then re-read the campaign to confirm every
     operation, and write the report.
@@ -663,7 +683,8 @@ def sync_cmd(source: str, campaign_id: int, mapping: str, mode: str, report_dir:
                         max_delete_fraction, force, settings,
                         command="sync --dry-run",
                         policy=_policy(max_reject_fraction, max_rejects),
-                        state_path=_state_path(state_path), hold=_holds(hold, holds_file))
+                        state_path=_state_path(state_path), hold=_holds(hold, holds_file),
+                        suppress=suppress)
         plan, files = done.plan, done.files
         for line in plan.summary_lines():
             click.echo(line)
@@ -684,7 +705,8 @@ def sync_cmd(source: str, campaign_id: int, mapping: str, mode: str, report_dir:
         report_dir=report_dir or _default_report_dir(campaign_id), mask_pii=mask_pii,
         progress=_Bars(), echo=_note, full_check=full_check,
         full_check_every=full_check_every, trust_state=trust_state,
-        reject_policy=_policy(max_reject_fraction, max_rejects), hold=_holds(hold, holds_file))
+        reject_policy=_policy(max_reject_fraction, max_rejects), hold=_holds(hold, holds_file),
+        suppress=suppress)
     _print_outcome(outcome)
 
 
@@ -707,12 +729,18 @@ def sync_cmd(source: str, campaign_id: int, mapping: str, mode: str, report_dir:
                    "is not sent.")
 @click.option("--mask-pii", is_flag=True,
               help="Mask phones and emails in the report files, the log and the messages.")
+@click.option("--suppress", "suppress", multiple=True,
+              type=click.Path(dir_okay=False, exists=True), metavar="FILE",
+              help="A suppression list (repeatable): planned adds and updates whose phone, "
+                   "email or key is on it now, or whose phone opted out since the plan, are "
+                   "not sent (deferred, reason suppressed).")
 @_load_options
 @_apply(reject_policy_options)
 @connection_options
 @handle_errors
 def apply_cmd(plan_file: str, report_dir: str | None, max_age: float, refuse_if_stale: bool,
-              decisions: str | None, mask_pii: bool, chunk_size: int, concurrency: int,
+              decisions: str | None, mask_pii: bool, suppress: tuple[str, ...],
+              chunk_size: int, concurrency: int,
               state_path: str | None, job_timeout: float, max_reject_fraction: float | None,
               max_rejects: int | None, **kwargs: Any) -> None:
     """Carry out exactly the plan PLAN_FILE (written by `plan`, or its --out): the same
@@ -743,7 +771,7 @@ def apply_cmd(plan_file: str, report_dir: str | None, max_age: float, refuse_if_
         load_options=LoadOptions(chunk_size=chunk_size, concurrency=concurrency,
                                  job_timeout=job_timeout),
         max_age_hours=max_age, refuse_if_stale=refuse_if_stale, mask_pii=mask_pii,
-        decisions=decisions, progress=_Bars(), echo=_note, reject_policy=_policy(max_reject_fraction, max_rejects))
+        decisions=decisions, suppress=suppress, progress=_Bars(), echo=_note, reject_policy=_policy(max_reject_fraction, max_rejects))
     _print_outcome(outcome)
 
 
@@ -825,6 +853,119 @@ def holds_release_cmd(ctx: click.Context, keys: tuple[str, ...],
     if missing:
         raise UsageError(f"not held: {', '.join(sorted(missing))}",
                          hint="list the holds with: campaign-sync holds")
+
+
+@cli.group("optouts", invoke_without_command=True)
+@click.option("--campaign-id", default=None, type=int, help="Only this campaign's opt-outs.")
+@click.option("--released", is_flag=True, help="Also list the released ones.")
+@click.option("--mask-pii", is_flag=True, help="Mask the numbers (+1******6992).")
+@click.option("--state", "state_path", default=None, type=click.Path(dir_okay=False),
+              envvar="CAMPAIGN_SYNC_STATE", help=STATE_HELP)
+@click.pass_context
+@handle_errors
+def optouts_cmd(ctx: click.Context, campaign_id: int | None, released: bool, mask_pii: bool,
+                state_path: str | None) -> None:
+    """Numbers that opted out of a campaign: a contact seen in status Do Not Call, or
+    removed because its number was on a suppression list. No later plan, sync or apply
+    adds them back (action opted_out), even when no list holds them any more, until a
+    person releases them. Without a subcommand, lists them.
+
+    Example: campaign-sync optouts --campaign-id 6 --mask-pii
+    """
+    ctx.obj = {"state_path": state_path}
+    if ctx.invoked_subcommand is not None:
+        return
+    from .privacy import mask_phone
+    from .state import StateStore
+
+    path = Path(_state_path(state_path))
+    if not path.exists():
+        click.echo("no opt-outs (no state store yet)")
+        return
+    with StateStore(path) as store:
+        rows = store.optouts(campaign_id, released=released)
+    if not rows:
+        click.echo("no opt-outs")
+    for row in rows:
+        phone = mask_phone(row["phone"]) if mask_pii else row["phone"]
+        gone = (f"; released {row['released_at']} by {row['released_by']}"
+                if row["released_at"] else "")
+        click.echo(f"campaign {row['campaign_id']}  {phone}  {row['reason']} since "
+                   f"{row['opted_at']} (run {row['run_id']}){gone}")
+
+
+@optouts_cmd.command("release")
+@click.argument("phones", nargs=-1, required=True)
+@click.option("--campaign-id", default=None, type=int,
+              help="Release in this campaign only (default: every campaign).")
+@click.option("--by", "by", default=None,
+              help="Who releases them, for the ledger (default: the login name).")
+@click.option("--note", default="", help="Why (kept in the ledger).")
+@click.option("--region", default=None, metavar="CC",
+              help="Country of national numbers given without +CC (e.g. US).")
+@click.option("--state", "state_path", default=None, type=click.Path(dir_okay=False),
+              envvar="CAMPAIGN_SYNC_STATE", help="The state store (see optouts --help).")
+@click.pass_context
+@handle_errors
+def optouts_release_cmd(ctx: click.Context, phones: tuple[str, ...], campaign_id: int | None,
+                        by: str | None, note: str, region: str | None,
+                        state_path: str | None) -> None:
+    """Release opted-out PHONES (any notation): later plans may add them again. Who
+    released them, when and why goes into the ledger."""
+    import getpass
+
+    from .errors import UsageError
+    from .normalize import normalize_phone
+    from .state import StateStore
+
+    numbers = []
+    for raw in phones:
+        e164, _reason, why = normalize_phone(raw, region)
+        if not e164:
+            raise UsageError(f"{raw!r} is not a phone number ({why or 'blank'})",
+                             hint="write it as +CC..., or pass --region")
+        numbers.append(e164)
+    path = Path(_state_path(state_path or ctx.obj["state_path"]))
+    if not path.exists():
+        raise UsageError(f"no state store at {path}", hint="pass the --state of the syncs")
+    who = by or getpass.getuser()
+    with StateStore(path) as store:
+        released = store.release_optouts(numbers, who, note, campaign_id)
+    for row in released:
+        click.echo(f"campaign {row['campaign_id']}: released {row['phone']} (by {who})")
+    missing = sorted(set(numbers) - {r["phone"] for r in released})
+    if missing:
+        raise UsageError(f"not opted out: {', '.join(missing)}",
+                         hint="list them with: campaign-sync optouts")
+
+
+@cli.command("ledger")
+@click.option("--campaign-id", required=True, type=int, help="The campaign to account for.")
+@click.option("--since", default=None, metavar="DATE",
+              help="Only events at or after this ISO date or time (2026-12-01).")
+@click.option("--output", "-o", required=True, type=click.Path(dir_okay=False),
+              help="The CSV file to write.")
+@click.option("--state", "state_path", default=None, type=click.Path(dir_okay=False),
+              envvar="CAMPAIGN_SYNC_STATE", help=STATE_HELP)
+@handle_errors
+def ledger_cmd(campaign_id: int, since: str | None, output: str, state_path: str | None
+               ) -> None:
+    """The audit trail of a campaign: every contact removed (with the run and the
+    reason: not_in_source, suppressed, rollback, ...), added back by a rollback, every
+    opt-out and who released it, every number pushed to or removed from the company
+    Do-Not-Call list, with when. Numbers and keys are hashed, numbers also masked.
+
+    Example: campaign-sync ledger --campaign-id 6 --since 2026-12-01 -o ledger.csv
+    """
+    from .errors import UsageError
+    from .pipeline import ledger_rows
+    from .report.ledger import write_ledger
+
+    path = Path(_state_path(state_path))
+    if not path.exists():
+        raise UsageError(f"no state store at {path}", hint="pass the --state of the syncs")
+    n = write_ledger(ledger_rows(path, campaign_id), output, since)
+    click.echo(f"wrote {n:,} ledger events of campaign {campaign_id} to {output}")
 
 
 @cli.command("runs")

@@ -15,7 +15,8 @@ Only the command line (and the demo) call this module; the rooms never do.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Collection, Iterable, Iterator
+from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
+from collections.abc import Mapping as Lookup
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -29,6 +30,7 @@ from .api.frame import fetch_remote
 from .errors import ExitCode, RejectPolicy, SafetyRefusedError, UsageError
 from .extract import Mapping, load_mapping, prepare_source, source_chunks, source_rows
 from .extract.decisions import Decisions, read_decisions
+from .extract.suppress import Suppression, read_suppressions
 from .fileio import write_csv
 from .incremental import (
     full_check_due,
@@ -53,8 +55,9 @@ from .load import (
 from .load.review import review
 from .load.stale import check_writes as check_writes_against
 from .load.stale import earlier_key
-from .normalize import stripped_text
+from .normalize import norm_phones, stripped_text
 from .plan import Plan, PlanOptions, Write, build_plan
+from .plan.compliance import DO_NOT_CALL, Compliance, why_suppressed
 from .plan.safety import delete_rule
 from .plan.saved import PlanFileError, checksum_of, unseal
 from .report import (
@@ -68,6 +71,7 @@ from .report import (
     write_rejects_table,
     write_report,
 )
+from .report.ledger import ledger_events
 from .runtime import batch_gc
 from .state import StateStore, default_state_path, utcnow
 from .validate import Validated, validate_prepared, validate_while
@@ -82,6 +86,17 @@ def validate_source(path: str | Path, mapping: Mapping | str | Path) -> Validate
     """Read `path` with the mapping's reader hints, map it, normalize and validate it."""
     info, df, mapping, mapped = prepare_source(path, mapping)
     return validate_prepared(info, df, mapping, mapped)
+
+
+def suppressed_rows(validated: Validated, suppress: Sequence[str | Path]
+                    ) -> tuple[int, list[str]]:
+    """How many valid rows the suppression lists hold (by phone, email or key)."""
+    s = read_suppressions(list(suppress), validated.mapping, validated.mapping.region)
+    valid = validated.result.valid
+    hit = (valid["phone_number"].isin(list(s.phones))
+           | valid["email"].astype(str).str.lower().isin(list(s.emails))
+           | valid["external_unique_id"].astype(str).str.strip().isin(list(s.keys)))
+    return int(hit.sum()), s.files
 
 
 def rejected_source_rows(validated: Validated, lines: Iterable[int] | None = None
@@ -107,7 +122,8 @@ def write_rejects(validated: Validated, output: str | Path) -> int:
 
 
 def make_plan(validated: Validated, remote: pd.DataFrame, options: PlanOptions, *,
-              meta: dict[str, Any] | None = None, held: Collection[str] = ()) -> Plan:
+              meta: dict[str, Any] | None = None, held: Collection[str] = (),
+              compliance: Compliance | None = None) -> Plan:
     """The plan of a validated source against the campaign's contacts (the `held` keys
     left alone)."""
 
@@ -120,7 +136,8 @@ def make_plan(validated: Validated, remote: pd.DataFrame, options: PlanOptions, 
                  "mapping": str(validated.mapping.path), **(meta or {})}
     plan = build_plan(validated.result.valid, validated.result.rejects, remote, options,
                       meta=full_meta, carried=validated.carried,
-                      protect=validated.result.rejected_rows, hold=held)
+                      protect=validated.result.rejected_rows, hold=held,
+                      compliance=compliance)
     notes = validated.result.notes
     if len(notes):
         plan.notes = notes[["line", "field", "value", "note"]].reset_index(drop=True)
@@ -133,6 +150,32 @@ def plan_rejects(plan: Plan, validated: Validated, extra_lines: Iterable[int] = 
     lines = set(plan.rejects["line"].dropna().astype(int).unique().tolist()) if len(
         plan.rejects) else set()
     return rejected_source_rows(validated, sorted(lines | {int(x) for x in extra_lines}))
+
+
+def do_not_call_phones(remote: pd.DataFrame, region: str | None) -> dict[str, str]:
+    """The numbers of the campaign's contacts in status Do Not Call (normalized) -> why."""
+    dnc = remote["status"].eq(DO_NOT_CALL).to_numpy()
+    if not dnc.any():
+        return {}
+    phones = norm_phones(remote.loc[dnc, "phone_number"], region)
+    return {p: "a campaign contact with it is in status Do Not Call" for p in phones if p}
+
+
+def compliance_for(suppression: Suppression | None, opted_out: Lookup[str, str],
+                   remote: pd.DataFrame, region: str | None) -> Compliance:
+    """What keeps numbers out of this plan: the suppression lists, the opt-outs the state
+    store holds, and the campaign's Do Not Call contacts as read now."""
+    s = suppression or Suppression()
+    return Compliance(phones=s.phones, emails=s.emails, keys=s.keys,
+                      opted_out={**do_not_call_phones(remote, region), **opted_out})
+
+
+def stored_optouts(state_path: str | Path | None, campaign_id: int) -> dict[str, str]:
+    """The opt-outs in force in the state store (none when there is no store yet)."""
+    if state_path is None or not Path(state_path).exists():
+        return {}
+    with StateStore(state_path) as store:
+        return store.optout_phones(campaign_id)
 
 
 def held_keys(state_path: str | Path | None, campaign_id: int, hold: Collection[str] = ()
@@ -161,6 +204,7 @@ def plan_run(*, source: str, campaign_id: int, mapping: str, options: PlanOption
              settings: Any, report_dir: str, mask_pii: bool = False, command: str = "plan",
              policy: RejectPolicy | None = None, out: str | Path | None = None,
              state_path: str | Path | None = None, hold: Collection[str] = (),
+             suppress: Sequence[str | Path] = (),
              reading: Callable[[int], None] | None = None,
              echo: Callable[[str], None] = lambda s: None) -> PlanRun:
     """The dry run: nothing is written to the campaign.
@@ -174,6 +218,8 @@ def plan_run(*, source: str, campaign_id: int, mapping: str, options: PlanOption
     4. write the report directory (its plan.json is the plan to apply, unless masked)
        and, with `out`, the plan to apply there too."""
     info, frame, mapping_obj, mapped = prepare_source(source, mapping)
+    suppression = (read_suppressions(list(suppress), mapping_obj, mapping_obj.region)
+                   if suppress else None)
 
     def read_campaign() -> pd.DataFrame:
         with ApiClient(settings) as client:
@@ -184,7 +230,9 @@ def plan_run(*, source: str, campaign_id: int, mapping: str, options: PlanOption
          f"{validated.result.valid_count:,} valid, {validated.result.rejected_count:,} rejected")
     echo(f"campaign {campaign_id}: {len(remote):,} contacts")
     held = held_keys(state_path, campaign_id, hold)
-    plan = make_plan(validated, remote, options, held=held, meta={
+    compliance = compliance_for(suppression, stored_optouts(state_path, campaign_id), remote,
+                                options.region or mapping_obj.region)
+    plan = make_plan(validated, remote, options, held=held, compliance=compliance, meta={
         "campaign_id": campaign_id, "command": command, "created_at": utcnow(),
         "reject_policy": (policy or RejectPolicy()).describe()})
     files = write_report(plan, report_dir, mask_pii=mask_pii,
@@ -216,14 +264,15 @@ def sync_run(*, source: str, campaign_id: int, mapping: str, plan_options: PlanO
              echo: Callable[[str], None] = lambda s: None, client: Any = None,
              full_check: bool = False, full_check_every: int = 0,
              trust_state: bool = False, reject_policy: RejectPolicy | None = None,
-             hold: Collection[str] = ()) -> SyncOutcome:
+             hold: Collection[str] = (), suppress: Sequence[str | Path] = ()
+             ) -> SyncOutcome:
     """A real sync, step by step (each step is a method of `Sync`). Raises
     CampaignSyncError subclasses for unusable input (before any request), a held
     lock, and network failures (after recording the run as failed)."""
     sync = Sync(source=source, campaign_id=campaign_id, plan_options=plan_options,
                 load_options=load_options, report_dir=report_dir, mask_pii=mask_pii,
                 echo=echo, full_check=full_check, trust_state=trust_state,
-                reject_policy=reject_policy or RejectPolicy())
+                reject_policy=reject_policy or RejectPolicy(), suppress=list(suppress))
     sync.read_source(mapping)
     with sync.session(settings, state_path, client):
         sync.finish_interrupted_runs()
@@ -237,6 +286,7 @@ def sync_run(*, source: str, campaign_id: int, mapping: str, plan_options: PlanO
         sync.load(progress)
         sync.verify()
         sync.record_applied()
+        sync.record_optouts()
         return sync.report()
 
 
@@ -278,6 +328,10 @@ class Sync:
     done_before: list[Write] = field(default_factory=list)
     refused_by_reviewer: list[tuple[Write, str]] = field(default_factory=list)
     held: list[str] = field(default_factory=list)
+    # suppression lists (files), what they hold, and the opt-outs in force
+    suppress: list[str | Path] = field(default_factory=list)
+    suppression: Suppression | None = None
+    compliance: Compliance | None = None
     result: Any = None
     after: pd.DataFrame | None = None
     confirmed: int = 0
@@ -299,6 +353,25 @@ class Sync:
         """Read and map the source: an unusable file or mapping stops here."""
         self.info, self.frame, self.mapping, self.mapped = prepare_source(self.source, mapping)
         self.echo(f"read {len(self.mapped):,} rows from {self.source}")
+        self.read_suppressions()
+
+    def read_suppressions(self) -> None:
+        """The suppression lists (a file that cannot be used stops here, before any
+        request)."""
+        if self.suppress:
+            self.suppression = read_suppressions(self.suppress, self.mapping, self.region)
+            s = self.suppression
+            self.echo(f"suppression lists {', '.join(s.files)}: {len(s.phones):,} numbers, "
+                      f"{len(s.emails):,} emails, {len(s.keys):,} keys")
+
+    def reconcile(self) -> None:
+        """Deletes a killed run sent without an answer: done when the contact is gone
+        (so the removal ledger counts each removal once), else failed."""
+        present = {int(x) for x in self.remote["remote_id"].dropna().tolist()}
+        self.store.reconcile_interrupted(self.campaign_id, present)
+        self.compliance = compliance_for(self.suppression,
+                                         self.store.optout_phones(self.campaign_id),
+                                         self.remote, self.region)
 
     @contextmanager
     def session(self, settings: Any, state_path: str | None, client: Any) -> Iterator[None]:
@@ -412,6 +485,11 @@ class Sync:
             log.info("campaign %s read: %d contacts", self.campaign_id, len(self.remote),
                      extra={"event": "campaign_read", "run_id": self.run_id,
                             "contacts": len(self.remote)})
+            self.reconcile()
+        else:
+            self.compliance = compliance_for(self.suppression,
+                                             self.store.optout_phones(self.campaign_id),
+                                             self.remote, self.region)
         if validated is None:
             validated = validate_incremental(
                 self.store, self.campaign_id, self.info, self.frame, self.mapping, self.mapped,
@@ -435,7 +513,7 @@ class Sync:
         meta = {"campaign_id": self.campaign_id, "command": "sync", "run_id": self.run_id,
                 "created_at": utcnow(), "reject_policy": self.reject_policy.describe()}
         self.plan = make_plan(self.validated, self.remote, self.plan_options, held=self.held,
-                              meta=meta)
+                              compliance=self.compliance, meta=meta)
         counts = self.plan.counts()
         log.info("plan: %s", ", ".join(f"{k} {v}" for k, v in counts["source"].items()),
                  extra={"event": "planned", "run_id": self.run_id, "source": counts["source"],
@@ -470,6 +548,7 @@ class Sync:
         log.info("campaign %s read: %d contacts", self.campaign_id, len(self.remote),
                  extra={"event": "campaign_read", "run_id": self.run_id,
                         "contacts": len(self.remote)})
+        self.reconcile()
 
     def check_writes(self, earlier: dict[tuple[str, Any], str], refuse_if_stale: bool,
                      decisions: Decisions | None = None) -> None:
@@ -484,6 +563,13 @@ class Sync:
                                                       "holds release KEY to send it)")
                                                   for w in writes if w.key in held], "held")
             writes = [w for w in writes if w.key not in held]
+        if self.compliance:  # suppressed or opted out since the plan: not sent
+            kept_out = [(w, why) for w, why in ((w, compliance_why(w, self.compliance))
+                                                for w in writes) if why]
+            if kept_out:
+                self.plan = mark_deferred(self.plan, kept_out, "suppressed")
+                out = {(w.kind, w.key) for w, _ in kept_out}
+                writes = [w for w in writes if (w.kind, w.key) not in out]
         fresh = check_writes_against(writes, self.remote, self.region, earlier)
         if decisions is not None:
             reviewed = review(all_writes, decisions)
@@ -569,6 +655,22 @@ class Sync:
         log.info("verified: %d confirmed, %d not confirmed", self.confirmed, self.unconfirmed,
                  extra={"event": "verified", "run_id": run_id, "confirmed": self.confirmed,
                         "unconfirmed": self.unconfirmed})
+
+    def record_optouts(self) -> None:
+        """Numbers that opted out in this run: the campaign's Do Not Call contacts as read,
+        and the contacts this run removed as suppressed. Later plans never add them
+        back."""
+        found = [(p, "do_not_call") for p in do_not_call_phones(self.remote, self.region)]
+        removed = [op["before"].get("phone_number", "") for op in
+                   self.store.operations(self.run_id, "delete", ["done"])
+                   if (op["before"] or {}).get("reason") == "suppressed"]
+        if removed:
+            normal = norm_phones(pd.Series(removed, dtype=object), self.region)
+            found += [(p, "suppressed") for p in normal if p]
+        added = self.store.add_optouts(self.campaign_id, self.run_id, found)
+        if added:
+            self.echo(f"{added:,} numbers opted out of campaign {self.campaign_id} in this "
+                      "run (never added back until released: campaign-sync optouts)")
 
     def record_applied(self) -> None:
         """What the campaign now holds of each row, for the next incremental run (an
@@ -685,7 +787,7 @@ def apply_run(*, plan_file: str | Path, settings: Any, state_path: str | None,
               report_dir: str | Callable[[int], str], load_options: LoadOptions,
               max_age_hours: float = 24.0,
               refuse_if_stale: bool = False, mask_pii: bool = False,
-              decisions: str | Path | None = None,
+              decisions: str | Path | None = None, suppress: Sequence[str | Path] = (),
               progress: Progress | None = None, echo: Callable[[str], None] = lambda s: None,
               client: Any = None, reject_policy: RejectPolicy | None = None) -> SyncOutcome:
     """Carry out a saved plan exactly (never reading the source):
@@ -710,7 +812,8 @@ def apply_run(*, plan_file: str | Path, settings: Any, state_path: str | None,
                 load_options=load_options, report_dir=report_dir, mask_pii=mask_pii,
                 echo=echo, full_check=True, trust_state=False,
                 reject_policy=reject_policy or RejectPolicy(), plan=plan,
-                plan_sha256=checksum)
+                plan_sha256=checksum, suppress=list(suppress))
+    sync.read_suppressions()
     with sync.session(settings, state_path, client):
         applied = sync.already_applied()
         if applied is not None:
@@ -729,7 +832,20 @@ def apply_run(*, plan_file: str | Path, settings: Any, state_path: str | None,
         sync.load(progress)
         sync.verify()
         sync.record_applied()
+        sync.record_optouts()
         return sync.report()
+
+
+def compliance_why(w: Write, c: Compliance) -> str:
+    """Why a saved plan's add or update may not go out now: its phone, email or key
+    suppressed, or its phone opted out ("" when it may)."""
+    if w.kind == "delete":
+        return ""
+    phone = w.payload.get("phone_number", "")
+    why = why_suppressed(phone, w.payload.get("email", "").lower(), w.key, c)
+    if not why and phone and phone in c.opted_out:
+        why = f"{phone} opted out: {c.opted_out[phone]}"
+    return why
 
 
 def mark_deferred(plan: Plan, stale: list[tuple[Write, str]], reason: str) -> Plan:
@@ -754,6 +870,17 @@ def mark_deferred(plan: Plan, stale: list[tuple[Write, str]], reason: str) -> Pl
         frame.loc[sel, "detail"] = [f for f in found if f is not None]
     plan.rows, plan.remote = rows, remote
     return plan
+
+
+# ------------------------------------------------------------------ ledger
+
+
+def ledger_rows(state_path: str | Path, campaign_id: int) -> list[dict[str, Any]]:
+    """The campaign's compliance ledger, from the state store's records."""
+    with StateStore(state_path) as store:
+        return ledger_events(store.removals(campaign_id), store.added_back(campaign_id),
+                             store.optouts(campaign_id, released=True),
+                             store.dnc_events(campaign_id))
 
 
 # ------------------------------------------------------------------ rollback

@@ -31,7 +31,9 @@ MAX_MAPPING_BYTES = 64 * 1024
 
 SHIPPED_DIR = Path(__file__).resolve().parents[2] / "mappings"
 
-_TOP_KEYS = {"region", "columns", "required", "source"}
+_TOP_KEYS = {"region", "columns", "required", "source", "suppress"}
+#: what a suppression list's columns can name (see `suppress:`)
+SUPPRESS_KINDS = ("phone", "email", "key")
 _SOURCE_KEYS = {"sheet", "encoding", "delimiter", "records", "header_row"}
 _REGION_KEYS = {"column", "default"}
 _SPEC_KEYS = {"template", "coalesce", "value"}
@@ -67,6 +69,8 @@ class Mapping:
     source: dict[str, str] = field(default_factory=dict)
     #: a column holding each row's country (`region` is then the default)
     region_column: str | None = None
+    #: the columns of a suppression list: phone, email, key -> column names
+    suppress: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
     @property
     def name(self) -> str:
@@ -110,7 +114,7 @@ class Mapping:
             return self
         return Mapping(path=self.path, region=self.region, columns=columns,
                        required=self.required, source=self.source,
-                       region_column=region_column)
+                       region_column=region_column, suppress=self.suppress)
 
     def phone_candidates(self) -> dict[str, list[str]]:
         """Phone fields built from several columns (`coalesce`): field -> a label per
@@ -328,9 +332,22 @@ def parse_mapping(text: str, *, path: str = "<mapping>") -> Mapping:
                        f"{source['encoding']!r} is not a text encoding",
                        hint="use a text encoding such as utf-8, utf-16 or cp1252")
 
+    suppress_raw = doc.get("suppress") or {}
+    if not isinstance(suppress_raw, dict):
+        raise _err(where, "suppress", "expected a mapping of phone, email, key to columns",
+                   hint="e.g. suppress: {phone: Phone Number, email: Email}")
+    suppress: dict[str, tuple[str, ...]] = {}
+    for key, value in suppress_raw.items():
+        if key not in SUPPRESS_KINDS:
+            raise _err(where, f"suppress.{key}", "unknown key",
+                       hint="the keys are: " + ", ".join(SUPPRESS_KINDS))
+        names = value if isinstance(value, list) else [value]
+        if not names or any(not isinstance(n, str) or not n.strip() for n in names):
+            raise _err(where, f"suppress.{key}", "expected a column name or a list of them")
+        suppress[str(key)] = tuple(n.strip() for n in names)
     return Mapping(path=str(path), region=region, columns=specs,
                    required=tuple(dict.fromkeys(required_raw)), source=source,
-                   region_column=region_column)
+                   region_column=region_column, suppress=suppress)
 
 
 def _region_code(where: str, key: str, value: Any) -> str:

@@ -13,7 +13,9 @@ import pandas as pd
 
 from ..contact import ACTIVE_STATUSES, KNOWN_STATUSES, LINE_COLUMN
 from ..normalize import KeyCodes, as_text, collapse_spaces, norm_emails, norm_phones, stripped_text
+from .compliance import Compliance, apply_compliance
 from .model import (
+    CARRIED_REASON,
     COMPARED,
     FIELDS,
     REASONS,
@@ -36,7 +38,8 @@ def build_plan(valid: pd.DataFrame, rejects: pd.DataFrame, remote: pd.DataFrame,
                meta: Mapping[str, Any] | None = None,
                carried: pd.DataFrame | None = None,
                protect: pd.DataFrame | None = None,
-               hold: Collection[str] = ()) -> Plan:
+               hold: Collection[str] = (),
+               compliance: Compliance | None = None) -> Plan:
     """Work out the plan.
 
     valid: normalized contacts (the five fields and ``__line__``), as
@@ -49,6 +52,7 @@ def build_plan(valid: pd.DataFrame, rejects: pd.DataFrame, remote: pd.DataFrame,
     it, the reject records' keys do.
     hold: keys the steward holds (`campaign-sync holds`): their rows are neither added
     nor updated, their contacts neither patched nor deleted (deferred, reason held).
+    compliance: suppressed and opted-out numbers (see `plan.compliance`).
     """
     if options is None:
         options = PlanOptions(mode=mode or "upsert")
@@ -255,6 +259,12 @@ def build_plan(valid: pd.DataFrame, rejects: pd.DataFrame, remote: pd.DataFrame,
         fate(held_deletes, "deferred", "held")
         r_detail[held_deletes] = why
 
+    # -- compliance: suppression lists and opt-outs (after the holds: they win over them)
+    suppressed_keys: set[str] = set()
+    if compliance:
+        suppressed_keys = apply_compliance(rows, rem, at, held, compliance, options.mode,
+                                           fate, r_action, r_detail, active)
+
     # -- phone conflicts: a phone held by another campaign contact that keeps it
     rem["action"] = r_action
     clash, waves = phone_conflicts(rows, rem, held)
@@ -284,6 +294,13 @@ def build_plan(valid: pd.DataFrame, rejects: pd.DataFrame, remote: pd.DataFrame,
     parts = [rows[list(ROW_COLUMNS)]] + ([rej_rows] if len(rej_rows) else [])
     table = in_line_order(parts, carried["line"] if len(carried_keys) else None,
                            carried_keys)
+    if suppressed_keys and len(carried_keys):  # carried rows of contacts removed as suppressed
+        gone = (table["reason"].eq(CARRIED_REASON)
+                & table["external_unique_id"].isin(list(suppressed_keys))).to_numpy()
+        if gone.any():
+            table.loc[gone, ["action", "reason"]] = ("suppressed", "suppressed")
+            table.loc[gone, "detail"] = ("its campaign contact's phone is on a suppression "
+                                         "list: the contact is removed")
 
     remote_out = rem[list(REMOTE_PLAN_COLUMNS)].copy()
     remote_out["external_unique_id"] = rem["external_unique_id"]

@@ -16,7 +16,10 @@ import pandas as pd
 from ..contact import REMOTE_COLUMNS
 
 MODES = ("add-only", "upsert", "mirror")
-SOURCE_ACTIONS = ("add", "update", "unchanged", "deferred", "rejected")
+SOURCE_ACTIONS = ("add", "update", "unchanged", "deferred", "rejected", "suppressed",
+                  "opted_out")
+#: source actions of compliance (suppression lists, opt-outs), counted when present
+COMPLIANCE_ACTIONS = ("suppressed", "opted_out")
 REMOTE_ACTIONS = ("kept", "updated", "deleted", "deferred", "unmanaged")
 FIELDS = ("external_unique_id", "name", "email", "phone_number", "outbound_number")
 #: the fields a PATCH can change; outbound_number differences are only reported
@@ -53,6 +56,11 @@ REASONS: dict[str, str] = {
     "refused_by_reviewer": "the steward refused this write in the decisions file: not sent",
     "held": "its key is held by the steward (campaign-sync holds): not touched until "
             "released",
+    "suppressed": "its phone, email or key is on a suppression list (--suppress): never "
+                  "added, its contact removed",
+    "opted_out": "its number opted out (Do Not Call, or removed as suppressed): never added "
+                 "back until released (campaign-sync optouts release PHONE)",
+    "do_not_call": "the contact is in status Do Not Call: its phone is not changed",
     "undo_add": "a rollback: the run being undone added this contact",
     "undo_update": "a rollback: the run being undone patched this contact; patched back",
     "undo_delete": "a rollback: the run being undone deleted this contact; added back",
@@ -207,7 +215,10 @@ class Plan:
         return {
             "source_rows": int(len(self.rows)),
             "remote_contacts": int(len(self.remote)),
-            "source": {a: int(src.get(a, 0)) for a in SOURCE_ACTIONS},
+            # the compliance actions only when a row has them: a plan without lists
+            # reads as before
+            "source": {a: int(src.get(a, 0)) for a in SOURCE_ACTIONS
+                       if a not in COMPLIANCE_ACTIONS or src.get(a, 0)},
             "remote": {a: int(rem.get(a, 0)) for a in REMOTE_ACTIONS},
             "reject_reasons": dict(sorted(per_reason.items(), key=lambda kv: (-kv[1], kv[0]))),
             "deferred_reasons": _reason_counts(self.rows, "deferred"),
@@ -256,6 +267,7 @@ class Plan:
             if kind == "delete":
                 before = {f: _cell(rec.get(f)) for f in FIELDS}
                 before["status"] = _cell(rec.get("status"))
+                before["reason"] = _cell(rec.get("reason"))  # for the removal ledger
                 out.append(Write(kind, key, rid, None, None, {"contact_id": rid}, before,
                                  fingerprints.get(rid, "")))
             elif kind == "update":
@@ -278,7 +290,7 @@ class Plan:
         out = [f"mode {self.mode}: {c['source_rows']:,} source rows, "
                f"{c['remote_contacts']:,} campaign contacts"]
         out.append(f"{'source rows':<22}" + "  ".join(
-            f"{a} {c['source'][a]:,}" for a in SOURCE_ACTIONS))
+            f"{a} {n:,}" for a, n in c['source'].items()))
         out.append(f"{'campaign contacts':<22}" + "  ".join(
             f"{a} {c['remote'][a]:,}" for a in REMOTE_ACTIONS))
         for title, key in (("rejected", "reject_reasons"), ("deferred", "deferred_reasons")):

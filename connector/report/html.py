@@ -58,7 +58,7 @@ EDITABLE = ("name", "email", "phone_number", "outbound_number")
 COLOURS = {
     "add": "#009E73", "update": "#0072B2", "unchanged": "#8C8C8C", "deferred": "#E69F00",
     "rejected": "#D55E00", "kept": "#56B4E9", "updated": "#0072B2", "deleted": "#CC79A7",
-    "unmanaged": "#8C8C8C",
+    "unmanaged": "#8C8C8C", "suppressed": "#000000", "opted_out": "#6A3D9A",
 }
 REJECT_COLOUR = "#D55E00"
 
@@ -67,6 +67,7 @@ LABELS = {
     "deferred": "left for a later run", "rejected": "rejected (not sent)",
     "kept": "kept as is", "updated": "will be patched", "deleted": "will be deleted",
     "unmanaged": "not managed by the sync",
+    "suppressed": "suppressed (on a list)", "opted_out": "opted out (not added back)",
 }
 
 #: what happened to a write (sync, apply, rollback reports), failures first
@@ -368,7 +369,8 @@ def _cards(counts: dict[str, Any], outcomes: dict[str, dict[str, int]] | None = 
                   "cards": [{"key": o, "colour": OUTCOME_COLOURS[o], "n": totals[o],
                              "label": OUTCOME_LABELS[o]} for o in OUTCOMES]}
     return {"writes": writes,
-            "source": group(SOURCE_ACTIONS, counts["source"], counts["source_rows"]),
+            "source": group([a for a in SOURCE_ACTIONS if a in counts["source"]],
+                            counts["source"], counts["source_rows"]),
             "remote": group(REMOTE_ACTIONS, counts["remote"], counts["remote_contacts"])}
 
 
@@ -461,7 +463,7 @@ def render_html(plan: Plan, *, mask_pii: bool = False, max_rows: int = 5000) -> 
     labels = action_labels(outcomes, plan.refused is not None)
     charts["actions"] = _bar_chart([
         ("Source rows", [(a, int(counts["source"].get(a, 0)), COLOURS[a],
-                          labels[a]) for a in SOURCE_ACTIONS]),
+                          labels[a]) for a in SOURCE_ACTIONS if a in counts["source"]]),
         ("Campaign contacts", [(a, int(counts["remote"].get(a, 0)), COLOURS[a],
                                 labels[a]) for a in REMOTE_ACTIONS]),
     ], facet_key="action")

@@ -95,6 +95,26 @@ CREATE TABLE IF NOT EXISTS holds (
     held_at TEXT NOT NULL,
     PRIMARY KEY (campaign_id, key)
 );
+CREATE TABLE IF NOT EXISTS optouts (
+    id INTEGER PRIMARY KEY,
+    campaign_id INTEGER NOT NULL,
+    phone TEXT NOT NULL,               -- E.164: the number that must not be added back
+    reason TEXT NOT NULL,              -- do_not_call, suppressed
+    run_id INTEGER,
+    opted_at TEXT NOT NULL,
+    released_at TEXT, released_by TEXT, release_note TEXT
+);
+CREATE INDEX IF NOT EXISTS optouts_phone ON optouts (campaign_id, phone);
+CREATE TABLE IF NOT EXISTS dnc (
+    id INTEGER PRIMARY KEY,
+    phone TEXT NOT NULL,               -- E.164, on the company Do-Not-Call list
+    event TEXT NOT NULL,               -- pushed_to_dnc, removed_from_dnc, refused
+    expires_at TEXT,                   -- as pushed ("" for none)
+    at TEXT NOT NULL,
+    run_id INTEGER, campaign_id INTEGER,
+    detail TEXT
+);
+CREATE INDEX IF NOT EXISTS dnc_phone ON dnc (phone);
 """
 
 OP_STATUSES = ("planned", "sent", "done", "failed", "pending", "unconfirmed")
@@ -282,6 +302,131 @@ class StateStore:
         rows = self.db.execute("SELECT * FROM runs WHERE campaign_id=? AND status='running'"
                                " ORDER BY id", (campaign_id,))
         return [Run.from_row(r) for r in rows]
+
+    # ------------------------------------------------------------ opt-outs
+    def add_optouts(self, campaign_id: int, run_id: int | None,
+                    phones: Iterable[tuple[str, str]]) -> int:
+        """Record (phone, reason) opt-outs not already in force; returns how many."""
+        current = set(self.optout_phones(campaign_id))
+        new: dict[str, str] = {}
+        for phone, reason in phones:
+            if phone and phone not in current:
+                new.setdefault(phone, reason)
+        with self.transaction() as db:
+            db.executemany("INSERT INTO optouts (campaign_id, phone, reason, run_id, opted_at)"
+                           " VALUES (?, ?, ?, ?, ?)",
+                           ((campaign_id, p, r, run_id, utcnow()) for p, r in new.items()))
+        return len(new)
+
+    def optout_phones(self, campaign_id: int) -> dict[str, str]:
+        """The numbers that opted out of the campaign and were not released -> why."""
+        return {r["phone"]: f"{r['reason']} since {r['opted_at']} (run {r['run_id']})"
+                for r in self.db.execute(
+                    "SELECT phone, reason, opted_at, run_id FROM optouts WHERE campaign_id=?"
+                    " AND released_at IS NULL ORDER BY id", (campaign_id,))}
+
+    def optouts(self, campaign_id: int | None = None, *, released: bool = False
+                ) -> list[dict[str, Any]]:
+        sql = "SELECT * FROM optouts WHERE 1=1"
+        args: list[Any] = []
+        if campaign_id is not None:
+            sql += " AND campaign_id=?"
+            args.append(campaign_id)
+        if not released:
+            sql += " AND released_at IS NULL"
+        return [dict(r) for r in self.db.execute(sql + " ORDER BY campaign_id, id", args)]
+
+    def release_optouts(self, phones: Iterable[str], by: str, note: str = "",
+                        campaign_id: int | None = None) -> list[dict[str, Any]]:
+        """Release the opt-outs of `phones` (in one campaign, or all), recording who and
+        when; returns the released ones."""
+        wanted = set(phones)
+        released = [r for r in self.optouts(campaign_id) if r["phone"] in wanted]
+        now = utcnow()
+        with self.transaction() as db:
+            db.executemany("UPDATE optouts SET released_at=?, released_by=?, release_note=?"
+                           " WHERE id=?", ((now, by, note, r["id"]) for r in released))
+        return released
+
+    # ------------------------------------------------------------ ledger
+    def reconcile_interrupted(self, campaign_id: int, present: set[int]) -> int:
+        """Deletes an interrupted run sent without knowing the answer: done when the
+        contact is gone from the campaign (`present`: the ids read now), else failed.
+        Keeps the removal ledger exact after a killed run. Returns how many changed."""
+        rows = self.db.execute(
+            "SELECT o.id, o.remote_id FROM operations o JOIN runs r ON r.id=o.run_id"
+            " WHERE r.campaign_id=? AND r.status='interrupted' AND o.kind='delete'"
+            " AND o.status IN ('sent', 'unconfirmed')", (campaign_id,)).fetchall()
+        marks = [(r["id"], "done" if r["remote_id"] not in present else "failed",
+                  None if r["remote_id"] not in present else
+                  "not carried out: the run was interrupted") for r in rows]
+        if marks:
+            self.mark_each(marks)
+        return len(marks)
+
+    def removals(self, campaign_id: int) -> list[dict[str, Any]]:
+        """Every contact a run of the campaign deleted (done), with its run and when."""
+        out = []
+        for row in self.db.execute(
+                "SELECT o.run_id, o.key, o.remote_id, o.before, o.updated_at, r.command"
+                " FROM operations o JOIN runs r ON r.id=o.run_id WHERE r.campaign_id=?"
+                " AND o.kind='delete' AND o.status='done' ORDER BY o.updated_at, o.id",
+                (campaign_id,)):
+            before = json.loads(row["before"]) if row["before"] else {}
+            out.append({"run_id": row["run_id"], "key": row["key"] or "",
+                        "remote_id": row["remote_id"], "phone": before.get("phone_number", ""),
+                        "reason": ("rollback" if row["command"] == "rollback"
+                                   else before.get("reason") or "not_in_source"),
+                        "at": datetime.fromtimestamp(row["updated_at"], UTC).isoformat(
+                            timespec="seconds")})
+        return out
+
+    def added_back(self, campaign_id: int) -> list[dict[str, Any]]:
+        """Contacts a rollback added back (done)."""
+        return [{"run_id": r["run_id"], "key": r["key"] or "",
+                 "phone": json.loads(r["payload"] or "{}").get("phone_number", ""),
+                 "at": datetime.fromtimestamp(r["updated_at"], UTC).isoformat(
+                     timespec="seconds")}
+                for r in self.db.execute(
+                    "SELECT o.run_id, o.key, o.payload, o.updated_at FROM operations o"
+                    " JOIN runs r ON r.id=o.run_id WHERE r.campaign_id=? AND"
+                    " r.command='rollback' AND o.kind='add' AND o.status='done'"
+                    " ORDER BY o.updated_at, o.id", (campaign_id,))]
+
+    # ------------------------------------------------------------ company DNC list
+    def record_dnc(self, events: Iterable[tuple[str, str, str, str]], *,
+                   run_id: int | None = None, campaign_id: int | None = None) -> None:
+        """(phone, event, expires_at, detail) of pushes to and removals from the company
+        Do-Not-Call list (event pushed_to_dnc, removed_from_dnc or refused)."""
+        now = utcnow()
+        with self.transaction() as db:
+            db.executemany("INSERT INTO dnc (phone, event, expires_at, at, run_id, campaign_id,"
+                           " detail) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                           ((p, e, x, now, run_id, campaign_id, d) for p, e, x, d in events))
+
+    def dnc_listed(self) -> dict[str, str]:
+        """The numbers this store pushed to the company list and did not remove since,
+        whose entry has not expired -> expires_at ("" for never)."""
+        now = utcnow()
+        out: dict[str, str] = {}
+        for r in self.db.execute("SELECT phone, event, expires_at FROM dnc"
+                                 " WHERE event IN ('pushed_to_dnc', 'removed_from_dnc')"
+                                 " ORDER BY id"):
+            if r["event"] == "removed_from_dnc":
+                out.pop(r["phone"], None)
+            else:
+                out[r["phone"]] = r["expires_at"] or ""
+        return {p: x for p, x in out.items() if not x or x > now}
+
+    def dnc_events(self, campaign_id: int | None = None) -> list[dict[str, Any]]:
+        """Pushes to and removals from the company list (company-wide: every campaign's
+        ledger shows them), oldest first."""
+        return [{"at": r["at"], "event": r["event"], "phone": r["phone"],
+                 "run_id": r["run_id"], "reason": "",
+                 "detail": "; ".join(x for x in (
+                     f"expires {r['expires_at']}" if r["expires_at"] else "",
+                     r["detail"] or "") if x)}
+                for r in self.db.execute("SELECT * FROM dnc ORDER BY id")]
 
     # ------------------------------------------------------------ holds
     def add_holds(self, campaign_id: int, keys: Iterable[str], note: str = "") -> int:

@@ -1,0 +1,110 @@
+"""Suppression lists: numbers (and emails, keys) that must not be dialed, read from CSV,
+Excel or JSON files by the same readers as a source.
+
+The columns are named by the mapping's `suppress:` section (phone, email, key, each a
+column or a list of them); without it, they are found by name (a column whose name
+says phone, mobile, number or tel; email or mail; external_unique_id, key or id), and
+a file of one column is a list of phones. Phones are normalized as a source's are (the
+mapping's region for national numbers), so `(201) 471-6992` matches `+12014716992`."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+
+from ..contact import LINE_COLUMN
+from ..errors import SourceError
+from ..normalize import fold_name, norm_emails, normalize_phones, stripped_text
+from .mapping import Mapping
+from .readers import read_source
+
+_NAMES = {
+    "phone": ("phone", "mobile", "number", "tel", "msisdn", "cell"),
+    "email": ("email", "e-mail", "mail"),
+    "key": ("external_unique_id", "external id", "key", "id", "record id"),
+}
+
+
+@dataclass
+class Suppression:
+    """What the lists suppress: E.164 phone / lower-cased email / key -> the list's file
+    name."""
+
+    phones: dict[str, str] = field(default_factory=dict)
+    emails: dict[str, str] = field(default_factory=dict)
+    keys: dict[str, str] = field(default_factory=dict)
+    files: list[str] = field(default_factory=list)
+    #: per file, the entries that are no number, email or key (blank or invalid)
+    unusable: dict[str, int] = field(default_factory=dict)
+
+    def __bool__(self) -> bool:
+        return bool(self.phones or self.emails or self.keys)
+
+
+def _columns(path: Path, found: list[str], mapping: Mapping | None) -> dict[str, list[str]]:
+    named = dict(mapping.suppress) if mapping is not None and mapping.suppress else {}
+    folded = {fold_name(c): c for c in found}
+    if named:
+        out: dict[str, list[str]] = {}
+        for kind, columns in named.items():
+            for column in columns:
+                real = folded.get(fold_name(column))
+                if real is None:
+                    raise SourceError(f"{path}: no column {column!r} (the mapping's "
+                                      f"suppress.{kind})",
+                                      hint="the file has: " + ", ".join(found))
+                out.setdefault(kind, []).append(real)
+        return out
+    out = {}
+    for column in found:
+        name = fold_name(column)
+        words = set(re.split(r"[\s_\-]+", name)) | {name}
+        for kind in ("email", "key", "phone"):  # "email" before "phone": "mail" in both
+            if words & set(_NAMES[kind]) or (kind == "phone" and "phone" in name):
+                out.setdefault(kind, []).append(column)
+                break
+    if not out and len(found) == 1:
+        out["phone"] = list(found)
+    if not out:
+        raise SourceError(f"{path}: no phone, email or key column in a suppression list "
+                          f"(found: {', '.join(found) or 'none'})",
+                          hint="name the columns in the mapping's suppress: section, e.g. "
+                               "suppress: {phone: Mobile}")
+    return out
+
+
+def read_suppressions(paths: list[str | Path], mapping: Mapping | None,
+                      region: str | None = None) -> Suppression:
+    """Every list in `paths`, merged (the first file naming an entry is the one
+    reported)."""
+    out = Suppression()
+    for raw in paths:
+        path = Path(raw)
+        frame, info = read_source(str(path))
+        found = [c for c in (getattr(info, "columns", None) or frame.columns)
+                 if c != LINE_COLUMN]
+        columns = _columns(path, found, mapping)
+        out.files.append(path.name)
+        unusable = 0
+        for kind, names in columns.items():
+            for column in names:
+                values = frame[column] if column in frame else pd.Series([], dtype=object)
+                if kind == "phone":  # valid numbers only, in E.164
+                    e164, _reasons, _notes = normalize_phones(values.tolist(), region)
+                    normal = pd.Series([x or "" for x in e164], dtype=object)
+                    target = out.phones
+                elif kind == "email":  # compared without case (see plan.compliance)
+                    normal = norm_emails(values).str.lower()
+                    target = out.emails
+                else:
+                    normal = stripped_text(values)
+                    target = out.keys
+                blank = stripped_text(values).eq("").to_numpy()
+                unusable += int((normal.eq("").to_numpy() & ~blank).sum())
+                for value in normal[normal.ne("")].tolist():
+                    target.setdefault(value, path.name)
+        out.unusable[path.name] = unusable
+    return out

@@ -1,0 +1,208 @@
+"""Compliance against the sandbox: suppression lists matched in every phone notation,
+opt-outs that stay out (a stale export cannot add a number back), the Do Not Call
+status, release with an audit trail, and the removal ledger, exact after a killed run."""
+
+from __future__ import annotations
+
+import csv
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from connector.api.client import ApiClient
+from connector.cli import cli
+from connector.config import Settings
+from connector.sandbox import SandboxServer
+
+TOKEN = "s3cret-token-value"
+ROOT = Path(__file__).resolve().parents[2]
+MAPPING = """
+region: US
+columns:
+  external_unique_id: id
+  name: name
+  email: email
+  phone_number: phone
+"""
+
+
+def phone(i: int) -> str:
+    return f"+1201{4700000 + i}"
+
+
+def seed(sandbox: SandboxServer, tmp: Path, n: int = 10) -> None:
+    sandbox.seed(6, [{"external_unique_id": f"k{i}", "name": f"Name {i}",
+                      "email": f"n{i}@example.com", "phone_number": phone(i)}
+                     for i in range(n)])
+    (tmp / "m.yaml").write_text(MAPPING, encoding="utf-8")
+
+
+def source(tmp: Path, keys: range, extra: list[str] = (), name: str = "s.csv") -> Path:
+    lines = ["id,name,email,phone"]
+    lines += [f"k{i},Name {i},n{i}@example.com,{phone(i)}" for i in keys]
+    lines += list(extra)
+    path = tmp / name
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+def env_for(sandbox: SandboxServer) -> dict[str, str]:
+    return {"CAMPAIGN_SYNC_BASE_URL": sandbox.url, "CAMPAIGN_SYNC_API_USER": "acme",
+            "CAMPAIGN_SYNC_API_TOKEN": TOKEN}
+
+
+def run(env, *args):
+    return CliRunner().invoke(cli, [str(a) for a in args], env=env)
+
+
+def sync(env, tmp: Path, src: Path, report: str, *extra: object, mode: str = "upsert"):
+    return run(env, "sync", src, "--campaign-id", 6, "-m", tmp / "m.yaml", "--mode", mode,
+               "--max-delete-fraction", "0.9", "--state", tmp / "state.db", "--report",
+               tmp / report, *extra)
+
+
+def keys_in(sandbox: SandboxServer) -> set[str]:
+    return {c["external_unique_id"] for c in sandbox.contacts(6) if c.get("external_unique_id")}
+
+
+def actions(report: Path) -> list[dict[str, str]]:
+    with open(report / "actions.csv", encoding="utf-8-sig", newline="") as handle:
+        return list(csv.DictReader(handle))
+
+
+def ledger(env, tmp: Path, *extra: object) -> list[dict[str, str]]:
+    out = tmp / "ledger.csv"
+    result = run(env, "ledger", "--campaign-id", 6, "--state", tmp / "state.db", "-o", out,
+                 *extra)
+    assert result.exit_code == 0, result.output
+    with open(out, encoding="utf-8-sig", newline="") as handle:
+        return list(csv.DictReader(handle))
+
+
+@pytest.fixture
+def world(sandbox, tmp_path):
+    seed(sandbox, tmp_path)
+    return sandbox, tmp_path, env_for(sandbox)
+
+
+def test_a_suppression_list_matches_every_notation_and_removes_the_contacts(world):
+    sandbox, tmp, env = world
+    src = source(tmp, range(10), ["new1,New 1,new1@example.org,(201) 480-0001",
+                                  "new2,New 2,blocked@example.org,+1 201 480 0002",
+                                  "new3,New 3,new3@example.org,+1 201 480 0003"])
+    (tmp / "dnc.csv").write_text(
+        "Phone Number,E-mail\n(201) 470-0003,\ntel:+1-201-470-0004,\n"
+        "+1 201 470 0005 ext. 9,\n2014800001,\n,Blocked@Example.org\nnot a number,\n",
+        encoding="utf-8")
+    result = sync(env, tmp, src, "r1", "--suppress", tmp / "dnc.csv")
+    assert result.exit_code == 0, result.output
+    assert "suppression lists dnc.csv: 4 numbers, 1 emails, 0 keys" in result.output
+    assert keys_in(sandbox) == {f"k{i}" for i in range(10) if i not in (3, 4, 5)} | {"new3"}
+    rows = actions(tmp / "r1")
+    gone = {r["external_unique_id"]: r["reason"] for r in rows if r["action"] == "delete"}
+    assert gone == {"k3": "suppressed", "k4": "suppressed", "k5": "suppressed"}
+    held_back = {r["external_unique_id"]: r["detail"] for r in rows
+                 if r["action"] == "suppressed"}
+    assert set(held_back) == {"k3", "k4", "k5", "new1", "new2"}
+    assert "+12014800001 is on the suppression list dnc.csv" in held_back["new1"]
+    assert "email blocked@example.org" in held_back["new2"]
+    # what validate says of the same list
+    checked = run(env, "validate", src, "-m", tmp / "m.yaml", "--suppress", tmp / "dnc.csv")
+    assert "5 valid rows are on the suppression lists (dnc.csv)" in checked.output
+
+
+def test_an_opted_out_number_is_never_added_back_until_released(world):
+    sandbox, tmp, env = world
+    (tmp / "list.csv").write_text("phone\n+12014700003\n", encoding="utf-8")
+    assert sync(env, tmp, source(tmp, range(10)), "r1", "--suppress",
+                tmp / "list.csv").exit_code == 0
+    assert "k3" not in keys_in(sandbox)
+    # a Do Not Call contact: an opt-out too, and its phone is never patched
+    ids = {c["external_unique_id"]: c["id"] for c in sandbox.contacts(6)}
+    sandbox.set_status(6, ids["k7"], "Do Not Call")
+    src = source(tmp, [i for i in range(10) if i != 7],
+                 ["k7,Name 7,n7@example.com,+12014709999"], name="s2.csv")
+    result = sync(env, tmp, src, "r2")   # the stale export still has k3, no list given
+    assert result.exit_code == 0, result.output
+    rows = {r["external_unique_id"]: r for r in actions(tmp / "r2")}
+    assert rows["k3"]["action"] == "opted_out" and "k3" not in keys_in(sandbox)
+    assert rows["k7"]["reason"] == "do_not_call"
+    k7 = next(c for c in sandbox.contacts(6) if c["external_unique_id"] == "k7")
+    assert k7["phone_number"].replace("-", "").replace("(", "").replace(")", "") \
+        .endswith("4700007")
+    listed = run(env, "optouts", "--state", tmp / "state.db", "--mask-pii")
+    assert "+1******0003  suppressed" in listed.output
+    assert "+1******0007  do_not_call" in listed.output
+    # someone deletes the DNC contact by hand; the export still cannot add its number back
+    settings = Settings(base_url=sandbox.url, api_user="acme", api_token=TOKEN)
+    with ApiClient(settings) as client:
+        client.contacts.delete(6, contact_id=ids["k7"])
+    assert sync(env, tmp, source(tmp, range(10), name="s3.csv"), "r3").exit_code == 0
+    assert {"k3", "k7"} - keys_in(sandbox) == {"k3", "k7"}
+    # released (by whom, and why, goes into the ledger): the next sync adds it
+    released = run(env, "optouts", "release", "(201) 470-0003", "--region", "US", "--by",
+                   "dana", "--note", "asked to be called again", "--state", tmp / "state.db")
+    assert released.exit_code == 0 and "released +12014700003 (by dana)" in released.output
+    assert sync(env, tmp, source(tmp, range(10), name="s4.csv"), "r4").exit_code == 0
+    assert "k3" in keys_in(sandbox) and "k7" not in keys_in(sandbox)
+    events = [(e["event"], e["reason"], e["by"]) for e in ledger(env, tmp)]
+    assert ("removed", "suppressed", "") in events
+    assert ("opted_out", "suppressed", "") in events
+    assert ("opted_out", "do_not_call", "") in events
+    assert ("released", "", "dana") in events
+
+
+def test_the_ledger_after_a_mirror_run_a_suppression_run_and_a_rollback(world):
+    sandbox, tmp, env = world
+    assert sync(env, tmp, source(tmp, range(8)), "r1", mode="mirror").exit_code == 0
+    (tmp / "list.csv").write_text("phone\n+12014700001\n", encoding="utf-8")
+    assert sync(env, tmp, source(tmp, range(8), name="s2.csv"), "r2", "--suppress",
+                tmp / "list.csv").exit_code == 0
+    assert run(env, "rollback", "1", "--state", tmp / "state.db").exit_code == 0
+    events = ledger(env, tmp)
+    removed = [(e["event"], e["reason"], e["run_id"]) for e in events
+               if e["event"] in ("removed", "added_back")]
+    assert removed == [("removed", "not_in_source", "1"), ("removed", "not_in_source", "1"),
+                       ("removed", "suppressed", "2"), ("added_back", "rollback", "3"),
+                       ("added_back", "rollback", "3")]
+    # hashed, and masked (written as '+1******0001: a spreadsheet must not read a formula)
+    assert all(len(e["phone_hash"]) == 16 and e["phone"].startswith("'+1******")
+               for e in events)
+    assert ledger(env, tmp, "--since", "2999-01-01") == []
+
+
+def test_a_killed_run_leaves_the_ledger_exact(tmp_path):
+    with SandboxServer(user="acme", token=TOKEN, campaigns=[6], latency_ms=5,
+                       job_seconds=0) as sandbox:
+        seed(sandbox, tmp_path, n=200)
+        env = env_for(sandbox)
+        src = source(tmp_path, range(50))       # mirror removes 150
+        args = ["-q", "sync", str(src), "--campaign-id", "6", "-m", str(tmp_path / "m.yaml"),
+                "--mode", "mirror", "--max-delete-fraction", "0.9", "--state",
+                str(tmp_path / "state.db"), "--report", str(tmp_path / "r1"),
+                "--rate-limit", "100"]
+        proc = subprocess.Popen([sys.executable, "-c", "from connector.cli import main; main()",
+                                 *args], env={**os.environ, **env, "PYTHONPATH": str(ROOT)},
+                                cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        deadline = time.monotonic() + 30
+        try:
+            while sandbox.counts["delete"] < 40:
+                assert proc.poll() is None, proc.stderr.read().decode()
+                assert time.monotonic() < deadline, "the run never got there"
+                time.sleep(0.001)
+        finally:
+            os.kill(proc.pid, signal.SIGKILL)
+            proc.wait()
+            proc.stderr.close()
+        result = sync(env, tmp_path, src, "r2", mode="mirror")
+        assert result.exit_code == 0, result.output
+        assert keys_in(sandbox) == {f"k{i}" for i in range(50)}
+        removed = [e for e in ledger(env, tmp_path) if e["event"] == "removed"]
+        assert len(removed) == 150
+        assert len({e["key_hash"] for e in removed}) == 150
