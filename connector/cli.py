@@ -641,6 +641,11 @@ def _print_outcome(outcome: Any) -> None:
 @click.argument("source", type=click.Path(dir_okay=False))
 @plan_options
 @click.option("--dry-run", is_flag=True, help="Plan and report only, like `plan`: no write.")
+@click.option("--push-suppressed-to-dnc", "push_suppressed", is_flag=True,
+              help="Also put the numbers this run suppressed on the company Do-Not-Call "
+                   "list (see `dnc push`); refused numbers make the exit code 3.")
+@click.option("--dnc-expires-at", default=None, metavar="DATE",
+              help="With --push-suppressed-to-dnc: when the entries lapse (default never).")
 @_load_options
 @click.option("--full-check", is_flag=True,
               help="Normalize and compare every row, even those the state store knows to "
@@ -662,7 +667,7 @@ def sync_cmd(source: str, campaign_id: int, mapping: str, mode: str, report_dir:
              chunk_size: int, concurrency: int, state_path: str | None, job_timeout: float,
              full_check: bool, full_check_every: int, trust_state: bool,
              hold: tuple[str, ...], holds_file: str | None, suppress: tuple[str, ...],
-             **kwargs: Any) -> None:
+             push_suppressed: bool, dnc_expires_at: str | None, **kwargs: Any) -> None:
     """Make the campaign match SOURCE: deletes, then updates, then adds, each write
     recorded in the state store first; then re-read the campaign to confirm every
     operation, and write the report.
@@ -706,7 +711,7 @@ def sync_cmd(source: str, campaign_id: int, mapping: str, mode: str, report_dir:
         progress=_Bars(), echo=_note, full_check=full_check,
         full_check_every=full_check_every, trust_state=trust_state,
         reject_policy=_policy(max_reject_fraction, max_rejects), hold=_holds(hold, holds_file),
-        suppress=suppress)
+        suppress=suppress, push_suppressed=push_suppressed, dnc_expires_at=dnc_expires_at)
     _print_outcome(outcome)
 
 
@@ -937,6 +942,89 @@ def optouts_release_cmd(ctx: click.Context, phones: tuple[str, ...], campaign_id
     if missing:
         raise UsageError(f"not opted out: {', '.join(missing)}",
                          hint="list them with: campaign-sync optouts")
+
+
+@cli.group("dnc")
+def dnc_cmd() -> None:
+    """The platform's company Do-Not-Call list: the dialer skips a listed number in every
+    campaign (its contacts show status Do Not Call). push and remove send the numbers of
+    CSV, Excel or JSON files (any notation; a phone column found by name) in batches of
+    1,000; each number gets the platform's own status. The state store remembers what
+    was pushed and until when, so pushing again sends nothing.
+
+    Example: campaign-sync dnc push optouts.csv --expires-at 2027-12-31
+    """
+
+
+def _dnc_summary(result: Any, verb: str) -> None:
+    click.echo(f"{verb} {len(result.done):,} numbers; {len(result.already):,} had nothing to "
+               f"send; {len(result.refused):,} refused")
+    for number, status in result.refused:
+        click.echo(f"  refused {number}: {status}")
+    if result.refused:
+        sys.exit(int(ExitCode.PARTIAL))
+
+
+@dnc_cmd.command("push")
+@click.argument("files", nargs=-1, required=True, type=click.Path(dir_okay=False, exists=True))
+@click.option("--expires-at", default=None, metavar="DATE",
+              help="When the entries lapse (ISO date or time, UTC unless it says); default "
+                   "never. Pushing a listed number with another expiry updates it.")
+@click.option("--region", default=None, metavar="CC",
+              help="Country of national numbers written without +CC (e.g. US).")
+@click.option("--state", "state_path", default=None, type=click.Path(dir_okay=False),
+              envvar="CAMPAIGN_SYNC_STATE", help=STATE_HELP)
+@connection_options
+@handle_errors
+def dnc_push_cmd(files: tuple[str, ...], expires_at: str | None, region: str | None,
+                 state_path: str | None, **kwargs: Any) -> None:
+    """Add the numbers of FILES to the company Do-Not-Call list. Exit 3 when the platform
+    refused some (invalid, an emergency number); they are listed."""
+    from .pipeline import dnc_push_run
+
+    result = dnc_push_run(files, settings=settings_from(kwargs),
+                          state_path=_state_path(state_path), expires_at=expires_at,
+                          region=region)
+    _dnc_summary(result, "pushed")
+
+
+@dnc_cmd.command("remove")
+@click.argument("files", nargs=-1, required=True, type=click.Path(dir_okay=False, exists=True))
+@click.option("--region", default=None, metavar="CC",
+              help="Country of national numbers written without +CC (e.g. US).")
+@click.option("--state", "state_path", default=None, type=click.Path(dir_okay=False),
+              envvar="CAMPAIGN_SYNC_STATE", help=STATE_HELP)
+@connection_options
+@handle_errors
+def dnc_remove_cmd(files: tuple[str, ...], region: str | None, state_path: str | None,
+                   **kwargs: Any) -> None:
+    """Take the numbers of FILES off the company Do-Not-Call list."""
+    from .pipeline import dnc_remove_run
+
+    result = dnc_remove_run(files, settings=settings_from(kwargs),
+                            state_path=_state_path(state_path), region=region)
+    _dnc_summary(result, "removed")
+
+
+@dnc_cmd.command("check")
+@click.argument("phones", nargs=-1, required=True)
+@click.option("--region", default=None, metavar="CC",
+              help="Country of national numbers written without +CC (e.g. US).")
+@connection_options
+@handle_errors
+def dnc_check_cmd(phones: tuple[str, ...], region: str | None, **kwargs: Any) -> None:
+    """Whether each of PHONES is on the company Do-Not-Call list, and until when."""
+    from .pipeline import dnc_check_run
+
+    for answer in dnc_check_run(phones, settings=settings_from(kwargs), region=region):
+        number = answer.get("phone_number")
+        if answer.get("status") not in (None, "ok"):
+            click.echo(f"{number}: {answer['status']}")
+        elif answer.get("listed"):
+            until = answer.get("expires_at")
+            click.echo(f"{number}: listed" + (f" until {until}" if until else ""))
+        else:
+            click.echo(f"{number}: not listed")
 
 
 @cli.command("ledger")

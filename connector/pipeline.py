@@ -30,7 +30,7 @@ from .api.frame import fetch_remote
 from .errors import ExitCode, RejectPolicy, SafetyRefusedError, UsageError
 from .extract import Mapping, load_mapping, prepare_source, source_chunks, source_rows
 from .extract.decisions import Decisions, read_decisions
-from .extract.suppress import Suppression, read_suppressions
+from .extract.suppress import Suppression, read_numbers, read_suppressions
 from .fileio import write_csv
 from .incremental import (
     full_check_due,
@@ -52,10 +52,14 @@ from .load import (
     verify,
     wait_for_pending_jobs,
 )
+from .load.dnc import DncResult
+from .load.dnc import check as dnc_check
+from .load.dnc import push as dnc_push
+from .load.dnc import remove as dnc_remove
 from .load.review import review
 from .load.stale import check_writes as check_writes_against
 from .load.stale import earlier_key
-from .normalize import norm_phones, stripped_text
+from .normalize import norm_phones, normalize_phone, stripped_text
 from .plan import Plan, PlanOptions, Write, build_plan
 from .plan.compliance import DO_NOT_CALL, Compliance, why_suppressed
 from .plan.safety import delete_rule
@@ -264,7 +268,8 @@ def sync_run(*, source: str, campaign_id: int, mapping: str, plan_options: PlanO
              echo: Callable[[str], None] = lambda s: None, client: Any = None,
              full_check: bool = False, full_check_every: int = 0,
              trust_state: bool = False, reject_policy: RejectPolicy | None = None,
-             hold: Collection[str] = (), suppress: Sequence[str | Path] = ()
+             hold: Collection[str] = (), suppress: Sequence[str | Path] = (),
+             push_suppressed: bool = False, dnc_expires_at: str | None = None
              ) -> SyncOutcome:
     """A real sync, step by step (each step is a method of `Sync`). Raises
     CampaignSyncError subclasses for unusable input (before any request), a held
@@ -287,6 +292,8 @@ def sync_run(*, source: str, campaign_id: int, mapping: str, plan_options: PlanO
         sync.verify()
         sync.record_applied()
         sync.record_optouts()
+        if push_suppressed:
+            sync.push_suppressed(expiry(dnc_expires_at))
         return sync.report()
 
 
@@ -332,6 +339,7 @@ class Sync:
     suppress: list[str | Path] = field(default_factory=list)
     suppression: Suppression | None = None
     compliance: Compliance | None = None
+    dnc: DncResult | None = None
     result: Any = None
     after: pd.DataFrame | None = None
     confirmed: int = 0
@@ -672,6 +680,25 @@ class Sync:
             self.echo(f"{added:,} numbers opted out of campaign {self.campaign_id} in this "
                       "run (never added back until released: campaign-sync optouts)")
 
+    def push_suppressed(self, expires_at: str | None) -> None:
+        """The numbers this run suppressed (its rows' and the contacts it removed) onto
+        the company Do-Not-Call list (--push-suppressed-to-dnc)."""
+        rows = self.plan.rows
+        numbers = set(rows.loc[rows["action"].eq("suppressed"), "phone_number"].tolist())
+        removed = [op["before"].get("phone_number", "") for op in
+                   self.store.operations(self.run_id, "delete", ["done"])
+                   if (op["before"] or {}).get("reason") == "suppressed"]
+        numbers |= set(norm_phones(pd.Series(removed, dtype=object), self.region).tolist())
+        wanted = sorted(n for n in numbers if n and self.suppression is not None
+                        and n in self.suppression.phones)
+        if not wanted:
+            return
+        self.dnc = dnc_push(self.client, self.store, [(n, n) for n in wanted], expires_at,
+                            run_id=self.run_id, campaign_id=self.campaign_id)
+        self.echo(f"company Do-Not-Call list: {len(self.dnc.done):,} numbers pushed, "
+                  f"{len(self.dnc.already):,} already there, {len(self.dnc.refused):,} "
+                  "refused")
+
     def record_applied(self) -> None:
         """What the campaign now holds of each row, for the next incremental run (an
         apply, which has no source rows, only forgets the contacts it deleted: the rows
@@ -716,7 +743,7 @@ class Sync:
                             source_chunks=chunks, mask_pii=self.mask_pii)
         rejected_rows = int(plan.rows["action"].eq("rejected").sum())
         problems = (self.unconfirmed + result.failed + result.pending + len(result.rejected)
-                    + len(self.stale))
+                    + len(self.stale) + (len(self.dnc.refused) if self.dnc else 0))
         code = self.reject_policy.exit_code(rejected_rows, len(plan.rows), problems)
         status = ("partial" if code != ExitCode.OK else
                   "done_with_rejects" if rejected_rows else "done")
@@ -870,6 +897,53 @@ def mark_deferred(plan: Plan, stale: list[tuple[Write, str]], reason: str) -> Pl
         frame.loc[sel, "detail"] = [f for f in found if f is not None]
     plan.rows, plan.remote = rows, remote
     return plan
+
+
+# ------------------------------------------------------------------ company DNC list
+
+
+def expiry(text: str | None) -> str | None:
+    """--expires-at as the platform writes times (2027-01-31T00:00:00.000Z, UTC); None
+    for none. UsageError for a text that is no date or time."""
+    if not text:
+        return None
+    try:
+        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise UsageError(f"--expires-at {text!r} is not an ISO date or time",
+                         hint="e.g. --expires-at 2027-01-31 or 2027-01-31T18:00:00Z") from None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.000Z")
+
+
+def dnc_push_run(paths: Sequence[str | Path], *, settings: Any, state_path: str | Path,
+                 expires_at: str | None = None, region: str | None = None,
+                 client: Any = None) -> DncResult:
+    """`dnc push`: the files' numbers onto the company Do-Not-Call list."""
+    numbers = read_numbers(list(paths), None, region)
+    with StateStore(state_path) as store, (client or ApiClient(settings)) as api:
+        return dnc_push(api, store, numbers, expiry(expires_at))
+
+
+def dnc_remove_run(paths: Sequence[str | Path], *, settings: Any, state_path: str | Path,
+                   region: str | None = None) -> DncResult:
+    """`dnc remove`: the files' numbers off the company Do-Not-Call list."""
+    numbers = read_numbers(list(paths), None, region)
+    with StateStore(state_path) as store, ApiClient(settings) as api:
+        return dnc_remove(api, store, numbers)
+
+
+def dnc_check_run(phones: Sequence[str], *, settings: Any, region: str | None = None
+                  ) -> list[dict[str, Any]]:
+    """`dnc check`: whether each number is on the company list (numbers that are no
+    valid phone are answered by the platform as such)."""
+    numbers = []
+    for raw in phones:
+        e164, _reason, _why = normalize_phone(raw, region)
+        numbers.append(e164 or raw)
+    with ApiClient(settings) as api:
+        return dnc_check(api, numbers)
 
 
 # ------------------------------------------------------------------ ledger

@@ -14,7 +14,7 @@ import logging
 import re
 import time
 import urllib.parse
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
@@ -473,6 +473,42 @@ class JobsResource:
             delay = min(max_delay, delay * 2)
 
 
+class DncResource:
+    """The company Do-Not-Call list: `/outbound_dialer/dnc` (add, remove) and
+    `/outbound_dialer/dnc/check`. Each answers a status per number; a request carries
+    at most `MAX_NUMBERS` of them (the caller batches)."""
+
+    MAX_NUMBERS = 1000
+    URL = "outbound_dialer/dnc"
+
+    def __init__(self, http: HttpSession) -> None:
+        self.http = http
+
+    def _results(self, method: str, url: str, body: dict[str, Any], *, idempotent: bool
+                 ) -> list[dict[str, Any]]:
+        response = self.http.request(method, url, json_body=body, idempotent=idempotent)
+        answer = json_of(response, method, url)
+        results = answer.get("results") if isinstance(answer, dict) else None
+        if not isinstance(results, list) or not all(isinstance(r, dict) for r in results):
+            raise ProtocolError(f"{method} {url}: expected {{\"results\": [...]}} with a "
+                                "status per number")
+        return results
+
+    def add(self, entries: Sequence[tuple[str, str | None]]) -> list[dict[str, Any]]:
+        """Put (phone, expires_at or None) on the list; adding a listed number again
+        only sets its expiry, so the request is retried."""
+        body = {"contacts": [{"phone_number": p, "expires_at": x} for p, x in entries]}
+        return self._results("POST", self.URL, body, idempotent=True)
+
+    def remove(self, phones: Sequence[str]) -> list[dict[str, Any]]:
+        return self._results("DELETE", self.URL, {"phone_numbers": list(phones)},
+                             idempotent=True)
+
+    def check(self, phones: Sequence[str]) -> list[dict[str, Any]]:
+        return self._results("POST", self.URL + "/check", {"phone_numbers": list(phones)},
+                             idempotent=True)
+
+
 class ApiClient:
     """Entry point: ``with ApiClient(settings) as client: client.contacts.list(6)``."""
 
@@ -482,6 +518,7 @@ class ApiClient:
         self.http = HttpSession(settings, retry=retry, sleep=sleep, clock=clock, seed=seed)
         self.contacts = ContactsResource(self.http)
         self.jobs = JobsResource(self.http, sleep=sleep, clock=clock)
+        self.dnc = DncResource(self.http)
 
     def close(self) -> None:
         """Release connections."""

@@ -108,3 +108,26 @@ def read_suppressions(paths: list[str | Path], mapping: Mapping | None,
                     target.setdefault(value, path.name)
         out.unusable[path.name] = unusable
     return out
+
+
+def read_numbers(paths: list[str | Path], mapping: Mapping | None, region: str | None
+                 ) -> list[tuple[str, str | None]]:
+    """The phone numbers of the files, each as written and in E.164 (None when it is no
+    valid number), in file order, without repeats: for the company Do-Not-Call list."""
+    out: dict[str, str | None] = {}
+    for raw in paths:
+        path = Path(raw)
+        frame, info = read_source(str(path))
+        found = [c for c in (getattr(info, "columns", None) or frame.columns)
+                 if c != LINE_COLUMN]
+        columns = _columns(path, found, mapping).get("phone")
+        if not columns:
+            raise SourceError(f"{path}: no phone column",
+                              hint="name it in the mapping's suppress: section")
+        for column in columns:
+            values = stripped_text(frame[column])
+            values = values[values.ne("")].tolist()
+            e164, _reasons, _notes = normalize_phones(values, region)
+            for text, number in zip(values, e164):
+                out.setdefault(text, number)
+    return list(out.items())

@@ -50,7 +50,11 @@ def ledger_events(removals: Iterable[Mapping[str, Any]], added_back: Iterable[Ma
         rows.append({"at": r["at"], "event": r["event"], "reason": r.get("reason", ""),
                      "run_id": r.get("run_id") or "", "key": "", "phone": r["phone"],
                      "by": "", "detail": r.get("detail", "")})
-    rows.sort(key=lambda r: (str(r["at"]), r["event"]))
+    # by time to the second, then by run (several runs may share a second), then in the
+    # order the store recorded them
+    order = {id(r): i for i, r in enumerate(rows)}
+    rows.sort(key=lambda r: (str(r["at"])[:19], int(r["run_id"] or 0) or 1 << 62,
+                             order[id(r)]))
     return rows
 
 

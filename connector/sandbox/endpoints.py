@@ -81,7 +81,14 @@ _ROUTES: list[tuple[re.Pattern[str], dict[str, tuple[str, str]]]] = [
      {"GET": ("job", "get_job")}),
     (re.compile(r"^/outbound_dialer/campaigns/(?P<cid>\d+)/contact/?$"),
      {"PATCH": ("patch", "patch_contact"), "DELETE": ("delete", "delete_contact")}),
+    (re.compile(r"^/outbound_dialer/dnc/?$"),
+     {"POST": ("dnc_add", "dnc_add"), "DELETE": ("dnc_remove", "dnc_remove")}),
+    (re.compile(r"^/outbound_dialer/dnc/check/?$"), {"POST": ("dnc_check", "dnc_check")}),
 ]
+#: the most numbers one company-DNC request may carry (413 above)
+MAX_DNC_NUMBERS = 1000
+#: numbers the list refuses: emergency services
+EMERGENCY_NUMBERS = frozenset({"911", "112", "999", "000", "110", "119", "933"})
 
 
 def route(method: str, path: str) -> tuple[str | None, Callable[..., Reply]]:
@@ -379,3 +386,77 @@ def delete_contact(store: Store, opts: Options, req: Request, m: re.Match[str]) 
     contact = camp.remove(ids[0])  # several match (external id): the oldest goes
     store.save()
     return Reply(200, public_contact(camp.id, contact))
+
+
+# ------------------------------------------------------------------ company DNC list
+
+
+def _dnc_numbers(req: Request, key: str) -> list[Any]:
+    data = _json_object(req)
+    items = data.get(key)
+    if not isinstance(items, list):
+        raise BadRequest(f"expected {{\"{key}\": [...]}}")
+    if len(items) > MAX_DNC_NUMBERS:
+        raise BadRequest(f"at most {MAX_DNC_NUMBERS} numbers a request, got {len(items)}",
+                         status=413)
+    return items
+
+
+def _dnc_number(raw: Any) -> tuple[str | None, str | None]:
+    """(E.164, None) or (None, status) for a number of a DNC request."""
+    text = raw if isinstance(raw, str) else ""
+    digits = re.sub(r"\D", "", text)
+    if digits in EMERGENCY_NUMBERS or digits[-3:] in EMERGENCY_NUMBERS and len(digits) <= 4:
+        return None, "emergency_number"
+    e164 = valid_e164(text)
+    return (e164, None) if e164 else (None, "invalid")
+
+
+def dnc_add(store: Store, opts: Options, req: Request, m: re.Match[str]) -> Reply:
+    """POST /outbound_dialer/dnc {"contacts": [{"phone_number", "expires_at"}]}: a status
+    per number (added, invalid, emergency_number)."""
+    results = []
+    for item in _dnc_numbers(req, "contacts"):
+        raw = item.get("phone_number") if isinstance(item, dict) else None
+        expires = item.get("expires_at") if isinstance(item, dict) else None
+        e164, problem = _dnc_number(raw)
+        if problem is None and expires is not None and not isinstance(expires, str):
+            problem = "invalid_expires_at"
+        if problem:
+            results.append({"phone_number": raw, "status": problem})
+            continue
+        store.dnc[e164] = expires or None
+        store.mark_do_not_call(e164)
+        results.append({"phone_number": e164, "status": "added", "expires_at": expires})
+    store.save()
+    return Reply(200, {"results": results})
+
+
+def dnc_remove(store: Store, opts: Options, req: Request, m: re.Match[str]) -> Reply:
+    """DELETE /outbound_dialer/dnc {"phone_numbers": [...]}: removed, not_listed, invalid."""
+    results = []
+    for raw in _dnc_numbers(req, "phone_numbers"):
+        e164, problem = _dnc_number(raw)
+        if problem:
+            results.append({"phone_number": raw, "status": problem})
+        elif store.dnc_listed(e164) is False:
+            results.append({"phone_number": e164, "status": "not_listed"})
+        else:
+            del store.dnc[e164]
+            results.append({"phone_number": e164, "status": "removed"})
+    store.save()
+    return Reply(200, {"results": results})
+
+
+def dnc_check(store: Store, opts: Options, req: Request, m: re.Match[str]) -> Reply:
+    """POST /outbound_dialer/dnc/check {"phone_numbers": [...]}: listed (and until when)."""
+    results = []
+    for raw in _dnc_numbers(req, "phone_numbers"):
+        e164, problem = _dnc_number(raw)
+        if problem:
+            results.append({"phone_number": raw, "status": problem})
+            continue
+        listed = store.dnc_listed(e164)
+        results.append({"phone_number": e164, "status": "ok", "listed": listed is not False,
+                        "expires_at": None if listed is False else listed})
+    return Reply(200, {"results": results})

@@ -409,6 +409,14 @@ class SandboxServer:
                 raise KeyError(f"no campaign {campaign_id}")
             return [dict(c) for c in camp.all()]
 
+    def dnc_list(self) -> dict[str, str | None]:
+        """The company Do-Not-Call list: E.164 -> expires_at (None: never), expired
+        entries dropped."""
+        with self._lock:
+            for number in list(self._store.dnc):
+                self._store.dnc_listed(number)
+            return dict(self._store.dnc)
+
     @property
     def campaigns(self) -> list[int]:
         with self._lock:

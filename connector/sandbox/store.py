@@ -127,6 +127,8 @@ class Store:
         self.pending_jobs: list[int] = []
         self.next_contact_id = 1
         self.next_job_id = 1
+        #: the company Do-Not-Call list: E.164 -> expires_at (ISO text, None: never)
+        self.dnc: dict[str, str | None] = {}
         if data_file and os.path.exists(data_file):
             self._load(data_file)
         for cid in campaigns:
@@ -163,6 +165,28 @@ class Store:
         self.next_contact_id += 1
         campaign.insert(contact)
         return contact
+
+    # ------------------------------------------------------------- company DNC list
+
+    def dnc_listed(self, e164: str, now: str | None = None) -> str | None | bool:
+        """The entry's expires_at (None: never) when the number is on the list and not
+        expired; False otherwise. An expired entry is dropped."""
+        if e164 not in self.dnc:
+            return False
+        expires = self.dnc[e164]
+        if expires is not None and expires <= (now or now_iso()):
+            del self.dnc[e164]
+            return False
+        return expires
+
+    def mark_do_not_call(self, e164: str) -> None:
+        """The platform skips a listed number: its contacts show status Do Not Call."""
+        for campaign in self.campaigns.values():
+            for cid in campaign.ids_with_phone(e164):
+                contact = campaign.by_id[cid]
+                if contact.get("status") not in ("Dialing", "Queued", "Connected",
+                                                 "Transferred"):
+                    contact["status"] = "Do Not Call"
 
     # ------------------------------------------------------------- jobs
 
@@ -235,6 +259,7 @@ class Store:
             "next_job_id": self.next_job_id,
             "campaigns": {str(cid): camp.all() for cid, camp in self.campaigns.items()},
             "jobs": list(self.jobs.values()),
+            "dnc": self.dnc,
         }
         directory = os.path.dirname(os.path.abspath(self.data_file))
         fd, tmp = tempfile.mkstemp(prefix=".sandbox-", suffix=".json", dir=directory)
@@ -254,6 +279,7 @@ class Store:
             camp = self.add_campaign(int(key), save=False)
             for c in contacts:
                 camp.insert(c)
+        self.dnc = dict(state.get("dnc") or {})
         for job in state.get("jobs", []):
             self.jobs[int(job["id"])] = job
             if job.get("status") == "in_progress":

@@ -418,6 +418,12 @@ class StateStore:
                 out[r["phone"]] = r["expires_at"] or ""
         return {p: x for p, x in out.items() if not x or x > now}
 
+    def dnc_refused(self) -> dict[str, str]:
+        """Numbers the platform refused for the list (invalid, an emergency number) ->
+        its status: not sent again."""
+        return {r["phone"]: r["detail"] or "refused" for r in self.db.execute(
+            "SELECT phone, detail FROM dnc WHERE event='refused' ORDER BY id")}
+
     def dnc_events(self, campaign_id: int | None = None) -> list[dict[str, Any]]:
         """Pushes to and removals from the company list (company-wide: every campaign's
         ledger shows them), oldest first."""

@@ -206,3 +206,62 @@ def test_a_killed_run_leaves_the_ledger_exact(tmp_path):
         removed = [e for e in ledger(env, tmp_path) if e["event"] == "removed"]
         assert len(removed) == 150
         assert len({e["key_hash"] for e in removed}) == 150
+
+
+def test_dnc_push_is_idempotent_and_reports_each_refused_number(world):
+    sandbox, tmp, env = world
+    state = tmp / "state.db"
+    (tmp / "optouts.csv").write_text("Mobile\n+12014700001\n(201) 470-0002\n911\ncall me\n",
+                                     encoding="utf-8")
+    first = run(env, "dnc", "push", tmp / "optouts.csv", "--region", "US", "--state", state)
+    assert first.exit_code == 3, first.output
+    assert "pushed 2 numbers; 0 had nothing to send; 2 refused" in first.output
+    assert "refused 911: emergency_number" in first.output
+    assert "refused call me: invalid" in first.output
+    assert set(sandbox.dnc_list()) == {"+12014700001", "+12014700002"}
+    # the platform skips listed numbers: their contacts show status Do Not Call
+    status = {c["external_unique_id"]: c["status"] for c in sandbox.contacts(6)}
+    assert status["k1"] == status["k2"] == "Do Not Call" and status["k3"] == "Upcoming"
+    sandbox.reset_counts()
+    again = run(env, "dnc", "push", tmp / "optouts.csv", "--region", "US", "--state", state)
+    assert "pushed 0 numbers; 2 had nothing to send; 2 refused" in again.output
+    assert sandbox.counts["dnc_add"] == 0                      # nothing sent at all
+    checked = run(env, "dnc", "check", "+12014700001", "2014700003", "--region", "US")
+    assert "+12014700001: listed" in checked.output
+    assert "+12014700003: not listed" in checked.output
+    # an entry that expires disappears
+    (tmp / "one.csv").write_text("phone\n+12014700004\n", encoding="utf-8")
+    run(env, "dnc", "push", tmp / "one.csv", "--expires-at", "2000-01-01", "--state", state)
+    assert "+12014700004: not listed" in run(env, "dnc", "check", "+12014700004").output
+    removed = run(env, "dnc", "remove", tmp / "optouts.csv", "--region", "US", "--state",
+                  state)
+    assert "removed 2 numbers" in removed.output
+    assert "+12014700001: not listed" in run(env, "dnc", "check", "+12014700001").output
+    events = [(e["event"], e["phone"]) for e in ledger(env, tmp)]
+    assert ("pushed_to_dnc", "'+1******0001") in events
+    assert ("removed_from_dnc", "'+1******0001") in events
+    assert sum(1 for e, _p in events if e == "refused") == 2    # 911 and "call me"
+
+
+def test_sync_pushes_the_numbers_it_suppressed_to_the_company_list(world):
+    sandbox, tmp, env = world
+    (tmp / "list.csv").write_text("phone\n+12014700003\n+12014800009\n", encoding="utf-8")
+    src = source(tmp, range(10), ["new9,New 9,new9@example.org,+12014800009"])
+    result = sync(env, tmp, src, "r1", "--suppress", tmp / "list.csv",
+                  "--push-suppressed-to-dnc")
+    assert result.exit_code == 0, result.output
+    assert "company Do-Not-Call list: 2 numbers pushed" in result.output
+    assert set(sandbox.dnc_list()) == {"+12014700003", "+12014800009"}
+
+
+def test_the_sandbox_dnc_endpoints_answer_a_status_per_number(sandbox):
+    settings = Settings(base_url=sandbox.url, api_user="acme", api_token=TOKEN)
+    with ApiClient(settings) as client:
+        added = client.dnc.add([("+12014716992", None), ("112", None), ("12345", None)])
+        assert [a["status"] for a in added] == ["added", "emergency_number", "invalid"]
+        assert client.dnc.check(["+12014716992"])[0]["listed"] is True
+        assert [r["status"] for r in client.dnc.remove(["+12014716992", "+12014716993"])] \
+            == ["removed", "not_listed"]
+        from connector.errors import ApiError
+        with pytest.raises(ApiError):
+            client.dnc.add([("+12014716992", None)] * 1001)

@@ -1,0 +1,89 @@
+"""The company Do-Not-Call list: numbers pushed, removed and checked in batches, each
+answered by the platform with a status of its own. A push is idempotent: the state
+store remembers what was pushed and until when, so a second push of the same numbers
+sends nothing; a number the platform refuses (invalid, an emergency number) is
+reported and recorded, not retried."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..state import StateStore
+
+
+@dataclass
+class DncResult:
+    done: list[str] = field(default_factory=list)          # added or removed now
+    already: list[str] = field(default_factory=list)       # nothing to send for them
+    refused: list[tuple[str, str]] = field(default_factory=list)  # (number, status)
+
+
+def _batches(items: Sequence[Any], size: int) -> list[Sequence[Any]]:
+    return [items[i:i + size] for i in range(0, len(items), size)]
+
+
+def push(client: Any, store: StateStore, numbers: Sequence[tuple[str, str | None]],
+         expires_at: str | None, *, run_id: int | None = None,
+         campaign_id: int | None = None) -> DncResult:
+    """Put `numbers` ((as written, E.164 or None)) on the company list until `expires_at`
+    (None: no expiry). Numbers this store already pushed with the same expiry, not
+    removed and not expired, are not sent again; nor are numbers the platform refused
+    before (reported again as refused)."""
+    out = DncResult()
+    listed = store.dnc_listed()
+    refused_before = store.dnc_refused()
+    todo: list[str] = []
+    for text, e164 in numbers:
+        number = e164 or text
+        if e164 and e164 in listed and listed[e164] == (expires_at or ""):
+            out.already.append(e164)
+        elif number in refused_before:  # the platform said why before: not sent again
+            out.refused.append((number, f"{refused_before[number]} (refused before)"))
+        elif number not in todo:
+            todo.append(number)
+    for batch in _batches(todo, client.dnc.MAX_NUMBERS):
+        results = client.dnc.add([(n, expires_at) for n in batch])
+        events = []
+        for sent, answer in zip(batch, results):
+            status = str(answer.get("status", ""))
+            number = str(answer.get("phone_number") or sent)
+            if status == "added":
+                out.done.append(number)
+                events.append((number, "pushed_to_dnc", expires_at or "", ""))
+            else:
+                out.refused.append((sent, status or "no status"))
+                events.append((sent, "refused", expires_at or "", status))
+        store.record_dnc(events, run_id=run_id, campaign_id=campaign_id)
+    return out
+
+
+def remove(client: Any, store: StateStore, numbers: Sequence[tuple[str, str | None]]
+           ) -> DncResult:
+    """Take `numbers` off the company list (a number not on it is reported as such)."""
+    out = DncResult()
+    todo = list(dict.fromkeys(e164 or text for text, e164 in numbers))
+    for batch in _batches(todo, client.dnc.MAX_NUMBERS):
+        events = []
+        for sent, answer in zip(batch, client.dnc.remove(batch)):
+            status = str(answer.get("status", ""))
+            number = str(answer.get("phone_number") or sent)
+            if status == "removed":
+                out.done.append(number)
+                events.append((number, "removed_from_dnc", "", ""))
+            elif status == "not_listed":
+                out.already.append(number)
+                events.append((number, "removed_from_dnc", "", "was not listed"))
+            else:
+                out.refused.append((sent, status or "no status"))
+        store.record_dnc(events)
+    return out
+
+
+def check(client: Any, numbers: Sequence[str]) -> list[dict[str, Any]]:
+    """The platform's answer for each number: listed or not, until when."""
+    out: list[dict[str, Any]] = []
+    for batch in _batches(list(numbers), client.dnc.MAX_NUMBERS):
+        out.extend(client.dnc.check(batch))
+    return out
