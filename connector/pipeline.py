@@ -1011,7 +1011,8 @@ def rollback_run(*, run_id: int, settings: Any, state_path: str | None, dry_run:
             locked = campaign_id
         region = run_region(store, run_id)
         remote = fetch_remote(client, campaign_id)
-        ops, actions, refused = plan_rollback(store, run_id, remote, region)
+        ops, actions, refused = plan_rollback(store, run_id, remote, region,
+                                              store.optout_phones(campaign_id))
         result = RollbackResult(run_id=None, of_run=run_id, exit_code=0, actions=actions,
                                 refused=refused)
         if not dry_run and ops:

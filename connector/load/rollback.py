@@ -6,6 +6,7 @@ rollback is then carried out by the same `Loader`, as a run of its own."""
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from typing import Any
 
 import pandas as pd
@@ -36,9 +37,10 @@ def still_holds(row: pd.Series, values: dict[str, Any], region: str | None) -> b
 
 
 def plan_rollback(store: StateStore, run_id: int, remote: pd.DataFrame,
-                  region: str | None = None) -> tuple[list[tuple], list[dict[str, Any]],
-                                                     list[dict[str, Any]]]:
-    """(operations to record, actions for the report, refused contacts)."""
+                  region: str | None = None, opted_out: Collection[str] = ()
+                  ) -> tuple[list[tuple], list[dict[str, Any]], list[dict[str, Any]]]:
+    """(operations to record, actions for the report, refused contacts). A contact whose
+    number opted out since (`opted_out`) is not added back."""
     run = store.run(run_id)
     if run is None:
         raise UsageError(f"no run {run_id} in the state store",
@@ -110,6 +112,9 @@ def plan_rollback(store: StateStore, run_id: int, remote: pd.DataFrame,
             refuse(op, "a contact with this key was added since")
             continue
         phone = norm_phones(pd.Series([before.get("phone_number", "")]), region).iat[0]
+        if phone in opted_out:
+            refuse(op, f"its phone {phone} opted out (campaign-sync optouts): not added back")
+            continue
         if phone in phones_in_use and phone not in freed:
             refuse(op, f"its phone {phone} is now used by another contact")
             continue

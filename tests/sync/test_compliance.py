@@ -265,3 +265,16 @@ def test_the_sandbox_dnc_endpoints_answer_a_status_per_number(sandbox):
         from connector.errors import ApiError
         with pytest.raises(ApiError):
             client.dnc.add([("+12014716992", None)] * 1001)
+
+
+def test_a_rollback_does_not_add_back_an_opted_out_number(world):
+    sandbox, tmp, env = world
+    (tmp / "list.csv").write_text("phone\n+12014700001\n", encoding="utf-8")
+    assert sync(env, tmp, source(tmp, range(10)), "r1", "--suppress",
+                tmp / "list.csv").exit_code == 0
+    assert "k1" not in keys_in(sandbox)
+    undo = run(env, "rollback", "1", "--state", tmp / "state.db", "--report", tmp / "undo")
+    assert undo.exit_code == 3, undo.output
+    assert "k1" not in keys_in(sandbox)
+    refused = (tmp / "undo" / "rollback-refused.csv").read_text(encoding="utf-8-sig")
+    assert "its phone +12014700001 opted out" in refused
