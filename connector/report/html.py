@@ -13,6 +13,13 @@ cut at max_rows, counts and chart geometry. Every value the template prints is e
 by Jinja2; nothing is escaped here. The only text the template prints as it is, not
 escaped, is the page's own stylesheet and script, read from their files.
 
+A plan's page is also where a steward reviews it: each write listed (the rows of
+the Deletes, Updates and Adds tables) has a box, checked, and a comment box; the script
+counts what will be sent and makes decisions.csv in the page (key, action, decision,
+comment) for `apply --decisions`. A write the page does not list (a table cut at
+max_rows, a key masked on the page) has no box, is not in that file and so is not
+sent; the page says so and points to actions.csv's decision column.
+
 The script honours a URL fragment at load, for links and checks without clicking:
 ``report.html#sort=adds.name`` (``-adds.name`` for descending; ``sort=name`` sorts
 every table that has the column) and ``q=text`` (fills every table's filter box).
@@ -162,6 +169,10 @@ def _col(key: str, title: str | None = None) -> Column:
 #: the row attributes a click on a card, a bar or a reason filters by
 FACETS = ("action", "reason", "outcome")
 
+#: the tables whose rows are a plan's writes, and the write (decisions.csv's action)
+#: each of their rows is
+REVIEWED = {"deletes": "delete", "updates": "update", "adds": "add"}
+
 
 def _facets(rec: dict[str, Any], facet_action: str | None) -> list[tuple[str, str]]:
     """(name, value) of the data-action / data-reason / data-outcome of a table row."""
@@ -173,19 +184,25 @@ def _facets(rec: dict[str, Any], facet_action: str | None) -> list[tuple[str, st
 def _table(table_id: str, frame: pd.DataFrame, columns: Sequence[Column], *,
            max_rows: int, csv_name: str, mask_pii: bool,
            cell: Callable[[dict[str, Any], Column], Cell | None] | None = None,
-           facet_action: str | None = None, region: str | None = None) -> dict[str, Any]:
+           facet_action: str | None = None, region: str | None = None,
+           write: str | None = None) -> dict[str, Any]:
     """One table section's data: its columns, its first max_rows rows as (facets,
-    cells) with the values masked, the number of rows in all and the file that holds
-    them all. Its heading, intro, filter box, download button and pager are the
-    template's."""
+    cells, review) with the values masked, the number of rows in all and the file that
+    holds them all. Its heading, intro, filter box, download button and pager are the
+    template's.
+
+    With `write` (delete, update or add: a plan's table of writes) each row's review
+    is (key, write), the write decisions.csv names; None when the page masks the key
+    (it could not name the write), or for the rows of other tables."""
     total = int(len(frame))
     table: dict[str, Any] = {"id": table_id, "total": total, "csv_name": csv_name,
-                             "columns": [], "rows": []}
+                             "columns": [], "rows": [], "review": write is not None}
     if not total:
         return table
     shown = frame.head(max_rows) if max_rows >= 0 else frame
     present = [c for c in columns if c.key in shown.columns or cell is not None]
     maskers = {c.key: _masker(c.key, mask_pii) for c in present}
+    key_mask = _masker("external_unique_id", mask_pii)
     table["columns"] = [{"key": c.key, "title": c.title, "numeric": c.numeric}
                         for c in present]
     rows = table["rows"]
@@ -207,7 +224,12 @@ def _table(table_id: str, frame: pd.DataFrame, columns: Sequence[Column], *,
                 cells.append(_phone_cell(raw, maskers[c.key], region))
             else:
                 cells.append(("text", value, None))
-        rows.append((_facets(rec, facet_action), cells))
+        review = None
+        if write is not None:
+            key = _text(rec.get("external_unique_id"))
+            if key and key_mask(key) == key:
+                review = (key, write)
+        rows.append((_facets(rec, facet_action), cells, review))
     return table
 
 
@@ -428,6 +450,21 @@ def _problem_table(rows: pd.DataFrame, remote: pd.DataFrame,
                   csv_name="errors.csv", **common)
 
 
+def _review(tables: dict[str, Any], sizes: dict[str, Any], max_rows: int
+            ) -> dict[str, Any] | None:
+    """What the review section says: the plan's writes, how many the page lists with
+    a box (only those are in decisions.csv), how many it does not list (tables cut at
+    max_rows) and how many it lists without a box (their key masked on the page).
+    None when the plan has no write."""
+    total = sum(int(sizes[t]) for t in REVIEWED)
+    if not total:
+        return None
+    listed = sum(len(tables[t]["rows"]) for t in REVIEWED)
+    boxed = sum(1 for t in REVIEWED for *_, review in tables[t]["rows"] if review)
+    return {"total": total, "boxed": boxed, "unlisted": total - boxed, "cut": total - listed,
+            "masked": listed - boxed, "max_rows": max_rows}
+
+
 def render_html(plan: Plan, *, mask_pii: bool = False, max_rows: int = 5000) -> str:
     """The report page for `plan` as one self-contained HTML document."""
     counts = plan.counts()
@@ -474,19 +511,24 @@ def render_html(plan: Plan, *, mask_pii: bool = False, max_rows: int = 5000) -> 
 
     common = {"max_rows": max_rows, "mask_pii": mask_pii, "region": opts.region}
     wrote = [_col("outcome"), _col("error")] if outcomes is not None else []
+    # a plan's writes are reviewed in the page; a run's were sent already
+    reviewing = outcomes is None
+    writes = REVIEWED if reviewing else {}
     tables = {
         "problems": _problem_table(rows, remote, common) if outcomes is not None else None,
         "deletes": _table("deletes", remote[r_action.eq("deleted")],
-                          [*REMOTE_TABLE_COLUMNS, *wrote], csv_name="actions.csv", **common),
+                          [*REMOTE_TABLE_COLUMNS, *wrote], csv_name="actions.csv",
+                          write=writes.get("deletes"), **common),
         "updates": _table(
             "updates", rows[action.eq("update")],
             [_col("line"), _col("external_unique_id", "external id"),
              _col("remote_id", "contact id"), _col("changed", "changed fields"), _col("name"),
              _col("email"), _col("phone_number", "phone"), _col("outbound_number", "outbound"),
              *wrote],
-            csv_name="actions.csv", cell=_update_cell(mask_pii), **common),
+            csv_name="actions.csv", cell=_update_cell(mask_pii), write=writes.get("updates"),
+            **common),
         "adds": _table("adds", rows[action.eq("add")], [*SOURCE_COLUMNS, *wrote],
-                       csv_name="actions.csv", **common),
+                       csv_name="actions.csv", write=writes.get("adds"), **common),
         "deferred-rows": _table("deferred-rows", rows[action.eq("deferred")],
                                 [*SOURCE_COLUMNS, _col("remote_id", "contact id"),
                                  _col("detail")], csv_name="actions.csv", **common),
@@ -512,6 +554,7 @@ def render_html(plan: Plan, *, mask_pii: bool = False, max_rows: int = 5000) -> 
     }
 
     page = {
+        "review": _review(tables, sizes, max_rows) if reviewing else None,
         "title": f"{kind} \u2014 campaign {campaign}" if campaign else kind,
         "style": style, "script": script, "script_hash": script_hash,
         "run": outcomes is not None,

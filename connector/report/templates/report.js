@@ -6,6 +6,15 @@ var tables = Array.prototype.slice.call(document.querySelectorAll("table.data"))
 var search = document.getElementById("search-all");
 var facetBar = document.getElementById("facet");
 var facet = null;
+// review: every write row with its box (rows of the plan's Deletes, Updates and Adds
+// tables whose key the page shows), in page order; a refused one's comment box is
+// made when it is first unchecked
+var bar = document.getElementById("review-bar");
+var writes = Array.prototype.map.call(document.querySelectorAll("tr[data-write]"), function(r){
+  return {row: r, table: r.closest("table"), kind: r.getAttribute("data-write"),
+          key: r.getAttribute("data-write-key"),
+          box: r.querySelector('td.rv input[type="checkbox"]'), note: null};
+});
 function cellText(row, i){
   var c = row.cells[i];
   if (!c){ return ""; }
@@ -25,13 +34,20 @@ function matches(row, table){
   return true;
 }
 function render(table){
-  var rows = rowsOf(table), matched = [];
-  rows.forEach(function(r){ if (matches(r, table)){ matched.push(r); } r.hidden = true; });
+  var rows = rowsOf(table), matched = [], writesShown = 0;
+  rows.forEach(function(r){
+    if (matches(r, table)){
+      matched.push(r);
+      if (r.hasAttribute("data-write")){ writesShown += 1; }
+    }
+    r.hidden = true;
+  });
   var pages = Math.max(1, Math.ceil(matched.length / PAGE));
   var page = Math.min(parseInt(table.getAttribute("data-page") || "0", 10), pages - 1);
   table.setAttribute("data-page", page);
   matched.slice(page * PAGE, (page + 1) * PAGE).forEach(function(r){ r.hidden = false; });
   table.setAttribute("data-matched", matched.length);
+  table.setAttribute("data-matched-writes", writesShown);
   var out = document.querySelector('.count[data-for="' + table.id + '"]');
   if (out){
     var unit = rows.length === 1 ? " row" : " rows";
@@ -47,6 +63,7 @@ function render(table){
     pager.querySelector(".prev").disabled = page === 0;
     pager.querySelector(".next").disabled = page >= pages - 1;
   }
+  reviewShown();
 }
 function renderAll(){
   tables.forEach(render);
@@ -64,6 +81,7 @@ function renderAll(){
 function sortTable(table, key, desc){
   var ths = table.tHead.rows[0].cells, idx = -1;
   for (var i = 0; i < ths.length; i++){
+    if (!ths[i].hasAttribute("data-key")){ continue; }
     if (ths[i].getAttribute("data-key") === key){ idx = i; }
     ths[i].setAttribute("aria-sort", "none");
   }
@@ -103,26 +121,82 @@ function csvCell(v){
   if (/^[=+\-@\t\r]/.test(v)){ v = "'" + v; }
   return '"' + v.replace(/"/g, '""') + '"';
 }
-function download(table){
-  var heads = Array.prototype.map.call(table.tHead.rows[0].cells,
-                                       function(th){ return csvCell(th.textContent.trim()); });
-  var lines = [heads.join(",")];
-  rowsOf(table).forEach(function(r){
-    if (!matches(r, table)){ return; }
-    var cells = [];
-    for (var i = 0; i < r.cells.length; i++){ cells.push(csvCell(cellText(r, i))); }
-    lines.push(cells.join(","));
-  });
+function saveCsv(name, lines){
   var blob = new Blob(["\ufeff" + lines.join("\r\n") + "\r\n"], {type: "text/csv"});
   var a = document.createElement("a");
   a.href = URL["createObjectURL"](blob);
-  a.download = table.id + "-shown.csv";
+  a.download = name;
   document.body.appendChild(a);
   a.click();
   a.remove();
 }
+function download(table){
+  // the table's own columns: the review column (a box and a comment) is not data
+  var heads = table.tHead.rows[0].cells, columns = [];
+  for (var i = 0; i < heads.length; i++){ if (!heads[i].classList.contains("rv")){ columns.push(i); } }
+  var lines = [columns.map(function(i){ return csvCell(heads[i].textContent.trim()); }).join(",")];
+  rowsOf(table).forEach(function(r){
+    if (!matches(r, table)){ return; }
+    lines.push(columns.map(function(i){ return csvCell(cellText(r, i)); }).join(","));
+  });
+  saveCsv(table.id + "-shown.csv", lines);
+}
+function plural(n, one, many){ return n.toLocaleString() + " " + (n === 1 ? one : many); }
+function reviewCount(){
+  if (!bar){ return; }
+  var sent = {"add": 0, "update": 0, "delete": 0}, n = 0, per = {};
+  writes.forEach(function(w){
+    var on = w.box.checked;
+    w.row.classList.toggle("off", !on);
+    if (!on && !w.note){
+      w.note = document.createElement("input");
+      w.note.type = "text";
+      w.note.className = "rv-note";
+      w.note.placeholder = "why not (optional)";
+      w.note.setAttribute("aria-label", "why the " + w.kind + " of " + w.key + " is refused");
+      w.box.parentNode.appendChild(w.note);
+    }
+    if (w.note){ w.note.hidden = on; }
+    if (on){ sent[w.kind] += 1; n += 1; per[w.table.id] = (per[w.table.id] || 0) + 1; }
+  });
+  // each table's own: of all its rows (a row not listed is not sent)
+  Array.prototype.forEach.call(document.querySelectorAll(".rv-count"), function(out){
+    var of = parseInt(out.getAttribute("data-total"), 10);
+    out.textContent = (per[out.getAttribute("data-for")] || 0).toLocaleString() + " of "
+      + of.toLocaleString() + " will be sent";
+  });
+  var total = parseInt(bar.getAttribute("data-total"), 10);
+  bar.querySelector(".sent").textContent = n.toLocaleString() + " of "
+    + plural(total, "write", "writes") + " will be sent: " + plural(sent["add"], "add", "adds")
+    + ", " + plural(sent["update"], "update", "updates") + ", "
+    + plural(sent["delete"], "delete", "deletes");
+}
+function reviewShown(){
+  if (!bar){ return; }
+  var n = 0;
+  tables.forEach(function(t){ n += parseInt(t.getAttribute("data-matched-writes") || "0", 10); });
+  bar.querySelector(".shown").textContent = "(" + plural(n, "write", "writes") + " shown)";
+}
+function reviewSetShown(send, table){
+  // every write the search, the table filters and the facet leave, on every page (of
+  // one table, or of all)
+  writes.forEach(function(w){
+    if ((!table || w.table === table) && matches(w.row, w.table)){ w.box.checked = send; }
+  });
+  reviewCount();
+}
+function decisions(){
+  var lines = ["key,action,decision,comment"];
+  writes.forEach(function(w){
+    var on = w.box.checked;  // a comment goes with a refused write (apply reports it)
+    lines.push([w.key, w.kind, on ? "approve" : "reject", on ? "" : w.note.value.trim()]
+               .map(csvCell).join(","));
+  });
+  saveCsv("decisions.csv", lines);
+}
 tables.forEach(function(table){
   Array.prototype.forEach.call(table.tHead.rows[0].cells, function(th){
+    if (!th.hasAttribute("data-key")){ return; }  // the review column does not sort
     function go(){
       sortTable(table, th.getAttribute("data-key"), th.getAttribute("aria-sort") === "ascending");
     }
@@ -164,6 +238,24 @@ document.addEventListener("click", function(e){
   var el = e.target.closest ? e.target.closest("[data-facet]") : null;
   if (el){ setFacet(el.getAttribute("data-facet")); }
 });
+if (bar){
+  document.getElementById("review-uncheck").addEventListener("click", function(){
+    reviewSetShown(false);
+  });
+  document.getElementById("review-check").addEventListener("click", function(){
+    reviewSetShown(true);
+  });
+  document.getElementById("review-download").addEventListener("click", decisions);
+  Array.prototype.forEach.call(document.querySelectorAll("button.rv-set"), function(button){
+    var table = document.getElementById(button.getAttribute("data-table"));
+    button.addEventListener("click", function(){
+      reviewSetShown(button.getAttribute("data-send") === "yes", table);
+    });
+  });
+  document.addEventListener("change", function(e){
+    if (e.target.closest && e.target.closest("td.rv")){ reviewCount(); }
+  });
+}
 if (facetBar){
   facetBar.querySelector("button").addEventListener("click", function(){
     facet = null; renderAll();
@@ -186,6 +278,7 @@ function fromHash(){
   renderAll();
 }
 renderAll();
+reviewCount();
 if (location.hash){ fromHash(); }
 window.addEventListener("hashchange", fromHash);
 document.documentElement.setAttribute("data-report", "ready");
