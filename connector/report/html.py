@@ -490,6 +490,13 @@ def render_html(plan: Plan, *, mask_pii: bool = False, max_rows: int = 5000) -> 
              "unmanaged": int(r_action.eq("unmanaged").sum()),
              "conflicts": int(len(plan.conflicts)), "notes": int(len(plan.notes)),
              "rejects": int(len(plan.rejects))}
+    # compliance: rows a suppression list or an opt-out kept out, contacts removed as
+    # suppressed (their sections appear only when there are some)
+    kept_out = action.isin(["suppressed", "opted_out"])
+    r_reason = remote["reason"] if "reason" in remote.columns else pd.Series([], dtype=object)
+    removed = r_reason.eq("suppressed")
+    sizes["compliance-rows"] = int(kept_out.sum())
+    sizes["compliance-contacts"] = int(removed.sum())
 
     charts: dict[str, Any] = {"outcome": None}
     if outcomes is not None:
@@ -545,6 +552,12 @@ def render_html(plan: Plan, *, mask_pii: bool = False, max_rows: int = 5000) -> 
         "notes": _table("notes", plan.notes,
                         [_col("line"), _col("field"), _col("value"), _col("note")],
                         csv_name="actions.csv", cell=_reject_cell(mask_pii), **common),
+        "compliance-rows": _table("compliance-rows", rows[kept_out],
+                                  [*SOURCE_COLUMNS, _col("detail", "why")],
+                                  csv_name="actions.csv", **common),
+        "compliance-contacts": _table("compliance-contacts", remote[removed],
+                                      [*REMOTE_TABLE_COLUMNS, *wrote], csv_name="actions.csv",
+                                      **common),
         "rejects": _table("rejects", plan.rejects,
                           [_col("line"), _col("key", "external id"), _col("name"),
                            _col("email"), _col("field"), _col("value"), _col("reason"),

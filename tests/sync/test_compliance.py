@@ -112,6 +112,9 @@ def test_a_suppression_list_matches_every_notation_and_removes_the_contacts(worl
     assert set(held_back) == {"k3", "k4", "k5", "new1", "new2"}
     assert "+12014800001 is on the suppression list dnc.csv" in held_back["new1"]
     assert "email blocked@example.org" in held_back["new2"]
+    page = (tmp / "r1" / "report.html").read_text(encoding="utf-8")
+    assert 'id="sec-compliance-rows"' in page and 'id="sec-compliance-contacts"' in page
+    assert "Contacts removed as suppressed" in page and "new2" in page
     # what validate says of the same list
     checked = run(env, "validate", src, "-m", tmp / "m.yaml", "--suppress", tmp / "dnc.csv")
     assert "5 valid rows are on the suppression lists (dnc.csv)" in checked.output
