@@ -829,6 +829,8 @@ def apply_run(*, plan_file: str | Path, settings: Any, state_path: str | None,
     4. load, verify, record and report, as a sync does."""
     plan, checksum = read_plan_file(plan_file)
     reviewed = read_decisions(decisions) if decisions is not None else None
+    if reviewed is not None:  # a decision on a write the plan does not hold: exit 2 now
+        review(plan.writes(), reviewed)
     too_old = plan_age_refusal(plan, max_age_hours)
     if too_old:
         raise SafetyRefusedError(f"the plan file {plan_file} is refused: {too_old}")

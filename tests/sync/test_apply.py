@@ -325,6 +325,7 @@ def test_a_decisions_file_that_cannot_be_used_is_refused_with_its_line(world, li
     assert result.exit_code == 2, result.output
     assert why in " ".join(result.output.split())
     assert writes(sandbox) == dict.fromkeys(WRITES, 0)
+    assert not (tmp / "state.db").exists()   # refused before any run was started
 
 
 def test_held_keys_are_left_alone_by_every_plan_until_released(world):
