@@ -6,10 +6,7 @@ table, one search box for every table, and "download what is shown" read back.""
 from __future__ import annotations
 
 import csv
-import shutil
-import subprocess
 import time
-from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -40,40 +37,6 @@ def big_plan():
                       PlanOptions(mode="mirror", region="US", max_delete_fraction=1.0),
                       meta={"source": "big.csv", "campaign_id": 6, "reject_policy": "none"},
                       protect=v.rejected_rows)
-
-
-@pytest.fixture(scope="module")
-def browser(tmp_path_factory):
-    """A headless Chromium driven by chromedriver, downloads going to a directory of
-    the test's. `make test` installs both packages (as root) when they are missing."""
-    webdriver = pytest.importorskip("selenium.webdriver", reason="selenium is not installed "
-                                    "(pip install -e '.[test]')")
-    from selenium.webdriver.chrome.service import Service
-
-    root = Path(__file__).resolve().parents[2]
-    if not (shutil.which("chromedriver") and shutil.which("chromium")):
-        subprocess.run(["make", "-s", "chromium"], cwd=root, check=False, timeout=900,
-                       capture_output=True)
-    driver_path, chromium = shutil.which("chromedriver"), shutil.which("chromium")
-    if not driver_path or not chromium:
-        pytest.skip("no chromium or chromedriver, and `make chromium` could not install "
-                    "them (it needs root and Debian's packages chromium, chromium-driver)")
-    downloads = tmp_path_factory.mktemp("downloads")
-    options = webdriver.ChromeOptions()
-    options.binary_location = chromium
-    for arg in ("--headless=new", "--no-sandbox", "--disable-gpu", "--no-first-run",
-                "--disable-background-networking", "--disable-component-update",
-                "--disable-sync", "--disable-dev-shm-usage", "--window-size=1280,1000",
-                f"--user-data-dir={tmp_path_factory.mktemp('profile')}"):
-        options.add_argument(arg)
-    options.add_experimental_option("prefs", {"download.default_directory": str(downloads),
-                                              "download.prompt_for_download": False})
-    driver = webdriver.Chrome(service=Service(driver_path), options=options)
-    driver.execute_cdp_cmd("Browser.setDownloadBehavior",
-                           {"behavior": "allow", "downloadPath": str(downloads)})
-    driver.downloads = downloads
-    yield driver
-    driver.quit()
 
 
 @pytest.fixture(scope="module")

@@ -6,16 +6,13 @@ apply is finished by the next apply of the same file."""
 from __future__ import annotations
 
 import csv
-import os
-import signal
-import subprocess
-import sys
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from killing import kill_when
 
 from connector.api.client import ApiClient
 from connector.cli import cli
@@ -26,7 +23,6 @@ from connector.sandbox import SandboxServer
 from connector.state import StateStore
 
 TOKEN = "s3cret-token-value"
-ROOT = Path(__file__).resolve().parents[2]
 MAPPING = """
 region: US
 columns:
@@ -239,20 +235,7 @@ def test_a_killed_apply_is_finished_by_the_next_apply_of_the_same_file(tmp_path)
         sandbox.reset_counts()
         args = ["-q", "apply", str(plan_file), "--state", str(tmp_path / "state.db"),
                 "--report", str(tmp_path / "a1"), "--rate-limit", "100"]
-        proc = subprocess.Popen([sys.executable, "-c", "from connector.cli import main; main()",
-                                 *args], env={**os.environ, **env, "PYTHONPATH": str(ROOT)},
-                                cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-        deadline = time.monotonic() + 30
-        try:
-            while sandbox.counts["patch"] < 30:
-                assert proc.poll() is None, proc.stderr.read().decode()
-                assert time.monotonic() < deadline, "the apply never got there"
-                time.sleep(0.001)
-        finally:
-            os.kill(proc.pid, signal.SIGKILL)
-            proc.wait()
-            proc.stderr.close()
-        first = dict(sandbox.counts)
+        first = kill_when(sandbox, "patch", 30, args, env, tmp_path)
         result = run(env, "apply", plan_file, "--state", tmp_path / "state.db",
                      "--report", tmp_path / "a2")
         assert result.exit_code == 0, result.output

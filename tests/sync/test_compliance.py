@@ -5,15 +5,11 @@ status, release with an audit trail, and the removal ledger, exact after a kille
 from __future__ import annotations
 
 import csv
-import os
-import signal
-import subprocess
-import sys
-import time
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from killing import kill_when
 
 from connector.api.client import ApiClient
 from connector.cli import cli
@@ -21,7 +17,6 @@ from connector.config import Settings
 from connector.sandbox import SandboxServer
 
 TOKEN = "s3cret-token-value"
-ROOT = Path(__file__).resolve().parents[2]
 MAPPING = """
 region: US
 columns:
@@ -190,19 +185,7 @@ def test_a_killed_run_leaves_the_ledger_exact(tmp_path):
                 "--mode", "mirror", "--max-delete-fraction", "0.9", "--state",
                 str(tmp_path / "state.db"), "--report", str(tmp_path / "r1"),
                 "--rate-limit", "100"]
-        proc = subprocess.Popen([sys.executable, "-c", "from connector.cli import main; main()",
-                                 *args], env={**os.environ, **env, "PYTHONPATH": str(ROOT)},
-                                cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-        deadline = time.monotonic() + 30
-        try:
-            while sandbox.counts["delete"] < 40:
-                assert proc.poll() is None, proc.stderr.read().decode()
-                assert time.monotonic() < deadline, "the run never got there"
-                time.sleep(0.001)
-        finally:
-            os.kill(proc.pid, signal.SIGKILL)
-            proc.wait()
-            proc.stderr.close()
+        assert kill_when(sandbox, "delete", 40, args, env, tmp_path)["delete"] >= 40
         result = sync(env, tmp_path, src, "r2", mode="mirror")
         assert result.exit_code == 0, result.output
         assert keys_in(sandbox) == {f"k{i}" for i in range(50)}

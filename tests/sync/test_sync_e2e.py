@@ -7,15 +7,12 @@ process was killed with SIGKILL."""
 from __future__ import annotations
 
 import csv
-import os
-import signal
 import subprocess
-import sys
-import time
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from killing import kill_when
 
 from connector.api.client import ApiClient
 from connector.api.http import RetryPolicy
@@ -407,23 +404,8 @@ def test_a_run_killed_with_sigkill_is_finished_by_the_next(reference, tmp_path, 
     with SandboxServer(user="acme", token=TOKEN, campaigns=[CID], latency_ms=5,
                        job_seconds=0.3) as sandbox:
         source, final, unmanaged = kill_world(sandbox, tmp_path)
-        env = {**os.environ, **env_for(sandbox), "PYTHONPATH": str(ROOT)}
-        proc = subprocess.Popen(
-            [sys.executable, "-c", "from connector.cli import main; main()",
-             *cli_args(tmp_path, source, "r1")], env=env, cwd=tmp_path,
-            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-        deadline = time.monotonic() + 30
-        try:
-            while sandbox.counts[kind] < after:
-                assert proc.poll() is None, proc.stderr.read().decode()
-                assert time.monotonic() < deadline, "the run never got there"
-                time.sleep(0.001)
-        finally:
-            os.kill(proc.pid, signal.SIGKILL)
-            proc.wait()
-            proc.stderr.close()
-        assert proc.returncode == -signal.SIGKILL
-        seen = sandbox.counts
+        seen = kill_when(sandbox, kind, after, cli_args(tmp_path, source, "r1"),
+                         env_for(sandbox), tmp_path)
         assert seen[kind] >= after
 
         result = CliRunner().invoke(cli, cli_args(tmp_path, source, "r2"),
