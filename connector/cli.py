@@ -452,8 +452,10 @@ def plan_options(func: Callable[..., Any]) -> Callable[..., Any]:
                           "holds release KEY`. Kept in the state store."),
         click.option("--holds-file", "holds_file", default=None,
                      type=click.Path(dir_okay=False, exists=True), metavar="FILE",
-                     help="Hold every key in FILE (one a line; a first line `key` or "
-                          "`external_unique_id` and lines starting with # are skipped)."),
+                     help="Hold every key in FILE: one a line (a first line `key` or "
+                          "`external_unique_id` and lines starting with # are skipped), or "
+                          "a CSV/Excel/JSON table with a key column (external_unique_id, "
+                          "key, id or record id)."),
         *reject_policy_options(),
     ]
     for opt in reversed(opts):
@@ -502,16 +504,12 @@ def _plan_exit(plan: Any, policy: Any) -> None:
 
 
 def _holds(hold: tuple[str, ...], holds_file: str | None) -> list[str]:
-    """The keys of --hold and --holds-file."""
+    """The keys of --hold and --holds-file (one a line, or a table with a key column)."""
     keys = [k.strip() for k in hold if k.strip()]
     if holds_file:
-        lines = Path(holds_file).read_text(encoding="utf-8-sig").splitlines()
-        for i, line in enumerate(lines):
-            line = line.strip()
-            if not line or line.startswith("#") or (
-                    i == 0 and line.lower() in ("key", "external_unique_id")):
-                continue
-            keys.append(line)
+        from .extract.suppress import read_keys
+
+        keys += read_keys(holds_file)
     return keys
 
 
@@ -559,7 +557,7 @@ def plan_cmd(source: str, campaign_id: int, mapping: str, mode: str, report_dir:
     where = files.report_html or files.plan_json
     click.echo(f"report: {where.resolve()}")
     appliable = Path(out) if out else None if mask_pii else files.plan_json
-    if appliable is not None:
+    if appliable is not None and not plan.refused:
         click.echo(f"to send exactly this plan: campaign-sync apply {appliable.resolve()}")
     _plan_exit(plan, policy)
 
@@ -624,7 +622,8 @@ def _print_outcome(outcome: Any) -> None:
         for line in outcome.plan.summary_lines():
             click.echo(line)
     for message in outcome.messages:
-        click.echo(message)
+        if not message.startswith("REFUSED:"):  # the summary lines above say it
+            click.echo(message)
     load = outcome.counts.get("load", {})
     if load:
         click.echo(f"sent: deleted {load['deleted']:,}  updated {load['updated']:,}  added "
@@ -776,7 +775,9 @@ def apply_cmd(plan_file: str, report_dir: str | None, max_age: float, refuse_if_
         load_options=LoadOptions(chunk_size=chunk_size, concurrency=concurrency,
                                  job_timeout=job_timeout),
         max_age_hours=max_age, refuse_if_stale=refuse_if_stale, mask_pii=mask_pii,
-        decisions=decisions, suppress=suppress, progress=_Bars(), echo=_note, reject_policy=_policy(max_reject_fraction, max_rejects))
+        decisions=decisions, suppress=suppress, progress=_Bars(), echo=_note,
+        reject_policy=None if max_reject_fraction is None and max_rejects is None
+        else _policy(max_reject_fraction, max_rejects))
     _print_outcome(outcome)
 
 
@@ -956,11 +957,16 @@ def dnc_cmd() -> None:
     """
 
 
-def _dnc_summary(result: Any, verb: str) -> None:
-    click.echo(f"{verb} {len(result.done):,} numbers; {len(result.already):,} had nothing to "
-               f"send; {len(result.refused):,} refused")
+def _dnc_summary(result: Any, verb: str, unchanged: str) -> None:
+    click.echo(f"{verb} {len(result.done):,} numbers; {len(result.already):,} {unchanged}; "
+               f"{len(result.refused):,} refused")
     for number, status in result.refused:
         click.echo(f"  refused {number}: {status}")
+    if result.refused_before:
+        click.echo(f"{len(result.refused_before):,} refused by an earlier push, not sent "
+                   "again:")
+        for number, status in result.refused_before:
+            click.echo(f"  refused before {number}: {status}")
     if result.refused:
         sys.exit(int(ExitCode.PARTIAL))
 
@@ -980,12 +986,17 @@ def dnc_push_cmd(files: tuple[str, ...], expires_at: str | None, region: str | N
                  state_path: str | None, **kwargs: Any) -> None:
     """Add the numbers of FILES to the company Do-Not-Call list. Exit 3 when the platform
     refused some (invalid, an emergency number); they are listed."""
-    from .pipeline import dnc_push_run
+    from .pipeline import dnc_push_run, expiry
+    from .state import utcnow
 
+    lapse = expiry(expires_at)
+    if lapse and lapse[:19] <= utcnow()[:19]:
+        click.echo(f"warning: --expires-at {expires_at} is in the past: the entries lapse at "
+                   "once and nothing stays on the list", err=True)
     result = dnc_push_run(files, settings=settings_from(kwargs),
                           state_path=_state_path(state_path), expires_at=expires_at,
                           region=region)
-    _dnc_summary(result, "pushed")
+    _dnc_summary(result, "pushed", "already on the list (pushed before, same expiry)")
 
 
 @dnc_cmd.command("remove")
@@ -1003,7 +1014,7 @@ def dnc_remove_cmd(files: tuple[str, ...], region: str | None, state_path: str |
 
     result = dnc_remove_run(files, settings=settings_from(kwargs),
                             state_path=_state_path(state_path), region=region)
-    _dnc_summary(result, "removed")
+    _dnc_summary(result, "removed", "were not on the list")
 
 
 @dnc_cmd.command("check")
@@ -1025,6 +1036,26 @@ def dnc_check_cmd(phones: tuple[str, ...], region: str | None, **kwargs: Any) ->
             click.echo(f"{number}: listed" + (f" until {until}" if until else ""))
         else:
             click.echo(f"{number}: not listed")
+
+
+def _since(text: str | None) -> str | None:
+    """--since as the ledger's times are written (UTC ISO); UsageError when it is no
+    date or time."""
+    if not text:
+        return None
+    import datetime as dt
+
+    from .errors import UsageError
+
+    try:
+        moment = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise UsageError(f"--since {text!r} is not an ISO date or time",
+                         hint="e.g. --since 2026-12-01 or --since 2026-12-01T08:00:00+01:00"
+                         ) from None
+    if moment.tzinfo is None:
+        return moment.isoformat() if len(text) > 10 else text
+    return moment.astimezone(dt.UTC).isoformat(timespec="seconds")
 
 
 @cli.command("ledger")
@@ -1052,7 +1083,7 @@ def ledger_cmd(campaign_id: int, since: str | None, output: str, state_path: str
     path = Path(_state_path(state_path))
     if not path.exists():
         raise UsageError(f"no state store at {path}", hint="pass the --state of the syncs")
-    n = write_ledger(ledger_rows(path, campaign_id), output, since)
+    n = write_ledger(ledger_rows(path, campaign_id), output, _since(since))
     click.echo(f"wrote {n:,} ledger events of campaign {campaign_id} to {output}")
 
 

@@ -194,6 +194,19 @@ def held_keys(state_path: str | Path | None, campaign_id: int, hold: Collection[
         return store.held_keys(campaign_id)
 
 
+def limits_of(policy: RejectPolicy) -> dict[str, Any]:
+    """A reject policy as a plan records it (an apply takes it back with `policy_of`)."""
+    return {"max_reject_fraction": policy.max_reject_fraction,
+            "max_rejects": policy.max_rejects}
+
+
+def policy_of(plan: Plan) -> RejectPolicy:
+    """The reject policy the plan was made with (none: any rejected row exits 3)."""
+    limits = plan.meta.get("reject_limits") or {}
+    return RejectPolicy(max_reject_fraction=limits.get("max_reject_fraction"),
+                        max_rejects=limits.get("max_rejects"))
+
+
 @dataclass
 class PlanRun:
     """What `plan_run` made: the validated source, the plan and its report files."""
@@ -224,6 +237,8 @@ def plan_run(*, source: str, campaign_id: int, mapping: str, options: PlanOption
     info, frame, mapping_obj, mapped = prepare_source(source, mapping)
     suppression = (read_suppressions(list(suppress), mapping_obj, mapping_obj.region)
                    if suppress else None)
+    for line in suppression.lines() if suppression is not None else ():
+        echo(line)
 
     def read_campaign() -> pd.DataFrame:
         with ApiClient(settings) as client:
@@ -236,9 +251,10 @@ def plan_run(*, source: str, campaign_id: int, mapping: str, options: PlanOption
     held = held_keys(state_path, campaign_id, hold)
     compliance = compliance_for(suppression, stored_optouts(state_path, campaign_id), remote,
                                 options.region or mapping_obj.region)
+    policy = policy or RejectPolicy()
     plan = make_plan(validated, remote, options, held=held, compliance=compliance, meta={
         "campaign_id": campaign_id, "command": command, "created_at": utcnow(),
-        "reject_policy": (policy or RejectPolicy()).describe()})
+        "reject_policy": policy.describe(), "reject_limits": limits_of(policy)})
     files = write_report(plan, report_dir, mask_pii=mask_pii,
                          originals=plan_rejects(plan, validated))
     if out is not None:
@@ -274,6 +290,7 @@ def sync_run(*, source: str, campaign_id: int, mapping: str, plan_options: PlanO
     """A real sync, step by step (each step is a method of `Sync`). Raises
     CampaignSyncError subclasses for unusable input (before any request), a held
     lock, and network failures (after recording the run as failed)."""
+    dnc_expiry = expiry(dnc_expires_at, "--dnc-expires-at")  # checked before anything
     sync = Sync(source=source, campaign_id=campaign_id, plan_options=plan_options,
                 load_options=load_options, report_dir=report_dir, mask_pii=mask_pii,
                 echo=echo, full_check=full_check, trust_state=trust_state,
@@ -293,7 +310,7 @@ def sync_run(*, source: str, campaign_id: int, mapping: str, plan_options: PlanO
         sync.record_applied()
         sync.record_optouts()
         if push_suppressed:
-            sync.push_suppressed(expiry(dnc_expires_at))
+            sync.push_suppressed(dnc_expiry)
         return sync.report()
 
 
@@ -371,6 +388,8 @@ class Sync:
             s = self.suppression
             self.echo(f"suppression lists {', '.join(s.files)}: {len(s.phones):,} numbers, "
                       f"{len(s.emails):,} emails, {len(s.keys):,} keys")
+            for line in s.lines():
+                self.echo(line)
 
     def reconcile(self) -> None:
         """Deletes a killed run sent without an answer: done when the contact is gone
@@ -519,7 +538,8 @@ class Sync:
     def make_plan(self) -> None:
         """The plan against the campaign as read."""
         meta = {"campaign_id": self.campaign_id, "command": "sync", "run_id": self.run_id,
-                "created_at": utcnow(), "reject_policy": self.reject_policy.describe()}
+                "created_at": utcnow(), "reject_policy": self.reject_policy.describe(),
+                "reject_limits": limits_of(self.reject_policy)}
         self.plan = make_plan(self.validated, self.remote, self.plan_options, held=self.held,
                               compliance=self.compliance, meta=meta)
         counts = self.plan.counts()
@@ -535,8 +555,9 @@ class Sync:
         for run in self.store.runs_of_plan(self.campaign_id, self.plan_sha256):
             if run.status in ("done", "done_with_rejects", "partial"):
                 message = (f"this plan was already applied by run {run.id} "
-                           f"({run.started_at}); nothing sent")
-                return SyncOutcome(exit_code=int(ExitCode.OK), plan=self.plan, run_id=run.id,
+                           f"({run.started_at}); nothing sent"
+                           + (f" (its report: {run.report_dir})" if run.report_dir else ""))
+                return SyncOutcome(exit_code=int(ExitCode.OK), plan=None, run_id=run.id,
                                    report_dir=Path(run.report_dir) if run.report_dir else None,
                                    messages=[message])
         return None
@@ -590,19 +611,21 @@ class Sync:
                                         and w.key not in self.held]
             self.plan = mark_deferred(self.plan, self.refused_by_reviewer,
                                       "refused_by_reviewer")
+            unnamed = sum(1 for _w, why in reviewed.refused if why.startswith("not reviewed"))
             self.echo(f"decisions {decisions.path}: {len(reviewed.approved):,} writes "
-                      f"approved, {len(reviewed.refused):,} refused by the reviewer")
+                      f"approved, {len(reviewed.refused) - unnamed:,} refused by the reviewer"
+                      + (f", {unnamed:,} not in the file (not sent)" if unnamed else ""))
         self.writes = fresh.send + fresh.done
         self.stale, self.done_before = fresh.stale, fresh.done
         self.plan = mark_deferred(self.plan, fresh.stale, "stale")
         if fresh.stale:
-            self.echo(f"{len(fresh.stale):,} planned writes are stale (the campaign changed "
-                      "since the plan): listed in the report, not sent")
+            self.echo(f"{writes_text(len(fresh.stale))} stale (the campaign changed since the "
+                      "plan): listed in the report, not sent")
         if fresh.done:
-            self.echo(f"{len(fresh.done):,} planned writes were carried out by an earlier "
-                      "attempt of this plan: not sent again")
+            self.echo(f"{writes_text(len(fresh.done), 'was', 'were')} carried out by an "
+                      "earlier attempt of this plan: not sent again")
         if refuse_if_stale and fresh.stale:
-            self.plan.refused = (f"{len(fresh.stale):,} planned writes are stale and "
+            self.plan.refused = (f"{writes_text(len(fresh.stale))} stale and "
                                  "--refuse-if-stale is set; nothing is sent (plan again)")
             return
         deletes = sum(1 for w in fresh.send if w.kind == "delete")
@@ -804,7 +827,8 @@ def plan_age_refusal(plan: Plan, max_age_hours: float, now: datetime | None = No
     age = ((now or datetime.now(UTC)) - made).total_seconds() / 3600
     if age <= max_age_hours:
         return None
-    return (f"the plan was made {age:,.1f} hours ago ({created}), more than --max-age "
+    ago = f"{age:,.1f} hours" if age >= 1 else f"{age * 60:,.0f} minutes"
+    return (f"the plan was made {ago} ago ({created}), more than --max-age "
             f"{max_age_hours:g}h; the campaign has likely moved since (plan again, or "
             "apply with --max-age 0)")
 
@@ -840,7 +864,7 @@ def apply_run(*, plan_file: str | Path, settings: Any, state_path: str | None,
     sync = Sync(source=str(plan_file), campaign_id=campaign_id, plan_options=plan.options,
                 load_options=load_options, report_dir=report_dir, mask_pii=mask_pii,
                 echo=echo, full_check=True, trust_state=False,
-                reject_policy=reject_policy or RejectPolicy(), plan=plan,
+                reject_policy=reject_policy or policy_of(plan), plan=plan,
                 plan_sha256=checksum, suppress=list(suppress))
     sync.read_suppressions()
     with sync.session(settings, state_path, client):
@@ -877,6 +901,11 @@ def compliance_why(w: Write, c: Compliance) -> str:
     return why
 
 
+def writes_text(n: int, one: str = "is", many: str = "are") -> str:
+    """"1 planned write is", "3 planned writes are"."""
+    return f"{n:,} planned write {one}" if n == 1 else f"{n:,} planned writes {many}"
+
+
 def mark_deferred(plan: Plan, stale: list[tuple[Write, str]], reason: str) -> Plan:
     """The plan with each of these writes' rows (or contacts) deferred for `reason`,
     its detail saying why."""
@@ -904,16 +933,17 @@ def mark_deferred(plan: Plan, stale: list[tuple[Write, str]], reason: str) -> Pl
 # ------------------------------------------------------------------ company DNC list
 
 
-def expiry(text: str | None) -> str | None:
-    """--expires-at as the platform writes times (2027-01-31T00:00:00.000Z, UTC); None
-    for none. UsageError for a text that is no date or time."""
+def expiry(text: str | None, option: str = "--expires-at") -> str | None:
+    """An expiry as the platform writes times (2027-01-31T00:00:00.000Z, UTC; a date
+    alone is its midnight, UTC); None for none. UsageError naming `option` for a text
+    that is no date or time."""
     if not text:
         return None
     try:
         moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
     except ValueError:
-        raise UsageError(f"--expires-at {text!r} is not an ISO date or time",
-                         hint="e.g. --expires-at 2027-01-31 or 2027-01-31T18:00:00Z") from None
+        raise UsageError(f"{option} {text!r} is not an ISO date or time",
+                         hint=f"e.g. {option} 2027-01-31 or 2027-01-31T18:00:00Z") from None
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.000Z")

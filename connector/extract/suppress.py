@@ -37,14 +37,36 @@ class Suppression:
     emails: dict[str, str] = field(default_factory=dict)
     keys: dict[str, str] = field(default_factory=dict)
     files: list[str] = field(default_factory=list)
-    #: per file, the entries that are no number, email or key (blank or invalid)
+    #: per file, the entries that are no number, email or key (blanks aside)
     unusable: dict[str, int] = field(default_factory=dict)
+    #: per file, the first of them: (line, value)
+    example: dict[str, tuple[int, str]] = field(default_factory=dict)
+    #: per file, the columns read (column -> phone, email or key) and those ignored
+    read: dict[str, dict[str, str]] = field(default_factory=dict)
+    ignored: dict[str, list[str]] = field(default_factory=dict)
+
+    def lines(self) -> list[str]:
+        """What was read of each list, in words (what was ignored, and why)."""
+        out = []
+        for name in self.files:
+            read = ", ".join(f"{c} ({k})" for c, k in self.read.get(name, {}).items())
+            text = f"suppression list {name}: read {read}"
+            if self.ignored.get(name):
+                text += f"; columns ignored: {', '.join(self.ignored[name])}"
+            n = self.unusable.get(name, 0)
+            if n:
+                line, value = self.example[name]
+                text += (f"; {n:,} {'entry is' if n == 1 else 'entries are'} no valid number, "
+                         f"email or key, ignored (e.g. line {line}: {value!r})")
+            out.append(text)
+        return out
 
     def __bool__(self) -> bool:
         return bool(self.phones or self.emails or self.keys)
 
 
-def _columns(path: Path, found: list[str], mapping: Mapping | None) -> dict[str, list[str]]:
+def _columns(path: Path, found: list[str], mapping: Mapping | None, *, for_dnc: bool = False
+             ) -> dict[str, list[str]]:
     named = dict(mapping.suppress) if mapping is not None and mapping.suppress else {}
     folded = {fold_name(c): c for c in found}
     if named:
@@ -67,13 +89,27 @@ def _columns(path: Path, found: list[str], mapping: Mapping | None) -> dict[str,
                 out.setdefault(kind, []).append(column)
                 break
     if not out and len(found) == 1:
-        out["phone"] = list(found)
+        out["phone"] = list(found)  # (a header that is itself a number: see _header_number)
     if not out:
+        if for_dnc:
+            raise SourceError(f"{path}: no phone column (found: {', '.join(found) or 'none'})",
+                              hint="name the numbers' column phone (or mobile, number), or "
+                                   "give a file of one column")
         raise SourceError(f"{path}: no phone, email or key column in a suppression list "
                           f"(found: {', '.join(found) or 'none'})",
                           hint="name the columns in the mapping's suppress: section, e.g. "
                                "suppress: {phone: Mobile}")
     return out
+
+
+def _header_number(found: list[str], columns: dict[str, list[str]], region: str | None
+                   ) -> str:
+    """A one-column file without a header line: the reader took its first number for
+    the column's name. Returns that number (as written) when so, else ""."""
+    if len(found) != 1 or list(columns) != ["phone"]:
+        return ""
+    e164, _reasons, _notes = normalize_phones([found[0]], region)
+    return found[0] if e164[0] else ""
 
 
 def read_suppressions(paths: list[str | Path], mapping: Mapping | None,
@@ -87,8 +123,15 @@ def read_suppressions(paths: list[str | Path], mapping: Mapping | None,
         found = [c for c in (getattr(info, "columns", None) or frame.columns)
                  if c != LINE_COLUMN]
         columns = _columns(path, found, mapping)
+        first = _header_number(found, columns, region)
+        if first:
+            frame = pd.concat([pd.DataFrame({found[0]: [first]}), frame], ignore_index=True)
         out.files.append(path.name)
         unusable = 0
+        out.read[path.name] = {c: k for k, names in columns.items() for c in names}
+        out.ignored[path.name] = [c for c in found if c not in out.read[path.name]]
+        lines = (frame[LINE_COLUMN] if LINE_COLUMN in frame
+                 else pd.Series(range(2, len(frame) + 2)))
         for kind, names in columns.items():
             for column in names:
                 values = frame[column] if column in frame else pd.Series([], dtype=object)
@@ -103,7 +146,12 @@ def read_suppressions(paths: list[str | Path], mapping: Mapping | None,
                     normal = stripped_text(values)
                     target = out.keys
                 blank = stripped_text(values).eq("").to_numpy()
-                unusable += int((normal.eq("").to_numpy() & ~blank).sum())
+                bad = normal.eq("").to_numpy() & ~blank
+                unusable += int(bad.sum())
+                if bad.any() and path.name not in out.example:
+                    at = int(bad.argmax())
+                    out.example[path.name] = (int(lines.iloc[at]) if at < len(lines) else at,
+                                              str(values.iloc[at]))
                 for value in normal[normal.ne("")].tolist():
                     target.setdefault(value, path.name)
         out.unusable[path.name] = unusable
@@ -120,10 +168,15 @@ def read_numbers(paths: list[str | Path], mapping: Mapping | None, region: str |
         frame, info = read_source(str(path))
         found = [c for c in (getattr(info, "columns", None) or frame.columns)
                  if c != LINE_COLUMN]
-        columns = _columns(path, found, mapping).get("phone")
+        named = _columns(path, found, mapping, for_dnc=True)
+        columns = named.get("phone")
+        first = _header_number(found, named, region)
+        if first:
+            frame = pd.concat([pd.DataFrame({found[0]: [first]}), frame], ignore_index=True)
         if not columns:
-            raise SourceError(f"{path}: no phone column",
-                              hint="name it in the mapping's suppress: section")
+            raise SourceError(f"{path}: no phone column (found: {', '.join(found)})",
+                              hint="name the numbers' column phone (or mobile, number), or "
+                                   "give a file of one column")
         for column in columns:
             values = stripped_text(frame[column])
             values = values[values.ne("")].tolist()
@@ -131,3 +184,29 @@ def read_numbers(paths: list[str | Path], mapping: Mapping | None, region: str |
             for text, number in zip(values, e164):
                 out.setdefault(text, number)
     return list(out.items())
+
+
+def read_keys(path: str | Path) -> list[str]:
+    """The keys of a holds file: one a line, or a table (CSV, Excel, JSON) whose key
+    column is found by name (external_unique_id, key, id, record id)."""
+    target = Path(path)
+    text_lines = []
+    if target.suffix.lower() in ("", ".txt", ".csv", ".tsv"):
+        text_lines = [line.strip() for line in
+                      target.read_text(encoding="utf-8-sig").splitlines()]
+        if not any(sep in line for line in text_lines for sep in ",;\t"):
+            keys = [k for k in text_lines if k and not k.startswith("#")]
+            if keys and fold_name(keys[0]) in ("key", "external_unique_id", "external id",
+                                                 "id", "record id"):
+                keys = keys[1:]
+            return keys
+    frame, info = read_source(str(target))
+    found = [c for c in (getattr(info, "columns", None) or frame.columns) if c != LINE_COLUMN]
+    folded = {fold_name(c): c for c in found}
+    column = next((folded[n] for n in _NAMES["key"] if n in folded), None)
+    if column is None:
+        raise SourceError(f"{target}: no key column (found: {', '.join(found)})",
+                          hint="name it external_unique_id (or key, id), or give one key a "
+                               "line")
+    values = stripped_text(frame[column])
+    return values[values.ne("")].tolist()

@@ -17,7 +17,9 @@ from ..state import StateStore
 class DncResult:
     done: list[str] = field(default_factory=list)          # added or removed now
     already: list[str] = field(default_factory=list)       # nothing to send for them
-    refused: list[tuple[str, str]] = field(default_factory=list)  # (number, status)
+    refused: list[tuple[str, str]] = field(default_factory=list)  # (number, status) now
+    #: refused by an earlier push: listed again, not sent, not a failure of this one
+    refused_before: list[tuple[str, str]] = field(default_factory=list)
 
 
 def _batches(items: Sequence[Any], size: int) -> list[Sequence[Any]]:
@@ -40,7 +42,11 @@ def push(client: Any, store: StateStore, numbers: Sequence[tuple[str, str | None
         if e164 and e164 in listed and listed[e164] == (expires_at or ""):
             out.already.append(e164)
         elif number in refused_before:  # the platform said why before: not sent again
-            out.refused.append((number, f"{refused_before[number]} (refused before)"))
+            out.refused_before.append((number, refused_before[number]))
+        elif not any(ch.isdigit() for ch in number):  # no number at all: not sent
+            out.refused.append((number, "not a phone number"))
+            store.record_dnc([(number, "refused", expires_at or "", "not a phone number")],
+                             run_id=run_id, campaign_id=campaign_id)
         elif number not in todo:
             todo.append(number)
     for batch in _batches(todo, client.dnc.MAX_NUMBERS):

@@ -21,6 +21,9 @@ from ..contact import ACTIVE_STATUSES
 from ..normalize import comparison_frame, norm_phones, stripped_text
 from ..plan import Write, contact_fingerprints
 
+#: the fields a stale write's detail names when they changed since the plan
+CHANGED_FIELDS = ("external_unique_id", "name", "email", "phone_number", "outbound_number",
+                  "status")
 #: statuses of an earlier attempt's operation that mean "it went out"
 SENT = ("done", "sent", "pending", "unconfirmed")
 
@@ -49,6 +52,8 @@ def check_writes(writes: Sequence[Write], remote: pd.DataFrame, region: str | No
     now = contact_fingerprints(remote, ids)
     live = remote[remote["remote_id"].isin(list(ids)).fillna(False).to_numpy(dtype=bool)]
     status = dict(zip(live["remote_id"].astype("int64").tolist(), live["status"].tolist()))
+    listed = dict(zip(live["remote_id"].astype("int64").tolist(),
+                      live[list(CHANGED_FIELDS)].to_dict("records")))
     keys = stripped_text(remote["external_unique_id"])
     held_keys = dict(zip(keys[keys.ne("")].tolist(),
                          remote.loc[keys.ne(""), "remote_id"].tolist()))
@@ -74,7 +79,10 @@ def check_writes(writes: Sequence[Write], remote: pd.DataFrame, region: str | No
         st = status.get(w.remote_id, "")
         if st in ACTIVE_STATUSES:
             return f"the contact is now being dialed or on a call (status {st})"
-        return "the contact was edited in the campaign since the plan"
+        changed = [f for f in CHANGED_FIELDS if w.before is not None and f in w.before
+                   and str(listed.get(w.remote_id, {}).get(f, "")) != str(w.before[f])]
+        return ("the contact was edited in the campaign since the plan"
+                + (f" ({', '.join(changed)} changed)" if changed else ""))
 
     for w in writes:
         if w.kind == "delete":

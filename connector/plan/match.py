@@ -264,6 +264,11 @@ def build_plan(valid: pd.DataFrame, rejects: pd.DataFrame, remote: pd.DataFrame,
     if compliance:
         suppressed_keys = apply_compliance(rows, rem, at, held, compliance, options.mode,
                                            fate, r_action, r_detail, active)
+        if hold and suppressed_keys:  # a hold does not keep a suppressed number in
+            over = np.isin(rkeys, list(hold)) & (r_reason == "suppressed")
+            r_detail[over] = [f"{d}; its key is held, but a suppressed number is removed "
+                              "all the same (compliance comes before holds)"
+                              for d in r_detail[over]]
 
     # -- phone conflicts: a phone held by another campaign contact that keeps it
     rem["action"] = r_action

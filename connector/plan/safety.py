@@ -103,12 +103,12 @@ def delete_rule(options: PlanOptions, deletes: int, managed: int, *,
     if not deletes or options.force:
         return None
     if not has_valid:
-        return (f"the source has no valid rows, and mirror would delete all {deletes:,} "
-                "managed contacts; nothing is sent (fix the source, or add --force)")
+        return (f"the source has no valid rows, and the plan would delete all {deletes:,} "
+                "managed contacts; nothing is sent (fix the source, or plan with --force)")
     fraction = deletes / managed if managed else 1.0
     if fraction > options.max_delete_fraction:
-        return (f"mirror would delete {deletes:,} of {managed:,} managed contacts "
+        return (f"the plan would delete {deletes:,} of {managed:,} managed contacts "
                 f"({fraction:.1%}), more than --max-delete-fraction "
-                f"{options.max_delete_fraction:.0%}; nothing is sent (check the source, "
-                "raise the fraction, or add --force)")
+                f"{options.max_delete_fraction:.0%}; nothing is sent (check the source, or "
+                "plan again with a higher --max-delete-fraction or --force)")
     return None

@@ -106,6 +106,10 @@ def actions_frame(plan: Plan) -> pd.DataFrame:
     if len(deletes):
         status = deletes["status"].fillna("").astype(str)
         detail = ("status " + status).where(status.ne(""), "")
+        why = deletes["detail"].fillna("").astype(str) if "detail" in deletes else ""
+        if len(deletes) and isinstance(why, pd.Series) and why.ne("").any():
+            # a delete's reason in words (suppressed, ...), after its status
+            detail = (detail + "; " + why).where(why.ne(""), detail).str.lstrip("; ")
         stale = deletes["action"].eq("deferred")  # not sent: the detail says why
         if stale.any():
             detail = detail.where(~stale, deletes["detail"].astype(str))

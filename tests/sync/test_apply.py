@@ -162,7 +162,8 @@ def test_writes_whose_contact_changed_since_the_plan_are_stale(world):
     stale = {(r["external_unique_id"], r["action"]): r["detail"] for r in actions(tmp / "a")
              if r["reason"] == "stale"}
     assert set(stale) == {("k2", "deferred"), ("k3", "deferred"), ("k37", "deferred")}
-    assert "edited in the campaign since the plan" in stale[("k2", "deferred")]
+    assert "edited in the campaign since the plan (phone_number changed)" in stale[
+        ("k2", "deferred")]
     assert "on a call (status Connected)" in stale[("k3", "deferred")]
     assert "deleted from the campaign since the plan" in stale[("k37", "deferred")]
     now = campaign(sandbox)

@@ -201,16 +201,20 @@ def test_dnc_push_is_idempotent_and_reports_each_refused_number(world):
                                      encoding="utf-8")
     first = run(env, "dnc", "push", tmp / "optouts.csv", "--region", "US", "--state", state)
     assert first.exit_code == 3, first.output
-    assert "pushed 2 numbers; 0 had nothing to send; 2 refused" in first.output
+    assert "pushed 2 numbers; 0 already on the list" in first.output
+    assert "2 refused" in first.output
     assert "refused 911: emergency_number" in first.output
-    assert "refused call me: invalid" in first.output
+    assert "refused call me: not a phone number" in first.output
     assert set(sandbox.dnc_list()) == {"+12014700001", "+12014700002"}
     # the platform skips listed numbers: their contacts show status Do Not Call
     status = {c["external_unique_id"]: c["status"] for c in sandbox.contacts(6)}
     assert status["k1"] == status["k2"] == "Do Not Call" and status["k3"] == "Upcoming"
     sandbox.reset_counts()
     again = run(env, "dnc", "push", tmp / "optouts.csv", "--region", "US", "--state", state)
-    assert "pushed 0 numbers; 2 had nothing to send; 2 refused" in again.output
+    assert again.exit_code == 0, again.output     # refused before: listed, no new failure
+    assert "pushed 0 numbers; 2 already on the list (pushed before, same expiry); 0 refused" \
+        in again.output
+    assert "refused before 911: emergency_number" in again.output
     assert sandbox.counts["dnc_add"] == 0                      # nothing sent at all
     checked = run(env, "dnc", "check", "+12014700001", "2014700003", "--region", "US")
     assert "+12014700001: listed" in checked.output
@@ -264,3 +268,33 @@ def test_a_rollback_does_not_add_back_an_opted_out_number(world):
     assert "k1" not in keys_in(sandbox)
     refused = (tmp / "undo" / "rollback-refused.csv").read_text(encoding="utf-8-sig")
     assert "its phone +12014700001 opted out" in refused
+
+
+def test_a_list_without_a_header_and_bad_options_are_caught_before_anything_is_sent(world):
+    sandbox, tmp, env = world
+    (tmp / "bare.csv").write_text("2014700003\n2014700004\n", encoding="utf-8")
+    sandbox.reset_counts()
+    bad = sync(env, tmp, source(tmp, range(10)), "r0", "--suppress", tmp / "bare.csv",
+               "--push-suppressed-to-dnc", "--dnc-expires-at", "31/12/2027")
+    assert bad.exit_code == 2 and "--dnc-expires-at '31/12/2027'" in bad.output
+    assert sum(sandbox.counts[k] for k in ("delete", "patch", "import", "list")) == 0
+    result = sync(env, tmp, source(tmp, range(10)), "r1", "--suppress", tmp / "bare.csv")
+    assert result.exit_code == 0, result.output
+    assert keys_in(sandbox) == {f"k{i}" for i in range(10)} - {"k3", "k4"}  # both numbers
+    bad_since = run(env, "ledger", "--campaign-id", 6, "--state", tmp / "state.db",
+                    "--since", "2026-13-01", "-o", tmp / "l.csv")
+    assert bad_since.exit_code == 2 and "--since '2026-13-01'" in bad_since.output
+
+
+def test_a_holds_file_may_be_a_table_and_a_hold_does_not_keep_a_suppressed_number(world):
+    sandbox, tmp, env = world
+    (tmp / "holds.csv").write_text("Record ID,Note\nk2,legal review\nk5,x\n", encoding="utf-8")
+    (tmp / "list.csv").write_text("phone\n+12014700005\n", encoding="utf-8")
+    result = sync(env, tmp, source(tmp, range(10)), "r1", "--holds-file", tmp / "holds.csv",
+                  "--suppress", tmp / "list.csv", mode="mirror")
+    assert result.exit_code == 0, result.output
+    listed = run(env, "holds", "--state", tmp / "state.db").output
+    assert "k2  held since" in listed and "k5  held since" in listed
+    gone = {r["external_unique_id"]: r["detail"] for r in actions(tmp / "r1")
+            if r["action"] == "delete"}
+    assert list(gone) == ["k5"] and "compliance comes before holds" in gone["k5"]
