@@ -80,6 +80,14 @@ def masked_plan(plan: Plan) -> Plan:
                 meta=plan.meta, notes=notes)
 
 
+def _text_column(frame: pd.DataFrame, column: str) -> pd.Series:
+    """A column as text, "" where missing (or when there is no such column)."""
+    if column not in frame:
+        return pd.Series("", index=frame.index, dtype=object)
+    values = frame[column].astype(object)
+    return values.where(values.notna(), "").astype(str)
+
+
 #: why a delete is left unsent: an apply found it stale or the steward refused it
 #: (pipeline.apply_run), or its key is held
 NOT_SENT_DELETES = ("stale", "refused_by_reviewer", "held")
@@ -104,10 +112,10 @@ def actions_frame(plan: Plan) -> pd.DataFrame:
         not_sent &= ~(remote["reason"].eq("held") & remote["external_unique_id"].isin(rows_held))
     deletes = remote[remote["action"].eq("deleted") | not_sent]
     if len(deletes):
-        status = deletes["status"].fillna("").astype(str)
+        status = _text_column(deletes, "status")
         detail = ("status " + status).where(status.ne(""), "")
-        why = deletes["detail"].fillna("").astype(str) if "detail" in deletes else ""
-        if len(deletes) and isinstance(why, pd.Series) and why.ne("").any():
+        why = _text_column(deletes, "detail")
+        if why.ne("").any():
             # a delete's reason in words (suppressed, ...), after its status
             detail = (detail + "; " + why).where(why.ne(""), detail).str.lstrip("; ")
         stale = deletes["action"].eq("deferred")  # not sent: the detail says why
