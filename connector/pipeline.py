@@ -27,7 +27,7 @@ import pandas as pd
 
 from .api.client import ApiClient
 from .api.frame import fetch_remote
-from .errors import ExitCode, RejectPolicy, SafetyRefusedError, UsageError
+from .errors import ApiError, ExitCode, RejectPolicy, SafetyRefusedError, UsageError
 from .extract import Mapping, load_mapping, prepare_source, source_chunks, source_rows
 from .extract.decisions import Decisions, read_decisions
 from .extract.suppress import Suppression, read_numbers, read_suppressions
@@ -310,7 +310,11 @@ def sync_run(*, source: str, campaign_id: int, mapping: str, plan_options: PlanO
         sync.record_applied()
         sync.record_optouts()
         if push_suppressed:
-            sync.push_suppressed(dnc_expiry)
+            try:
+                sync.push_suppressed(dnc_expiry)
+            except ApiError as exc:  # the writes are done: report them, exit 3
+                sync.dnc_failure = str(exc)
+                sync.echo(f"warning: the push to the company Do-Not-Call list failed: {exc}")
         return sync.report()
 
 
@@ -357,6 +361,7 @@ class Sync:
     suppression: Suppression | None = None
     compliance: Compliance | None = None
     dnc: DncResult | None = None
+    dnc_failure: str = ""
     result: Any = None
     after: pd.DataFrame | None = None
     confirmed: int = 0
@@ -462,9 +467,14 @@ class Sync:
             self.full_check = full_check_due(self.store, self.campaign_id, full_check_every)
         self.applied = self.store.applied(self.campaign_id)
         self.trusting = self.trust_state and not self.full_check and not self.applied.empty
+        why_not = ("a full check is due" if self.full_check else
+                   "no applied state yet" if self.applied.empty else "")
+        if self.trusting and self.suppress:  # their contacts are known by the campaign's
+            self.trusting, why_not = False, "suppression lists are given"  # phones only
+        if self.trusting and self.last_was_apply():  # an apply records no applied rows
+            self.trusting, why_not = False, "the last run was an apply"
         if self.trust_state and not self.trusting:
-            self.echo("--trust-state: " + ("a full check is due" if self.full_check else
-                                           "no applied state yet") + "; reading the campaign")
+            self.echo(f"--trust-state: {why_not}; reading the campaign")
         if self.trusting:
             self.echo("warning: --trust-state: planning against the state store, not the "
                       "campaign; changes made in the platform since the last run are not "
@@ -473,6 +483,13 @@ class Sync:
                       "--full-check-every N, to check)")
             log.warning("planning against the state store (--trust-state)",
                         extra={"event": "trust_state", "campaign_id": self.campaign_id})
+
+    def last_was_apply(self) -> bool:
+        """Whether the campaign's last finished run was an apply."""
+        for run in self.store.runs(self.campaign_id, limit=20):
+            if run.status in ("done", "done_with_rejects", "partial"):
+                return run.command == "apply"
+        return False
 
     def start_run(self, command: str = "sync", **extra: Any) -> None:
         """The run's record in the state store (before anything is read or sent)."""
@@ -599,22 +616,19 @@ class Sync:
                 self.plan = mark_deferred(self.plan, kept_out, "suppressed")
                 out = {(w.kind, w.key) for w, _ in kept_out}
                 writes = [w for w in writes if (w.kind, w.key) not in out]
-        fresh = check_writes_against(writes, self.remote, self.region, earlier)
-        if decisions is not None:
-            reviewed = review(all_writes, decisions)
+        if decisions is not None:  # before the freshness check: a refused write frees
+            reviewed = review(all_writes, decisions)  # no phone for another
             no = {(w.kind, w.key) for w, _why in reviewed.refused}
-            done = {(w.kind, w.key) for w in fresh.done}
-            fresh.send = [w for w in fresh.send if (w.kind, w.key) not in no]
-            fresh.stale = [(w, why) for w, why in fresh.stale if (w.kind, w.key) not in no]
+            writes = [w for w in writes if (w.kind, w.key) not in no]
             self.refused_by_reviewer = [(w, why) for w, why in reviewed.refused
-                                        if (w.kind, w.key) not in done
-                                        and w.key not in self.held]
+                                        if w.key not in self.held]
             self.plan = mark_deferred(self.plan, self.refused_by_reviewer,
                                       "refused_by_reviewer")
             unnamed = sum(1 for _w, why in reviewed.refused if why.startswith("not reviewed"))
             self.echo(f"decisions {decisions.path}: {len(reviewed.approved):,} writes "
                       f"approved, {len(reviewed.refused) - unnamed:,} refused by the reviewer"
                       + (f", {unnamed:,} not in the file (not sent)" if unnamed else ""))
+        fresh = check_writes_against(writes, self.remote, self.region, earlier)
         self.writes = fresh.send + fresh.done
         self.stale, self.done_before = fresh.stale, fresh.done
         self.plan = mark_deferred(self.plan, fresh.stale, "stale")
@@ -766,7 +780,8 @@ class Sync:
                             source_chunks=chunks, mask_pii=self.mask_pii)
         rejected_rows = int(plan.rows["action"].eq("rejected").sum())
         problems = (self.unconfirmed + result.failed + result.pending + len(result.rejected)
-                    + len(self.stale) + (len(self.dnc.refused) if self.dnc else 0))
+                    + len(self.stale) + (len(self.dnc.refused) if self.dnc else 0)
+                    + (1 if self.dnc_failure else 0))
         code = self.reject_policy.exit_code(rejected_rows, len(plan.rows), problems)
         status = ("partial" if code != ExitCode.OK else
                   "done_with_rejects" if rejected_rows else "done")
@@ -852,6 +867,10 @@ def apply_run(*, plan_file: str | Path, settings: Any, state_path: str | None,
        writes go out; the delete rule is checked again;
     4. load, verify, record and report, as a sync does."""
     plan, checksum = read_plan_file(plan_file)
+    if plan.refused:
+        raise SafetyRefusedError(f"the plan file {plan_file} holds a plan that was refused when "
+                                 f"it was made: {plan.refused}",
+                                 hint="fix the source or the options and plan again")
     reviewed = read_decisions(decisions) if decisions is not None else None
     if reviewed is not None:  # a decision on a write the plan does not hold: exit 2 now
         review(plan.writes(), reviewed)
@@ -895,6 +914,11 @@ def compliance_why(w: Write, c: Compliance) -> str:
     if w.kind == "delete":
         return ""
     phone = w.payload.get("phone_number", "")
+    own = (w.before or {}).get("phone_number", "") if w.kind == "update" else ""
+    if own and not phone:  # the contact's own number, as listed at plan time
+        own = norm_phones(pd.Series([own], dtype=object), None).iat[0]
+        if own in c.phones:
+            return f"its phone {own} is on the suppression list {c.phones[own]}"
     why = why_suppressed(phone, w.payload.get("email", "").lower(), w.key, c)
     if not why and phone and phone in c.opted_out:
         why = f"{phone} opted out: {c.opted_out[phone]}"

@@ -26,6 +26,17 @@ def _batches(items: Sequence[Any], size: int) -> list[Sequence[Any]]:
     return [items[i:i + size] for i in range(0, len(items), size)]
 
 
+def answers_for(batch: Sequence[str], results: list[dict[str, Any]]
+                ) -> list[tuple[str, dict[str, Any]]]:
+    """Each number sent with the platform's answer for it: in order when there is one
+    answer a number, else by the number the answer names; a number without an answer
+    gets the status "no answer" (a failure, not a success)."""
+    if len(results) == len(batch):
+        return list(zip(batch, results))
+    by_number = {str(r.get("phone_number")): r for r in results}
+    return [(n, by_number.get(n, {"phone_number": n, "status": "no answer"})) for n in batch]
+
+
 def push(client: Any, store: StateStore, numbers: Sequence[tuple[str, str | None]],
          expires_at: str | None, *, run_id: int | None = None,
          campaign_id: int | None = None) -> DncResult:
@@ -36,7 +47,7 @@ def push(client: Any, store: StateStore, numbers: Sequence[tuple[str, str | None
     out = DncResult()
     listed = store.dnc_listed()
     refused_before = store.dnc_refused()
-    todo: list[str] = []
+    todo: dict[str, None] = {}  # in order, without repeats
     for text, e164 in numbers:
         number = e164 or text
         if e164 and e164 in listed and listed[e164] == (expires_at or ""):
@@ -47,12 +58,12 @@ def push(client: Any, store: StateStore, numbers: Sequence[tuple[str, str | None
             out.refused.append((number, "not a phone number"))
             store.record_dnc([(number, "refused", expires_at or "", "not a phone number")],
                              run_id=run_id, campaign_id=campaign_id)
-        elif number not in todo:
-            todo.append(number)
-    for batch in _batches(todo, client.dnc.MAX_NUMBERS):
+        else:
+            todo[number] = None
+    for batch in _batches(list(todo), client.dnc.MAX_NUMBERS):
         results = client.dnc.add([(n, expires_at) for n in batch])
         events = []
-        for sent, answer in zip(batch, results):
+        for sent, answer in answers_for(batch, results):
             status = str(answer.get("status", ""))
             number = str(answer.get("phone_number") or sent)
             if status == "added":
@@ -72,7 +83,7 @@ def remove(client: Any, store: StateStore, numbers: Sequence[tuple[str, str | No
     todo = list(dict.fromkeys(e164 or text for text, e164 in numbers))
     for batch in _batches(todo, client.dnc.MAX_NUMBERS):
         events = []
-        for sent, answer in zip(batch, client.dnc.remove(batch)):
+        for sent, answer in answers_for(batch, client.dnc.remove(batch)):
             status = str(answer.get("status", ""))
             number = str(answer.get("phone_number") or sent)
             if status == "removed":

@@ -70,8 +70,10 @@ def apply_compliance(rows: pd.DataFrame, rem: pd.DataFrame, at: np.ndarray,
         supp = suppressed_contacts(rem, held, c.phones)
         managed = rem["key"].ne("").to_numpy()
         no_id = rem["remote_id"].isna().to_numpy()
-        open_ = ~np.isin(r_action, ["deferred"])
-        target = supp & managed & open_
+        # whatever else the plan decided for it (kept, held, protected by a rejected
+        # row, a mangled key): a suppressed number is removed; only a contact on a call
+        # or without an id is left for a later run
+        target = supp & managed
         if target.any():
             phones = rem["n_phone_number"].to_numpy(dtype=object)
             detail = [f"its phone {p or '(recorded)'} is on a suppression list" +
@@ -88,12 +90,18 @@ def apply_compliance(rows: pd.DataFrame, rem: pd.DataFrame, at: np.ndarray,
             r_detail[loose] = ("its phone is on a suppression list; not managed by the "
                                "sync (no key): remove it in the platform")
     acting = rows["action"].isin(["add", "update", "unchanged"]).to_numpy()
-    phone = rows["phone_number"].astype(str).to_numpy(dtype=object)
-    email = rows["email"].astype(str).str.lower().to_numpy(dtype=object)
-    key = rows["external_unique_id"].astype(str).to_numpy(dtype=object)
+    phone_s = rows["phone_number"].astype(str)
+    email_s = rows["email"].astype(str).str.lower()
+    key_s = rows["external_unique_id"].astype(str)
+    phone = phone_s.to_numpy(dtype=object)
+    email = email_s.to_numpy(dtype=object)
+    key = key_s.to_numpy(dtype=object)
     if c.phones or c.emails or c.keys or removed:
-        hit = acting & (np.isin(phone, list(c.phones)) | np.isin(email, list(c.emails))
-                        | np.isin(key, list(c.keys)) | np.isin(key, list(removed)))
+        # (pandas' isin hashes; numpy's on object arrays compares every pair)
+        listed = (phone_s.isin(list(c.phones)) | email_s.isin(list(c.emails))
+                  | key_s.isin(list(c.keys))).to_numpy()
+        gone_row = key_s.isin(list(removed)).to_numpy() & rows["action"].ne("rejected").to_numpy()
+        hit = (acting & listed) | gone_row
         if hit.any():
             rows.loc[hit, ["action", "reason", "changed"]] = ("suppressed", "suppressed", "")
             rows.loc[hit, "detail"] = [
@@ -103,13 +111,15 @@ def apply_compliance(rows: pd.DataFrame, rem: pd.DataFrame, at: np.ndarray,
     if c.opted_out:
         action = rows["action"].to_numpy(dtype=object)
         moves = (action == "update") & rows["changed"].str.contains("phone_number").to_numpy()
-        out = ((action == "add") | moves) & np.isin(phone, list(c.opted_out))
+        out = ((action == "add") | moves) & phone_s.isin(list(c.opted_out)).to_numpy()
         if out.any():
             rows.loc[out, ["action", "reason", "changed"]] = ("opted_out", "opted_out", "")
             rows.loc[out, "detail"] = [f"{p} opted out: {c.opted_out[p]} (campaign-sync "
                                        "optouts release PHONE, after checking)"
                                        for p in phone[out]]
     # a Do Not Call contact keeps its number: the PATCH leaves the phone out
+    if not len(rem):  # an empty campaign: no contact is Do Not Call
+        return removed
     status = np.where(at >= 0, rem["status"].to_numpy(dtype=object)[np.maximum(at, 0)], "")
     keep = ((rows["action"].eq("update") & rows["changed"].str.contains("phone_number"))
             .to_numpy() & (status == DO_NOT_CALL))

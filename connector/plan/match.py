@@ -255,7 +255,7 @@ def build_plan(valid: pd.DataFrame, rejects: pd.DataFrame, remote: pd.DataFrame,
                 "deferred", "held", "", why)
             fate((r_action == "") & codes.among(r_codes, s_codes[held_rows]), "deferred",
                  "held")
-        held_deletes = (r_action == "deleted") & np.isin(rkeys, held_keys)
+        held_deletes = (r_action == "deleted") & pd.Series(rkeys).isin(held_keys).to_numpy()
         fate(held_deletes, "deferred", "held")
         r_detail[held_deletes] = why
 
@@ -265,7 +265,7 @@ def build_plan(valid: pd.DataFrame, rejects: pd.DataFrame, remote: pd.DataFrame,
         suppressed_keys = apply_compliance(rows, rem, at, held, compliance, options.mode,
                                            fate, r_action, r_detail, active)
         if hold and suppressed_keys:  # a hold does not keep a suppressed number in
-            over = np.isin(rkeys, list(hold)) & (r_reason == "suppressed")
+            over = pd.Series(rkeys).isin(list(hold)).to_numpy() & (r_reason == "suppressed")
             r_detail[over] = [f"{d}; its key is held, but a suppressed number is removed "
                               "all the same (compliance comes before holds)"
                               for d in r_detail[over]]

@@ -355,7 +355,8 @@ class StateStore:
         Keeps the removal ledger exact after a killed run. Returns how many changed."""
         rows = self.db.execute(
             "SELECT o.id, o.remote_id FROM operations o JOIN runs r ON r.id=o.run_id"
-            " WHERE r.campaign_id=? AND r.status='interrupted' AND o.kind='delete'"
+            " WHERE r.campaign_id=? AND r.status IN ('interrupted', 'failed')"
+            " AND o.kind='delete'"
             " AND o.status IN ('sent', 'unconfirmed')", (campaign_id,)).fetchall()
         marks = [(r["id"], "done" if r["remote_id"] not in present else "failed",
                   None if r["remote_id"] not in present else
@@ -365,13 +366,20 @@ class StateStore:
         return len(marks)
 
     def removals(self, campaign_id: int) -> list[dict[str, Any]]:
-        """Every contact a run of the campaign deleted (done), with its run and when."""
+        """Every contact a run of the campaign deleted (done), with its run and when;
+        each contact once (the first run that deleted it: a later attempt that found it
+        gone, or a resumed apply, records a delete too)."""
         out = []
+        seen: set[int] = set()
         for row in self.db.execute(
                 "SELECT o.run_id, o.key, o.remote_id, o.before, o.updated_at, r.command"
                 " FROM operations o JOIN runs r ON r.id=o.run_id WHERE r.campaign_id=?"
                 " AND o.kind='delete' AND o.status='done' ORDER BY o.updated_at, o.id",
                 (campaign_id,)):
+            if row["remote_id"] is not None:
+                if row["remote_id"] in seen:
+                    continue
+                seen.add(row["remote_id"])
             before = json.loads(row["before"]) if row["before"] else {}
             out.append({"run_id": row["run_id"], "key": row["key"] or "",
                         "remote_id": row["remote_id"], "phone": before.get("phone_number", ""),

@@ -248,6 +248,8 @@ def test_a_killed_apply_is_finished_by_the_next_apply_of_the_same_file(tmp_path)
         assert first["patch"] >= 30
         with StateStore(tmp_path / "state.db") as store:
             assert [r.status for r in store.runs(6)] == ["done", "interrupted"]
+            # the ledger counts each of the 20 removals once, over both attempts
+            assert len(store.removals(6)) == 20
 
 
 def decide(actions_csv: Path, out: Path, verdicts: dict[tuple[str, str], tuple[str, str]]
@@ -343,3 +345,17 @@ def test_held_keys_are_left_alone_by_every_plan_until_released(world):
     assert campaign(sandbox)["k1"] == ("Name 1", "n1@example.com", "+12014700001")
     assert "k36" not in campaign(sandbox)
     assert plan_file.exists()
+
+
+def test_a_plan_refused_when_made_is_never_applied(sandbox, tmp_path):
+    seed_world(sandbox, tmp_path)
+    env = env_for(sandbox)
+    (tmp_path / "s.csv").write_text("id,name,email,phone\nk1,,n1@example.com,123\n",
+                                    encoding="utf-8")
+    made = run(env, "plan", tmp_path / "s.csv", "--campaign-id", 6, "-m", tmp_path / "m.yaml",
+               "--mode", "mirror", "--max-delete-fraction", "1", "--report", tmp_path / "p")
+    assert made.exit_code == 4 and "to send exactly this plan" not in made.output
+    sandbox.reset_counts()
+    result = run(env, "apply", tmp_path / "p" / "plan.json", "--state", tmp_path / "st.db")
+    assert result.exit_code == 4 and "refused when it was made" in result.output
+    assert writes(sandbox) == dict.fromkeys(WRITES, 0)

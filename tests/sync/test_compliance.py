@@ -298,3 +298,23 @@ def test_a_holds_file_may_be_a_table_and_a_hold_does_not_keep_a_suppressed_numbe
     gone = {r["external_unique_id"]: r["detail"] for r in actions(tmp / "r1")
             if r["action"] == "delete"}
     assert list(gone) == ["k5"] and "compliance comes before holds" in gone["k5"]
+
+
+def test_a_first_sync_into_an_empty_campaign_with_a_list(sandbox, tmp_path):
+    (tmp_path / "m.yaml").write_text(MAPPING, encoding="utf-8")
+    (tmp_path / "list.csv").write_text("phone\n+12014700002\n", encoding="utf-8")
+    result = sync(env_for(sandbox), tmp_path, source(tmp_path, range(5)), "r1", "--suppress",
+                  tmp_path / "list.csv")
+    assert result.exit_code == 0, result.output
+    assert keys_in(sandbox) == {"k0", "k1", "k3", "k4"}
+
+
+def test_trust_state_reads_the_campaign_when_lists_are_given(world):
+    sandbox, tmp, env = world
+    assert sync(env, tmp, source(tmp, range(10)), "r1").exit_code == 0
+    (tmp / "list.csv").write_text("phone\n+12014700003\n", encoding="utf-8")
+    result = sync(env, tmp, source(tmp, range(10), name="s2.csv"), "r2", "--trust-state",
+                  "--suppress", tmp / "list.csv")
+    assert result.exit_code == 0, result.output
+    assert "--trust-state: suppression lists are given; reading the campaign" in result.output
+    assert "k3" not in keys_in(sandbox)
