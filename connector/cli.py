@@ -781,6 +781,19 @@ def apply_cmd(plan_file: str, report_dir: str | None, max_age: float, refuse_if_
     _print_outcome(outcome)
 
 
+def _listed(state_path: str | None, what: str, read: Callable[[Any], list[Any]]
+            ) -> list[Any] | None:
+    """What `read` finds in the state store; None (said) when there is no store yet."""
+    from .state import StateStore
+
+    path = Path(_state_path(state_path))
+    if not path.exists():
+        click.echo(f"no {what} (no state store yet)")
+        return None
+    with StateStore(path) as store:
+        return read(store)
+
+
 @cli.group("holds", invoke_without_command=True)
 @click.option("--campaign-id", default=None, type=int, help="Only the holds of this campaign.")
 @click.option("--state", "state_path", default=None, type=click.Path(dir_okay=False),
@@ -797,14 +810,9 @@ def holds_cmd(ctx: click.Context, campaign_id: int | None, state_path: str | Non
     ctx.obj = {"campaign_id": campaign_id, "state_path": state_path}
     if ctx.invoked_subcommand is not None:
         return
-    from .state import StateStore
-
-    path = Path(_state_path(state_path))
-    if not path.exists():
-        click.echo("no holds (no state store yet)")
+    rows = _listed(state_path, "holds", lambda store: store.holds(campaign_id))
+    if rows is None:
         return
-    with StateStore(path) as store:
-        rows = store.holds(campaign_id)
     if not rows:
         click.echo("no holds")
     for row in rows:
@@ -882,14 +890,11 @@ def optouts_cmd(ctx: click.Context, campaign_id: int | None, released: bool, mas
     if ctx.invoked_subcommand is not None:
         return
     from .privacy import mask_phone
-    from .state import StateStore
 
-    path = Path(_state_path(state_path))
-    if not path.exists():
-        click.echo("no opt-outs (no state store yet)")
+    rows = _listed(state_path, "opt-outs",
+                   lambda store: store.optouts(campaign_id, released=released))
+    if rows is None:
         return
-    with StateStore(path) as store:
-        rows = store.optouts(campaign_id, released=released)
     if not rows:
         click.echo("no opt-outs")
     for row in rows:
