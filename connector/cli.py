@@ -976,15 +976,26 @@ def _dnc_summary(result: Any, verb: str, unchanged: str) -> None:
         sys.exit(int(ExitCode.PARTIAL))
 
 
+def _dnc_file_options(func: Callable[..., Any]) -> Callable[..., Any]:
+    """FILES, --region and --state: what dnc push and dnc remove share."""
+    opts = [
+        click.argument("files", nargs=-1, required=True,
+                       type=click.Path(dir_okay=False, exists=True)),
+        click.option("--region", default=None, metavar="CC",
+                     help="Country of national numbers written without +CC (e.g. US)."),
+        click.option("--state", "state_path", default=None, type=click.Path(dir_okay=False),
+                     envvar="CAMPAIGN_SYNC_STATE", help=STATE_HELP),
+    ]
+    for opt in reversed(opts):
+        func = opt(func)
+    return func
+
+
 @dnc_cmd.command("push")
-@click.argument("files", nargs=-1, required=True, type=click.Path(dir_okay=False, exists=True))
 @click.option("--expires-at", default=None, metavar="DATE",
               help="When the entries lapse (ISO date or time, UTC unless it says); default "
                    "never. Pushing a listed number with another expiry updates it.")
-@click.option("--region", default=None, metavar="CC",
-              help="Country of national numbers written without +CC (e.g. US).")
-@click.option("--state", "state_path", default=None, type=click.Path(dir_okay=False),
-              envvar="CAMPAIGN_SYNC_STATE", help=STATE_HELP)
+@_dnc_file_options
 @connection_options
 @handle_errors
 def dnc_push_cmd(files: tuple[str, ...], expires_at: str | None, region: str | None,
@@ -1005,11 +1016,7 @@ def dnc_push_cmd(files: tuple[str, ...], expires_at: str | None, region: str | N
 
 
 @dnc_cmd.command("remove")
-@click.argument("files", nargs=-1, required=True, type=click.Path(dir_okay=False, exists=True))
-@click.option("--region", default=None, metavar="CC",
-              help="Country of national numbers written without +CC (e.g. US).")
-@click.option("--state", "state_path", default=None, type=click.Path(dir_okay=False),
-              envvar="CAMPAIGN_SYNC_STATE", help=STATE_HELP)
+@_dnc_file_options
 @connection_options
 @handle_errors
 def dnc_remove_cmd(files: tuple[str, ...], region: str | None, state_path: str | None,
