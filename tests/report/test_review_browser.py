@@ -15,22 +15,12 @@ import time
 from pathlib import Path
 
 import pandas as pd
-from click.testing import CliRunner
+from cli_helpers import MAPPING, campaign, env_for, run
 
-from connector.cli import cli
 from connector.plan import PlanOptions, build_plan, remote_frame
 from connector.report.html import render_html
 from connector.validate.schema import normalize_contacts
 
-TOKEN = "s3cret-token-value"
-MAPPING = """
-region: US
-columns:
-  external_unique_id: id
-  name: name
-  email: email
-  phone_number: phone
-"""
 WRITES = ("add", "import", "patch", "delete")
 CONTACTS, KEPT = 300, 160          # the source keeps k0..k159: 140 deletes
 MOVED = range(1, 7)                # k1..k6 renamed; k7 gets another email: 7 updates
@@ -65,14 +55,8 @@ def seed(sandbox, tmp: Path) -> dict[str, tuple[str, str, str]]:
     return {f"k{i}": (name_of(i), f"n{i}@example.com", phone_of(i)) for i in range(CONTACTS)}
 
 
-def cli_run(env: dict[str, str], *args: object):
-    return CliRunner().invoke(cli, [str(a) for a in args], env=env)
 
 
-def campaign(sandbox) -> dict[str, tuple[str, str, str]]:
-    return {c["external_unique_id"]: (c.get("name") or "", c.get("email") or "",
-                                      c.get("phone_number") or "")
-            for c in sandbox.contacts(6) if c.get("external_unique_id")}
 
 
 # ---------------------------------------------------------------- the browser
@@ -128,10 +112,9 @@ def test_a_review_in_the_page_sends_exactly_the_approved_writes(browser, sandbox
     from selenium.webdriver.common.by import By
 
     before = seed(sandbox, tmp_path)
-    env = {"CAMPAIGN_SYNC_BASE_URL": sandbox.url, "CAMPAIGN_SYNC_API_USER": "acme",
-           "CAMPAIGN_SYNC_API_TOKEN": TOKEN}
+    env = env_for(sandbox)
     report, state = tmp_path / "planned", tmp_path / "state.db"
-    planned = cli_run(env, "plan", tmp_path / "s.csv", "--campaign-id", 6, "-m",
+    planned = run(env, "plan", tmp_path / "s.csv", "--campaign-id", 6, "-m",
                       tmp_path / "m.yaml", "--mode", "mirror", "--max-delete-fraction", "0.5",
                       "--report", report, "--state", state)
     assert planned.exit_code == 0, planned.output
@@ -210,7 +193,7 @@ def test_a_review_in_the_page_sends_exactly_the_approved_writes(browser, sandbox
     assert {d for d, _ in got.values()} == {"approve", "reject"}
 
     sandbox.reset_counts()
-    applied = cli_run(env, "apply", report / "plan.json", "--decisions", decided,
+    applied = run(env, "apply", report / "plan.json", "--decisions", decided,
                       "--state", state, "--report", tmp_path / "applied")
     assert applied.exit_code == 0, applied.output
     assert "52 writes approved, 99 refused by the reviewer" in applied.output

@@ -11,26 +11,16 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
+from cli_helpers import MAPPING, TOKEN, actions, campaign, env_for, run
 from killing import kill_when
 
 from connector.api.client import ApiClient
-from connector.cli import cli
 from connector.config import Settings
 from connector.pipeline import plan_age_refusal
 from connector.plan import Plan, PlanOptions
 from connector.sandbox import SandboxServer
 from connector.state import StateStore
 
-TOKEN = "s3cret-token-value"
-MAPPING = """
-region: US
-columns:
-  external_unique_id: id
-  name: name
-  email: email
-  phone_number: phone
-"""
 WRITES = ("add", "import", "patch", "delete")
 
 
@@ -59,13 +49,8 @@ def seed_world(sandbox: SandboxServer, tmp: Path, n: int = 40, renamed: int = 5,
     return final
 
 
-def env_for(sandbox: SandboxServer) -> dict[str, str]:
-    return {"CAMPAIGN_SYNC_BASE_URL": sandbox.url, "CAMPAIGN_SYNC_API_USER": "acme",
-            "CAMPAIGN_SYNC_API_TOKEN": TOKEN}
 
 
-def run(env: dict[str, str], *args: object):
-    return CliRunner().invoke(cli, [str(a) for a in args], env=env)
 
 
 def plan(env, tmp: Path, *extra: object):
@@ -76,10 +61,6 @@ def plan(env, tmp: Path, *extra: object):
     return tmp / "planned" / "plan.json"
 
 
-def campaign(sandbox: SandboxServer) -> dict[str, tuple[str, str, str]]:
-    return {c["external_unique_id"]: (c.get("name") or "", c.get("email") or "",
-                                      c.get("phone_number") or "")
-            for c in sandbox.contacts(6) if c.get("external_unique_id")}
 
 
 def writes(sandbox: SandboxServer) -> dict[str, int]:
@@ -90,9 +71,6 @@ def ids_of(sandbox: SandboxServer) -> dict[str, int]:
     return {c["external_unique_id"]: c["id"] for c in sandbox.contacts(6)}
 
 
-def actions(report: Path) -> list[dict[str, str]]:
-    with open(report / "actions.csv", encoding="utf-8-sig", newline="") as handle:
-        return list(csv.DictReader(handle))
 
 
 @pytest.fixture

@@ -8,23 +8,12 @@ import csv
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
+from cli_helpers import MAPPING, TOKEN, actions, env_for, run
 from killing import kill_when
 
 from connector.api.client import ApiClient
-from connector.cli import cli
 from connector.config import Settings
 from connector.sandbox import SandboxServer
-
-TOKEN = "s3cret-token-value"
-MAPPING = """
-region: US
-columns:
-  external_unique_id: id
-  name: name
-  email: email
-  phone_number: phone
-"""
 
 
 def phone(i: int) -> str:
@@ -47,13 +36,8 @@ def source(tmp: Path, keys: range, extra: list[str] = (), name: str = "s.csv") -
     return path
 
 
-def env_for(sandbox: SandboxServer) -> dict[str, str]:
-    return {"CAMPAIGN_SYNC_BASE_URL": sandbox.url, "CAMPAIGN_SYNC_API_USER": "acme",
-            "CAMPAIGN_SYNC_API_TOKEN": TOKEN}
 
 
-def run(env, *args):
-    return CliRunner().invoke(cli, [str(a) for a in args], env=env)
 
 
 def sync(env, tmp: Path, src: Path, report: str, *extra: object, mode: str = "upsert"):
@@ -66,9 +50,6 @@ def keys_in(sandbox: SandboxServer) -> set[str]:
     return {c["external_unique_id"] for c in sandbox.contacts(6) if c.get("external_unique_id")}
 
 
-def actions(report: Path) -> list[dict[str, str]]:
-    with open(report / "actions.csv", encoding="utf-8-sig", newline="") as handle:
-        return list(csv.DictReader(handle))
 
 
 def ledger(env, tmp: Path, *extra: object) -> list[dict[str, str]]:
