@@ -13,6 +13,7 @@ import pandas as pd
 
 from ..contact import REMOTE_COLUMNS
 from ..errors import ProtocolError
+from ..normalize import TEXT, text_array
 from .client import METADATA_KEYS, ListedContact
 
 
@@ -23,11 +24,15 @@ def listed_text(value: Any) -> str:
 
 
 _INT64_MIN, _INT64_MAX = -(2 ** 63), 2 ** 63 - 1
+#: contacts turned into Arrow columns at a time: the Python strings of one batch are
+#: all that is ever held as objects
+BATCH = 50_000
 
 
 def fetch_remote(client: Any, campaign_id: int, *,
                  progress: Callable[[int], None] | None = None) -> pd.DataFrame:
-    """Every contact of the campaign as a `plan.remote_frame` (GET requests only).
+    """Every contact of the campaign as a `plan.remote_frame` (GET requests only), its
+    text columns held as Arrow strings (`normalize.TEXT`).
 
     Pages are turned into columns as they arrive (the same reading as
     `RemoteContact.from_api`: top-level fields first, then the metadata keys), so a
@@ -38,7 +43,18 @@ def fetch_remote(client: Any, campaign_id: int, *,
     fields = REMOTE_COLUMNS[1:]
     cols: dict[str, list[Any]] = {c: [] for c in REMOTE_COLUMNS}
     raw_ids: list[Any] = []
+    done: dict[str, list[Any]] = {c: [] for c in fields}
+    ids: list[Any] = []
     seen = 0
+
+    def flush() -> None:  # the batch's columns as Arrow text; its objects freed
+        if not raw_ids:
+            return
+        for name in fields:
+            done[name].append(text_array(cols[name]))
+            cols[name].clear()
+        ids.append(_remote_ids(raw_ids))
+        raw_ids.clear()
 
     def plain(value: Any) -> bool:  # the common case: a non-blank string, kept as is
         return type(value) is str and value != "" and not value.isspace()
@@ -47,6 +63,8 @@ def fetch_remote(client: Any, campaign_id: int, *,
         if page and type(page[0]) is ListedContact:
             _listed_columns(page, fields, cols, raw_ids)
             seen += len(page)
+            if len(raw_ids) >= BATCH:
+                flush()
             if progress is not None:
                 progress(seen)
             continue
@@ -72,11 +90,23 @@ def fetch_remote(client: Any, campaign_id: int, *,
                 values[i] = text
             cols[name].extend(values)
         seen += len(page)
+        if len(raw_ids) >= BATCH:
+            flush()
         if progress is not None:
             progress(seen)
-    frame = pd.DataFrame({k: cols[k] for k in fields}, columns=list(fields), dtype=object)
-    frame.insert(0, "remote_id", _remote_ids(raw_ids))
+    flush()
+    frame = pd.DataFrame({k: _joined(done[k], TEXT) for k in fields}, columns=list(fields))
+    frame.insert(0, "remote_id", _joined(ids, "Int64"))
     return frame
+
+
+def _joined(parts: list[Any], dtype: Any) -> Any:
+    """Arrays of one dtype as one array (an empty one when there are none)."""
+    if not parts:
+        return pd.array([], dtype=dtype)
+    if len(parts) == 1:
+        return parts[0]
+    return pd.concat([pd.Series(a, copy=False) for a in parts], ignore_index=True).array
 
 
 def _remote_ids(raw_ids: list[Any]) -> pd.api.extensions.ExtensionArray:
