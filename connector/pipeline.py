@@ -60,7 +60,7 @@ from .load.review import review
 from .load.stale import check_writes as check_writes_against
 from .load.stale import earlier_key
 from .normalize import norm_phones, normalize_phone, stripped_text
-from .plan import Plan, PlanOptions, Write, build_plan
+from .plan import Plan, PlanOptions, Write, build_plan_parts
 from .plan.compliance import DO_NOT_CALL, Compliance, why_suppressed
 from .plan.safety import delete_rule
 from .plan.saved import PlanFileError, checksum_of, unseal
@@ -138,10 +138,10 @@ def make_plan(validated: Validated, remote: pd.DataFrame, options: PlanOptions, 
     full_meta = {"source": str(info.path), "source_sha256": getattr(info, "sha256", ""),
                  "source_format": getattr(info, "format", ""),
                  "mapping": str(validated.mapping.path), **(meta or {})}
-    plan = build_plan(validated.result.valid, validated.result.rejects, remote, options,
-                      meta=full_meta, carried=validated.carried,
-                      protect=validated.result.rejected_rows, hold=held,
-                      compliance=compliance)
+    plan = build_plan_parts(validated.result.valid, validated.result.rejects, remote, options,
+                            meta=full_meta, carried=validated.carried,
+                            protect=validated.result.rejected_rows, hold=held,
+                            compliance=compliance)
     notes = validated.result.notes
     if len(notes):
         plan.notes = notes[["line", "field", "value", "note"]].reset_index(drop=True)

@@ -3,7 +3,8 @@ source and the campaign's live contacts. Pure: no I/O, no clock.
 
 Its rooms: `model` (the value), `match` (build_plan), `phones` (ownership and
 waves), `order` (the rows in line order), `safety` (what protects contacts, the
-delete rule).
+delete rule), `parts` (a large plan worked out in parts of about 200,000 rows, its
+tables held as Arrow text: `build_plan_parts`, the same plan as `build_plan`).
 
 `build_plan(valid, rejects, remote, mode, options)` returns a `Plan`, a value that
 can be printed (`summary_lines`), saved (`to_json`), loaded back (`Plan.from_json`)
@@ -43,9 +44,10 @@ from .model import (
     empty_frame,
     remote_frame,
 )
+from .parts import build_plan_parts
 
 __all__ = ["CARRIED_REASON", "COMPARED", "FIELDS", "MODES", "NOTE_COLUMNS", "PLAN_VERSION",
            "REASONS", "REJECT_COLUMNS", "REMOTE_ACTIONS", "REMOTE_COLUMNS",
            "REMOTE_PLAN_COLUMNS", "ROW_COLUMNS", "SOURCE_ACTIONS", "FINGERPRINT_FIELDS", "Plan", "PlanOptions", "Write",
            "contact_fingerprints",
-           "build_plan", "empty_frame", "remote_frame"]
+           "build_plan", "build_plan_parts", "empty_frame", "remote_frame"]

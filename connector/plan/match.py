@@ -80,7 +80,9 @@ def build_plan(valid: pd.DataFrame, rejects: pd.DataFrame, remote: pd.DataFrame,
     # have not changed since): only the other phones are normalized
     carried_at = codes.first_of(c_codes)[r_codes]
     held = carried_phone_hashes(carried, carried_at)
-    if held is None:
+    if "n_phone_number" in remote:  # already worked out so (see plan.parts)
+        rem["n_phone_number"] = as_text(rem["n_phone_number"])
+    elif held is None:
         rem["n_phone_number"] = norm_phones(rem["phone_number"], region)
     else:
         n_phone = object_cells(len(rem), "")
@@ -321,6 +323,7 @@ def build_plan(valid: pd.DataFrame, rejects: pd.DataFrame, remote: pd.DataFrame,
                               "reason": "phone_in_use",
                               "hint": (rows.loc[clash, "detail"] + "; " +
                                        REASONS["phone_in_use"]).to_numpy()})
+        extra = extra.reindex(columns=list(REJECT_COLUMNS), fill_value="")
         problems = pd.concat([problems, extra], ignore_index=True) if len(problems) else extra
     problems = problems.sort_values(["line", "field"], kind="stable").reset_index(drop=True)
 
