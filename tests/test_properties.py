@@ -373,3 +373,27 @@ def test_national_numbers_read_in_each_rows_country(rows_):
         if e164 not in dup:
             assert got[line] == e164
     assert result.notes.empty
+
+
+few_rows = st.lists(st.fixed_dictionaries({
+    "external_unique_id": st.sampled_from(["", "a", "b", " a", "c", "1.2E+10"]),
+    "name": st.sampled_from(["", "Ann", "Bo  b"]),
+    "email": st.sampled_from(["", "a@x.com", "bad"]),
+    "phone_number": st.sampled_from(["", "(201) 471-6990", "201.471.6990", "201-471-6991",
+                                     "12"]),
+    "outbound_number": st.sampled_from(["", "12"]),
+}), max_size=25)
+
+
+@FRAME_SETTINGS
+@given(few_rows, st.integers(1, 5))
+def test_chunks_give_the_same_result_as_one_chunk(records, chunk_rows):
+    """The rows are normalized a chunk at a time and the rules across rows (a key or a
+    phone on two rows) run over all of them: any chunk size gives the same result."""
+    frame = to_frame(records)
+    one = normalize_contacts(frame, region="US")
+    chunked = normalize_contacts(frame, region="US", chunk_rows=chunk_rows)
+    for name in ("valid", "rejects", "notes", "rejected_rows"):
+        pd.testing.assert_frame_equal(getattr(chunked, name), getattr(one, name), obj=name)
+    assert chunked.rejected_lines == one.rejected_lines
+    assert chunked.reason_counts == one.reason_counts

@@ -30,6 +30,7 @@ from ..contact import (
     REASON_HINTS,
 )
 from ..normalize import (
+    TEXT,
     collapse_spaces,
     map_unique,
     normalize_emails,
@@ -256,12 +257,13 @@ def _not_blank(s: pd.Series) -> pd.Series:
     return s.notna() & s.ne("")
 
 
-def build_schema(required: Iterable[str]) -> pa.DataFrameSchema:
+def build_schema(required: Iterable[str], *, across_rows: bool = True) -> pa.DataFrameSchema:
     """The pandera schema over the normalized work frame.
 
     In the work frame a field is "" when the source was blank and NA when the
     source value could not be normalized, so each check is a plain column check
-    named by its reason code.
+    named by its reason code. Without `across_rows`, only the rules of single rows
+    (the duplicate keys are then found by `normalize_contacts` over every chunk).
     """
     required = set(required)
 
@@ -275,9 +277,8 @@ def build_schema(required: Iterable[str]) -> pa.DataFrameSchema:
         pa.Check(lambda s: s.ne(""), name="missing_key", ignore_na=False),
         pa.Check(lambda s: ~s.str.fullmatch(EXCEL_NUMBER_KEY), name="invalid_key",
                  ignore_na=False),
-        pa.Check(lambda s: s.eq("") | ~s.duplicated(keep=False), name="duplicate_key",
-                 ignore_na=False),
-    ]
+    ] + ([pa.Check(lambda s: s.eq("") | ~s.duplicated(keep=False), name="duplicate_key",
+                   ignore_na=False)] if across_rows else [])
     name_checks = (present("missing_name") if "name" in required else []) + [
         pa.Check(lambda s: s.str.len().le(NAME_MAX_LENGTH), name="name_too_long",
                  ignore_na=False)]
@@ -323,11 +324,30 @@ def _failures(schema: pa.DataFrameSchema, frame: pd.DataFrame) -> pd.DataFrame:
                          "field": pd.Series([], dtype=str), "reason": pd.Series([], dtype=str)})
 
 
+#: rows normalized at a time: the objects of one chunk are all that is held as Python
+#: strings; the rules across rows (duplicate keys and phones) then run over every chunk
+CHUNK_ROWS = 100_000
+
+
+@dataclass
+class _Chunk:
+    """One chunk normalized: every row's normalized fields (Arrow text; NA where a
+    value could not be normalized), its problems found within the chunk (positions
+    in the whole frame) and their records, its notes."""
+
+    work: pd.DataFrame
+    raw_phone: pd.Series
+    fails: pd.DataFrame
+    records: pd.DataFrame
+    notes: list[pd.DataFrame]
+
+
 def normalize_contacts(mapped: pd.DataFrame, *, region: str | None,
                        required: Sequence[str] = DEFAULT_REQUIRED,
                        candidates: dict[str, list[str]] | None = None,
                        region_label: str = "Country",
-                       structured: dict[str, pd.Series] | None = None) -> ValidationResult:
+                       structured: dict[str, pd.Series] | None = None,
+                       chunk_rows: int | None = None) -> ValidationResult:
     """Normalize and validate mapped contacts (the five fields + ``__line__``).
 
     Every problem becomes one reject record; a row with any problem is rejected
@@ -341,13 +361,139 @@ def normalize_contacts(mapped: pd.DataFrame, *, region: str | None,
     used (see `first_valid_phone`). `structured` marks, per field, the rows whose
     value was built from a JSON object or array (what it was), rejected as
     ``structured_value``.
+
+    The rows are normalized `chunk_rows` at a time (`CHUNK_ROWS`), each chunk's
+    normalized fields kept as Arrow text; then the rules across rows run over all
+    of them: a key on two rows (`duplicate_key`), a phone on two keys
+    (`duplicate_phone`). The result does not depend on the chunk size.
     """
     frame = mapped.reset_index(drop=True)
     n = len(frame)
+    size = chunk_rows or CHUNK_ROWS
+    chunks = [_normalize_chunk(frame.iloc[i:i + size], i, region=region, required=required,
+                               candidates=candidates, region_label=region_label,
+                               structured={f: w.iloc[i:i + size]
+                                           for f, w in (structured or {}).items()})
+              for i in range(0, n, size)] or [
+        _normalize_chunk(frame, 0, region=region, required=required, candidates=candidates,
+                         region_label=region_label, structured={})]
+    lines = (frame[LINE_COLUMN].to_numpy(dtype="int64") if LINE_COLUMN in frame
+             else np.arange(2, n + 2, dtype="int64"))
+    work = pd.concat([c.work for c in chunks], ignore_index=True) if len(chunks) > 1 else \
+        chunks[0].work.reset_index(drop=True)
+    raw_phone = pd.concat([c.raw_phone for c in chunks], ignore_index=True).to_numpy(
+        dtype=object, na_value="") if n else np.array([], dtype=object)
+    first = pd.concat([c.fails for c in chunks], ignore_index=True)
+    records = pd.concat([c.records for c in chunks], ignore_index=True)
+    note_frames = [f for c in chunks for f in c.notes]
+    del chunks
+
+    # -- the rules across rows
+    keys = work["external_unique_id"]
+    dup_key = (keys.ne("") & keys.duplicated(keep=False)).to_numpy()
+    key_structured = (structured or {}).get("external_unique_id")
+    if key_structured is not None:  # its only problem is being a JSON value
+        dup_key &= ~key_structured.notna().to_numpy()
+    extra = []
+    if dup_key.any():
+        at = np.flatnonzero(dup_key)
+        extra.append(pd.DataFrame({"index": at, "field": "external_unique_id",
+                                   "reason": "duplicate_key"}))
+        raw_key = frame["external_unique_id"].iloc[at].to_numpy(dtype=object, na_value="")
+        records = pd.concat([records, _records(
+            at, "external_unique_id", "duplicate_key",
+            [str(v) for v in raw_key], [REASON_HINTS.get("duplicate_key", "")] * len(at),
+            work, frame, lines)], ignore_index=True)
+        first = pd.concat([first, extra[-1]], ignore_index=True)
+    bad_first = np.zeros(n, dtype=bool)
+    bad_first[first["index"].to_numpy(dtype="int64")] = True
+    # a phone on two rows: the rows without other problems come first (file order kept
+    # within), so the first of those keeps the phone and every later row with it fails;
+    # a phone only counts as taken by a row that is otherwise clean: rows that are all
+    # rejected (e.g. one key written twice) do not claim it from each other
+    phone = work["phone_number"]
+    order = np.concatenate([np.flatnonzero(~bad_first), np.flatnonzero(bad_first)])
+    claimed = phone.take(order)
+    has = (claimed.notna() & claimed.ne("")).to_numpy()
+    dup = has & claimed.duplicated(keep="first").to_numpy()
+    if dup.any():
+        clean_phones = set(phone[~bad_first & phone.notna().to_numpy()
+                                 & phone.ne("").to_numpy()].tolist())
+        dup_at = order[dup]
+        dup_phones = phone.to_numpy(dtype=object, na_value="")[dup_at]
+        counted = np.fromiter((p in clean_phones for p in dup_phones), bool, len(dup_at))
+        dup_at, dup_phones = dup_at[counted], dup_phones[counted]
+        if len(dup_at):
+            kept = has & ~dup
+            keepers = dict(zip(claimed.to_numpy(dtype=object)[kept].tolist(),
+                               order[kept].tolist()))
+            hints = []
+            for ph in dup_phones:
+                keeper = keepers[ph]
+                hints.append(f"line {int(lines[keeper])} (key "
+                             f"{work['external_unique_id'].iat[keeper]!r}) has the same phone "
+                             f"{ph} and is kept; " + REASON_HINTS.get("duplicate_phone", ""))
+            records = pd.concat([records, _records(
+                dup_at, "phone_number", "duplicate_phone",
+                [str(v) for v in raw_phone[dup_at]], hints, work, frame, lines)],
+                ignore_index=True)
+            first = pd.concat([first, pd.DataFrame({"index": dup_at, "field": "phone_number",
+                                                    "reason": "duplicate_phone"})],
+                              ignore_index=True)
+    rejects = records.sort_values(["__index__"], kind="stable").drop(columns="__index__")
+    rejects = rejects.sort_values(["line", "field"], kind="stable").reset_index(drop=True)
+    for c in ("key", "field", "value", "reason", "hint", "name", "email"):
+        rejects[c] = rejects[c].astype(str)
+
+    bad = np.zeros(n, dtype=bool)
+    bad[first["index"].to_numpy(dtype="int64")] = True
+    valid = work.loc[~bad, list(API_FIELDS)]
+    valid = pd.DataFrame({fld: valid[fld].fillna("").astype(TEXT) for fld in API_FIELDS})
+    valid[LINE_COLUMN] = lines[~bad]
+    valid = valid.reset_index(drop=True)
+
+    notes = (pd.concat(note_frames, ignore_index=True) if note_frames else
+             pd.DataFrame({"line": pd.Series([], dtype="int64"), "field": pd.Series([], dtype=str),
+                           "value": pd.Series([], dtype=str), "note": pd.Series([], dtype=str)}))
+    if len(notes):
+        notes = notes[notes["line"].isin(valid[LINE_COLUMN])].sort_values(
+            ["line", "field"], kind="stable").reset_index(drop=True)
+    counts = {str(k): int(v) for k, v in rejects["reason"].value_counts().items()}
+    rejected_rows = pd.DataFrame({
+        "line": lines[bad],
+        "key": work.loc[bad, "external_unique_id"].fillna("").astype(str).to_numpy(dtype=object),
+        "phone_number": work.loc[bad, "phone_number"].fillna("").astype(str).to_numpy(
+            dtype=object),
+        "email": work.loc[bad, "email"].fillna("").astype(str).to_numpy(dtype=object)})
+    return ValidationResult(valid=valid, rejects=rejects,
+                            rejected_lines=sorted(int(x) for x in lines[bad].tolist()),
+                            notes=notes, reason_counts=counts, rows=n,
+                            rejected_rows=rejected_rows)
+
+
+def _records(at: np.ndarray, fld: str, reason: str, values: list[str], hints: list[str],
+             work: pd.DataFrame, frame: pd.DataFrame, lines: np.ndarray) -> pd.DataFrame:
+    """Reject records of one field and reason, at positions `at` of the whole frame."""
+    raw_email = (frame["email"].iloc[at].to_numpy(dtype=object, na_value="")
+                 if "email" in frame else np.full(len(at), "", dtype=object))
+    return pd.DataFrame({
+        "__index__": at, "line": lines[at],
+        "key": work["external_unique_id"].iloc[at].to_numpy(dtype=object, na_value=""),
+        "field": fld, "value": values, "reason": reason, "hint": hints,
+        "name": work["name"].iloc[at].to_numpy(dtype=object, na_value=""),
+        "email": [str(v) for v in raw_email]})
+
+
+def _normalize_chunk(frame: pd.DataFrame, offset: int, *, region: str | None,
+                     required: Sequence[str], candidates: dict[str, list[str]] | None,
+                     region_label: str, structured: dict[str, pd.Series]) -> _Chunk:
+    """The rules of single rows over one chunk (rows at `offset` of the whole)."""
+    frame = frame.reset_index(drop=True)
+    n = len(frame)
     lines = (frame[LINE_COLUMN].astype("int64") if LINE_COLUMN in frame
-             else pd.Series(range(2, n + 2), dtype="int64"))
-    raw = {f: (frame[f].fillna("").astype(str) if f in frame else
-               pd.Series([""] * n, dtype=str)) for f in API_FIELDS}
+             else pd.Series(range(offset + 2, offset + n + 2), dtype="int64"))
+    raw = {f: (as_objects(frame[f]) if f in frame else
+               pd.Series([""] * n, dtype=object)) for f in API_FIELDS}
 
     work = pd.DataFrame(index=frame.index)
     # keys: surrounding whitespace and invisible characters (a stray BOM, zero-width
@@ -358,7 +504,7 @@ def normalize_contacts(mapped: pd.DataFrame, *, region: str | None,
     note_frames = []
     regions = None
     if REGION_COLUMN in frame:
-        regions, region_notes = row_regions(frame[REGION_COLUMN].fillna(""),
+        regions, region_notes = row_regions(as_objects(frame[REGION_COLUMN]),
                                             region, region_label)
         if region_notes.notna().any():
             has = region_notes.notna()
@@ -368,7 +514,7 @@ def normalize_contacts(mapped: pd.DataFrame, *, region: str | None,
     for fld in ("phone_number", "outbound_number"):
         labels = (candidates or {}).get(fld)
         if labels and all(f"{fld}:{i}" in frame for i in range(len(labels))):
-            parts = [frame[f"{fld}:{i}"].fillna("").astype(str) for i in range(len(labels))]
+            parts = [as_objects(frame[f"{fld}:{i}"]) for i in range(len(labels))]
             value, reason, note, used = first_valid_phone(parts, labels, regions, region)
             raw[fld] = used
         else:
@@ -385,38 +531,19 @@ def normalize_contacts(mapped: pd.DataFrame, *, region: str | None,
     evalue, ereason, enote = map_unique(raw["email"], batch=normalize_emails)
     work["email"] = evalue
 
-    first = _failures(build_schema(required), work)
-    for fld, why in (structured or {}).items():
+    first = _failures(build_schema(required, across_rows=False), work)
+    for fld, why in structured.items():
         hit = np.flatnonzero(why.notna().to_numpy())
         if len(hit):
             # the JSON text is no value to check: its only problem is being one
-            first = first[~(first["field"].eq(fld)
-                            & first["index"].isin(frame.index.to_numpy()[hit]))]
+            first = first[~(first["field"].eq(fld) & first["index"].isin(hit))]
             first = pd.concat([first, pd.DataFrame({
-                "index": frame.index.to_numpy()[hit].astype("int64"), "field": fld,
+                "index": hit.astype("int64"), "field": fld,
                 "reason": "structured_value"})], ignore_index=True)
-    order = pd.Series(range(n), index=frame.index)
-    order[pd.Index(first["index"].unique())] += n
-    reordered = work.loc[order.sort_values(kind="stable").index, ["phone_number"]]
-    dup = _failures(build_row_schema(), reordered)
-    if len(dup):
-        # a phone only counts as taken by a row that is otherwise clean: rows that are
-        # all rejected (e.g. one key written twice) do not claim it from each other
-        clean_phones = set(work.loc[~work.index.isin(first["index"]), "phone_number"])
-        dup_phones = work["phone_number"].to_numpy()[dup["index"].to_numpy()]
-        dup = dup[[p in clean_phones for p in dup_phones]].reset_index(drop=True)
-    fails = pd.concat([first, dup], ignore_index=True) if len(dup) else first
-    keepers: dict[str, int] = {}
-    if len(dup):
-        claimed = reordered["phone_number"]
-        claimed = claimed[claimed.notna() & claimed.ne("")]
-        kept = claimed[~claimed.duplicated(keep="first")]
-        keepers = dict(zip(kept.to_numpy(), kept.index))
-
-    fails = fails.sort_values(["index"], kind="stable").reset_index(drop=True)
-    idx = fails["index"].to_numpy()
-    reasons = fails["reason"].to_numpy()
-    fields = fails["field"].to_numpy()
+    first = first.sort_values(["index"], kind="stable").reset_index(drop=True)
+    idx = first["index"].to_numpy()
+    reasons = first["reason"].to_numpy()
+    fields = first["field"].to_numpy()
     hints = [REASON_HINTS.get(r, "") for r in reasons]
     detail = {"phone_number": phones["phone_number.note"],
               "outbound_number": phones["outbound_number.note"], "email": enote}
@@ -428,44 +555,24 @@ def normalize_contacts(mapped: pd.DataFrame, *, region: str | None,
             why = structured[fld].iat[row]
         if why:
             hints[i] = f"{why}; {hints[i]}"
-        if reason == "duplicate_phone":
-            phone = work["phone_number"].iat[row]
-            keeper = keepers[phone]
-            hints[i] = (f"line {int(lines.iat[keeper])} (key "
-                        f"{work['external_unique_id'].iat[keeper]!r}) has the same phone "
-                        f"{phone} and is kept; " + hints[i])
-    rejects = pd.DataFrame({
-        "line": lines.to_numpy()[idx] if len(idx) else pd.Series([], dtype="int64"),
-        "key": pd.Series(work["external_unique_id"].to_numpy()[idx] if len(idx) else [],
-                         dtype=str),
-        "field": pd.Series(fields, dtype=str), "value": pd.Series(values, dtype=str),
-        "reason": pd.Series(reasons, dtype=str), "hint": pd.Series(hints, dtype=str),
+    at = idx.astype("int64") + offset
+    records = pd.DataFrame({
+        "__index__": at, "line": lines.to_numpy()[idx] if len(idx) else np.array([], "int64"),
+        "key": work["external_unique_id"].to_numpy(dtype=object)[idx],
+        "field": np.asarray(fields, dtype=object), "value": np.asarray(values, dtype=object),
+        "reason": np.asarray(reasons, dtype=object), "hint": np.asarray(hints, dtype=object),
         # who the row is, so a steward can find the person it describes
-        "name": pd.Series(work["name"].to_numpy()[idx] if len(idx) else [], dtype=str),
-        "email": pd.Series(raw["email"].to_numpy()[idx] if len(idx) else [], dtype=str)})
-    rejects = rejects.sort_values(["line", "field"], kind="stable").reset_index(drop=True)
+        "name": work["name"].to_numpy(dtype=object)[idx],
+        "email": raw["email"].to_numpy(dtype=object)[idx]})
+    first = pd.DataFrame({"index": at, "field": fields, "reason": reasons})
+    compact = pd.DataFrame({c: work[c].astype(TEXT) for c in API_FIELDS})
+    return _Chunk(work=compact, raw_phone=raw["phone_number"].astype(TEXT), fails=first,
+                  records=records, notes=note_frames)
 
-    bad = pd.Series(False, index=frame.index)
-    bad[fails["index"].unique()] = True
-    valid = work.loc[~bad, list(API_FIELDS)].copy()
-    for fld in API_FIELDS:
-        valid[fld] = valid[fld].fillna("").astype(str)
-    valid[LINE_COLUMN] = lines[~bad].to_numpy()
-    valid = valid.reset_index(drop=True)
 
-    notes = (pd.concat(note_frames, ignore_index=True) if note_frames else
-             pd.DataFrame({"line": pd.Series([], dtype="int64"), "field": pd.Series([], dtype=str),
-                           "value": pd.Series([], dtype=str), "note": pd.Series([], dtype=str)}))
-    if len(notes):
-        notes = notes[notes["line"].isin(valid[LINE_COLUMN])].sort_values(
-            ["line", "field"], kind="stable").reset_index(drop=True)
-    counts = {str(k): int(v) for k, v in rejects["reason"].value_counts().items()}
-    rejected_rows = pd.DataFrame({
-        "line": lines[bad].to_numpy(),
-        "key": work.loc[bad, "external_unique_id"].fillna("").astype(str).to_numpy(),
-        "phone_number": work.loc[bad, "phone_number"].fillna("").astype(str).to_numpy(),
-        "email": work.loc[bad, "email"].fillna("").astype(str).to_numpy()})
-    return ValidationResult(valid=valid, rejects=rejects,
-                            rejected_lines=sorted(int(x) for x in lines[bad].tolist()),
-                            notes=notes, reason_counts=counts, rows=n,
-                            rejected_rows=rejected_rows)
+def as_objects(series: pd.Series) -> pd.Series:
+    """``series.fillna("").astype(str)`` as Python objects (what the normalizers take)."""
+    values = series.to_numpy(dtype=object, na_value="")
+    if pd.api.types.infer_dtype(values, skipna=False) != "string":
+        values = np.array([v if type(v) is str else str(v) for v in values], dtype=object)
+    return pd.Series(values, index=series.index, dtype=object)
