@@ -32,6 +32,8 @@ T = TypeVar("T")
 R = TypeVar("R")
 
 log = logging.getLogger("campaign_sync.load")
+#: import files read from the state store at a time (each of `chunk_size` adds)
+ADD_PAGE_FILES = 50
 
 
 
@@ -79,7 +81,7 @@ class Progress:
 def record_plan(store: StateStore, run_id: int, plan: Plan | Iterable[Write]) -> None:
     """Every write of the plan (or these writes), as planned operations, with the
     remote contact before."""
-    writes = plan.writes() if isinstance(plan, Plan) else plan
+    writes = plan.iter_writes() if isinstance(plan, Plan) else plan
     store.add_operations(run_id, [w.operation() for w in writes])
 
 
@@ -197,11 +199,14 @@ class Loader:
         """The planned operations of one kind; starts the phase's progress and event."""
         ops = self.store.operations(self.run_id, kind, ["planned"])
         if ops:
-            self.progress.start(phase, len(ops))
-            log.info("%s %d contacts", phase, len(ops),
-                     extra={"event": "phase", "phase": phase, "run_id": self.run_id,
-                            "operations": len(ops)})
+            self._started(phase, len(ops))
         return ops
+
+    def _started(self, phase: str, total: int) -> None:
+        self.progress.start(phase, total)
+        log.info("%s %d contacts", phase, total,
+                 extra={"event": "phase", "phase": phase, "run_id": self.run_id,
+                        "operations": total})
 
     def _send_deletes(self, ops: list[dict[str, Any]]) -> list[dict[str, Any]]:
         """DELETE each contact; count what was done or failed, and return the ones whose
@@ -259,13 +264,26 @@ class Loader:
 
     # ------------------------------------------------------------ adds
     def adds(self) -> None:
-        ops = self._begin("add", "adding")
-        if not ops:
+        total = self.store.count_operations(self.run_id, "add", ["planned"])
+        if not total:
             return
-        size = max(1, self.options.chunk_size)
-        queue = [ops[i:i + size] for i in range(0, len(ops), size)]
+        self._started("adding", total)
         failed: list[tuple[list[dict[str, Any]], str]] = []   # chunk, error details
         unknown: list[list[dict[str, Any]]] = []
+        # a page of files at a time: a million planned adds are never all in memory
+        page = max(1, self.options.chunk_size) * ADD_PAGE_FILES
+        for ops in self.store.operation_pages(self.run_id, "add", ["planned"], page):
+            self._add_page(ops, failed, unknown)
+        self._settle(failed, unknown)
+        self.progress.finish()
+
+    def _add_page(self, ops: list[dict[str, Any]],
+                  failed: list[tuple[list[dict[str, Any]], str]],
+                  unknown: list[list[dict[str, Any]]]) -> None:
+        """Send planned adds in files of `chunk_size`; a 413 halves the file (and every
+        later one); failed and unknown files are kept for `_settle`."""
+        size = max(1, self.options.chunk_size)
+        queue = [ops[i:i + size] for i in range(0, len(ops), size)]
         while queue:
             chunk = queue.pop(0)
             outcome, detail = self._import(chunk)
@@ -287,8 +305,6 @@ class Loader:
                 unknown.append(chunk)
             elif outcome == "done":
                 self.progress.advance(len(chunk))
-        self._settle(failed, unknown)
-        self.progress.finish()
 
     def _import(self, chunk: list[dict[str, Any]]) -> tuple[str, str | None]:
         """Send one import file and follow its job: done, failed, pending, unknown or

@@ -554,6 +554,35 @@ class StateStore:
             out.append(rec)
         return out
 
+    def operation_pages(self, run_id: int, kind: str, statuses: Sequence[str],
+                        page: int = 50_000) -> Iterator[list[dict[str, Any]]]:
+        """`operations(run_id, kind, statuses)`, `page` at a time in id order: a million
+        planned adds are never all decoded at once. Each page is read whole before it
+        is yielded, so the caller may mark operations between pages."""
+        last = 0
+        marks = ",".join("?" * len(statuses))
+        while True:
+            rows = self.db.execute(
+                f"SELECT * FROM operations WHERE run_id=? AND kind=? AND id>? AND status IN "
+                f"({marks}) ORDER BY id LIMIT ?", (run_id, kind, last, *statuses, page)
+            ).fetchall()
+            if not rows:
+                return
+            out = []
+            for row in rows:
+                rec = dict(row)
+                rec["payload"] = json.loads(rec["payload"] or "{}")
+                rec["before"] = json.loads(rec["before"]) if rec["before"] else None
+                out.append(rec)
+            last = out[-1]["id"]
+            yield out
+
+    def count_operations(self, run_id: int, kind: str, statuses: Sequence[str]) -> int:
+        marks = ",".join("?" * len(statuses))
+        return int(self.db.execute(
+            f"SELECT COUNT(*) FROM operations WHERE run_id=? AND kind=? AND status IN ({marks})",
+            (run_id, kind, *statuses)).fetchone()[0])
+
     def operation_table(self, run_id: int) -> Any:
         """The run's operations as a DataFrame (kind, key, remote_id, line, status,
         confirmed, error), without decoding payloads: what a report needs of them."""

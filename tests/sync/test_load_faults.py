@@ -56,6 +56,32 @@ def test_413_halves_the_file_and_everything_arrives(sandbox, tmp_path):
     assert out.counts["load"]["added"] == 100
 
 
+def test_adds_read_from_the_state_store_a_page_at_a_time(sandbox, tmp_path, monkeypatch):
+    """Planned adds are read a page of files at a time (a million are never all in
+    memory): with pages of one file, a 413 on the first file halves it and every later
+    one, across pages, and every row arrives once."""
+    import connector.load.loader as loader
+
+    monkeypatch.setattr(loader, "ADD_PAGE_FILES", 1)
+    pages = []
+    real = loader.StateStore.operation_pages
+
+    def counted(self, *args, **kwargs):
+        for page in real(self, *args, **kwargs):
+            pages.append(len(page))
+            yield page
+
+    monkeypatch.setattr(loader.StateStore, "operation_pages", counted)
+    sandbox.fail_next(1, status=413, kinds=["import"])
+    out = sync(sandbox, tmp_path, make_source(tmp_path, 50), chunk=20)
+    assert out.exit_code == 0, out.counts
+    assert keys_of(sandbox) == {f"k{i}" for i in range(50)}
+    assert out.counts["load"]["added"] == 50
+    assert pages == [20, 20, 10], pages
+    # the refused file, then files of 10 in every page
+    assert sandbox.counts["error_injected"] == 1 and sandbox.counts["import"] == 5
+
+
 def test_import_without_job_id_is_confirmed_by_reading_the_campaign(tmp_path):
     with SandboxServer(user="acme", token=TOKEN, campaigns=[6], job_seconds=0.2,
                        job_id_style="none") as sandbox:
