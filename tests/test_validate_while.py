@@ -1,10 +1,12 @@
-"""validate_while: the source validated in a forked child while the campaign is read.
-The forked path (forced here with min_rows=0) must give exactly what validating in
-this process gives, and every failure must come back as it would in sequence."""
+"""validate_while: the source validated while a thread of the same process reads the
+campaign. The threaded path (forced here with min_rows=0) must give exactly what
+validating in sequence gives, and every failure must come back as it would in
+sequence."""
 
 from __future__ import annotations
 
 import os
+import threading
 
 import pandas as pd
 import pytest
@@ -39,52 +41,47 @@ def _same(a, b) -> None:
     assert a.result.rows == b.result.rows
 
 
-def test_forked_validation_equals_validating_here(prepared):
+def test_threaded_validation_equals_validating_here(prepared):
     here = validate_prepared(*prepared)
-    seen_pid = []
-    validated, out = validate_while(*prepared, lambda: seen_pid.append(os.getpid()) or "read",
-                                    min_rows=0)
-    assert out == "read" and seen_pid == [os.getpid()]  # the work ran in this process
+    seen = []
+
+    def read():
+        seen.append((os.getpid(), threading.current_thread().name))
+        return "read"
+
+    validated, out = validate_while(*prepared, read, min_rows=0)
+    assert out == "read"
+    # the read ran in this process, in its own thread
+    assert seen[0][0] == os.getpid() and seen[0][1].startswith(validation.READ_THREAD)
     _same(validated, here)
     assert validated.mapped is prepared[3] and validated.source is prepared[1]
     assert validated.result.rejected_count == 5 and validated.result.valid_count == 1
 
 
-def test_small_sources_validate_in_this_process(prepared, monkeypatch):
-    def no_child(*args, **kwargs):
-        raise AssertionError("no child process below min_rows")
-
-    monkeypatch.setattr(validation, "_validate_in_child", no_child)
-    validated, out = validate_while(*prepared, lambda: 7)
-    assert out == 7
+def test_small_sources_validate_then_read(prepared):
+    seen = []
+    validated, out = validate_while(
+        *prepared, lambda: seen.append(threading.current_thread().name) or 7)
+    assert out == 7 and seen == [threading.current_thread().name]
     _same(validated, validate_prepared(*prepared))
 
 
-def test_an_error_of_the_read_stops_the_child_and_is_raised(prepared):
+def test_an_error_of_the_read_is_raised_once_validation_ends(prepared):
     def failing_read():
         raise UsageError("campaign 6 was not found")
 
     with pytest.raises(UsageError, match="campaign 6 was not found"):
         validate_while(*prepared, failing_read, min_rows=0)
-    assert not [c for c in __import__("multiprocessing").active_children()
-                if c.name == "campaign-sync-validate"]
+    assert not [t for t in threading.enumerate()
+                if t.name.startswith(validation.READ_THREAD)]
 
 
-def test_an_error_of_the_validation_is_raised_as_in_sequence(prepared, monkeypatch):
+def test_an_error_of_the_validation_is_raised_after_the_read_ends(prepared, monkeypatch):
     def broken(*args, **kwargs):
         raise UsageError("cannot validate: the mapping's region is unknown")
 
+    ended = []
     monkeypatch.setattr(validation, "validate_prepared", broken)
     with pytest.raises(UsageError, match="region is unknown"):
-        validate_while(*prepared, lambda: None, min_rows=0)
-
-
-def test_a_child_that_dies_is_replaced_by_validating_here(prepared, monkeypatch, caplog):
-    def killed(send, *args):
-        os._exit(9)  # as if killed, or out of memory
-
-    monkeypatch.setattr(validation, "_validate_in_child", killed)
-    validated, out = validate_while(*prepared, lambda: "read", min_rows=0)
-    assert out == "read"
-    _same(validated, validate_prepared(*prepared))
-    assert "validating again here" in caplog.text
+        validate_while(*prepared, lambda: ended.append(True), min_rows=0)
+    assert ended == [True]

@@ -1,14 +1,13 @@
 """Validation of a mapped source: every row normalized and checked (mapped frame ->
-valid + rejects), in this process or, for a large source, in a forked child while
-the campaign is read; Excel cells repaired by the reader become notes."""
+valid + rejects), for a large source while a thread reads the campaign; Excel cells
+repaired by the reader become notes."""
 
 from __future__ import annotations
 
 import json
 import logging
-import multiprocessing as mp
-import sys
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
@@ -89,7 +88,7 @@ def _structured_fields(info: Any, mapping: Mapping, mapped: pd.DataFrame
     return out or None
 
 
-#: below this many rows, validating beside the campaign read is not worth a process
+#: below this many rows, validating beside the campaign read is not worth a thread
 PARALLEL_MIN_ROWS = 50_000
 
 
@@ -98,64 +97,28 @@ def validate_while(info: Any, df: pd.DataFrame, mapping: Mapping, mapped: pd.Dat
                    ) -> tuple[Validated, T]:
     """Validate the mapped rows while `work()` (the campaign read) runs.
 
-    Both are CPU work in one interpreter, so for a large source the validation runs
-    in a forked child process (it inherits the rows; only its verdict comes back
-    through a pipe) and the two use a core each. Smaller sources, or a platform
-    other than Linux, validate first and then run `work`. An error of either side is
-    raised here as it would be in sequence; a child that dies (killed, out of
-    memory) is replaced by validating in this process."""
-
-
-    # fork only on Linux: elsewhere it is either missing or unsafe with system libraries
+    For a large source the read runs in a thread of this process while the rows are
+    validated here: the read mostly waits on the platform (a socket wait lets the
+    other thread run), so the two overlap, and nothing is copied into a second
+    process (whose memory would count on top of this one's). Smaller sources validate
+    first, then read. Either side's error is raised once both have ended, as in
+    sequence (the validation's first)."""
     if min_rows is None:
         min_rows = PARALLEL_MIN_ROWS
-    if len(mapped) < min_rows or not sys.platform.startswith("linux"):
+    if len(mapped) < min_rows:
         validated = validate_prepared(info, df, mapping, mapped)
         return validated, work()
-    ctx = mp.get_context("fork")
-    receive, send = ctx.Pipe(duplex=False)
-    child = ctx.Process(target=_validate_in_child, args=(send, info, df, mapping, mapped),
-                        name="campaign-sync-validate", daemon=True)
-    child.start()
-    send.close()
-    try:
-        out = work()
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix=READ_THREAD) as pool:
+        reading = pool.submit(work)
         try:
-            status, payload = receive.recv()
-        except EOFError:  # the child died without an answer
-            status, payload = "lost", None
-    except BaseException:
-        child.kill()
-        raise
-    finally:
-        receive.close()
-        child.join()
-    if status == "error":
-        raise payload
-    if status == "lost":
+            validated = validate_prepared(info, df, mapping, mapped)
+        finally:
+            wait([reading])  # a thread cannot be stopped: the read ends on its own
+    return validated, reading.result()
 
 
-        log.warning(
-            "the validation process stopped (exit code %s); validating again here",
-            child.exitcode, extra={"event": "validate_retry"})
-        return validate_prepared(info, df, mapping, mapped), out
-    return Validated(info=info, source=df, mapping=mapping, result=payload,
-                     mapped=mapped), out
-
-
-def _validate_in_child(send: Any, info: Any, df: pd.DataFrame, mapping: Mapping,
-                       mapped: pd.DataFrame) -> None:
-    """validate_while's child: ("ok", ValidationResult) or ("error", exception)."""
-    try:
-        payload: tuple[str, Any] = ("ok", validate_prepared(info, df, mapping, mapped).result)
-    except Exception as exc:  # raised again by the parent
-        payload = ("error", exc)
-    try:
-        send.send(payload)
-    except Exception as exc:  # an exception that cannot be pickled
-        send.send(("error", RuntimeError(f"validation failed: {type(exc).__name__}: {exc}")))
-    finally:
-        send.close()
+#: the name of the thread that reads the campaign while the source is validated
+READ_THREAD = "campaign-sync-read"
 
 
 REPAIRED_NOTE = "repaired from a number: the cell held a number, read back as its digits"
