@@ -136,35 +136,52 @@ def write_frame_csv(path: str | os.PathLike[str], frame: pd.DataFrame, *,
     (missing or "") are made from their first k cells and a comma for each blank one:
     the same bytes, for a fraction of the work when most rows are so (actions.csv's
     rows carried from the last run hold an action, a reason, a line and a key)."""
+    return write_frames_csv(path, list(frame.columns), [frame], blank_after=blank_after)
+
+
+def write_frames_csv(path: str | os.PathLike[str], columns: Sequence[str],
+                     frames: Iterable[pd.DataFrame], *, blank_after: int | None = None) -> int:
+    """`write_frame_csv` of the frames one under the other (each with `columns`),
+    written as they come: the file of a million rows is never one table of objects.
+    The bytes are those of `write_frame_csv` of the frames joined."""
+    width = len(columns)
+    count = 0
+    with atomic_write(path, encoding="utf-8-sig", newline="") as handle:
+        writer = csv.writer(handle, lineterminator="\r\n")
+        writer.writerow([neutralize_cell(c) for c in columns])
+        for frame in frames:
+            count += len(frame)
+            rows = _frame_rows(frame, blank_after)
+            while chunk := list(itertools.islice(rows, CSV_CHUNK_ROWS)):
+                if width > 1:
+                    handle.write("\r\n".join(chunk))
+                    handle.write("\r\n")
+                else:  # a lone empty cell is quoted: the csv module writes these rows
+                    writer.writerows(chunk)
+    return count
+
+
+def _frame_rows(frame: pd.DataFrame, blank_after: int | None) -> Iterator[Any]:
+    """The rows of `frame`: text lines (no line end) for a frame of several columns,
+    one-cell rows for the csv module otherwise."""
     width = len(frame.columns)
     short = None
     if width > 1 and blank_after is not None and 0 < blank_after < width and len(frame):
         short = _blank_from(frame, blank_after)
         if short.sum() * 2 < len(frame):  # mostly full rows: not worth a second pass
             short = None
-    rows: Iterator[Any]
     if width == 1:
-        rows = zip(*(_as_cells(col) for col in neutralized_columns(frame)))
-    elif short is not None:
+        return zip(*(_as_cells(col) for col in neutralized_columns(frame)))
+    if short is not None:
         texts = np.empty(len(frame), dtype=object)
         if not short.all():
             texts[~short] = _row_texts(frame[~short])
         tail = "," * (width - blank_after)
         texts[short] = [head + tail for head in
                         _row_texts(frame.iloc[np.flatnonzero(short), :blank_after])]
-        rows = iter(texts)
-    else:  # the rows joined a chunk at a time
-        rows = map(",".join, zip(*_quoted_columns(frame)))
-    with atomic_write(path, encoding="utf-8-sig", newline="") as handle:
-        writer = csv.writer(handle, lineterminator="\r\n")
-        writer.writerow([neutralize_cell(c) for c in frame.columns])
-        while chunk := list(itertools.islice(rows, CSV_CHUNK_ROWS)):
-            if width > 1:
-                handle.write("\r\n".join(chunk))
-                handle.write("\r\n")
-            else:  # a lone empty cell is quoted: the csv module writes these rows
-                writer.writerows(chunk)
-    return len(frame)
+        return iter(texts)
+    # the rows joined a chunk at a time
+    return map(",".join, zip(*_quoted_columns(frame)))
 
 
 def _row_texts(frame: pd.DataFrame) -> list[str]:

@@ -156,6 +156,28 @@ def contact_fingerprints(remote: pd.DataFrame, ids: Iterable[int] | None = None
     return out
 
 
+def _write(kind: str, rec: Mapping[str, Any], fingerprints: Mapping[int, str]) -> Write:
+    """One write of a plan from its row (adds, updates) or contact (deletes)."""
+    key = _cell(rec.get("external_unique_id"))
+    rid = _int_cell(rec.get("remote_id"))
+    if kind == "delete":
+        before = {f: _cell(rec.get(f)) for f in FIELDS}
+        before["status"] = _cell(rec.get("status"))
+        before["reason"] = _cell(rec.get("reason"))  # for the removal ledger
+        return Write(kind, key, rid, None, None, {"contact_id": rid}, before,
+                     fingerprints.get(rid, ""))
+    if kind == "update":
+        changed = [f for f in _cell(rec.get("changed")).split(",") if f]
+        before = {f: _cell(rec.get(f"before_{f}")) for f in FIELDS[1:]}
+        before["external_unique_id"] = key
+        return Write(kind, key, rid, _int_cell(rec.get("line")),
+                     _int_cell(rec.get("wave")) or 0,
+                     {f: _cell(rec.get(f)) for f in changed}, before,
+                     fingerprints.get(rid, ""))
+    payload = {f: _cell(rec.get(f)) for f in FIELDS if _cell(rec.get(f))}
+    return Write(kind, key, None, _int_cell(rec.get("line")), None, payload, None, "")
+
+
 def _cell(value: Any) -> str:
     if value is None or value is pd.NA or (isinstance(value, float) and value != value):
         return ""
@@ -257,32 +279,19 @@ class Plan:
         """Every write of the plan, in the order it goes out (`operations`), as the
         state store records it, each with the fingerprint of the campaign contact it
         was decided against (updates and deletes; "" for adds)."""
-        ops = list(self.operations())
-        fingerprints = contact_fingerprints(self.remote, {
-            rec["remote_id"] for kind, rec in ops if kind != "add" and not pd.isna(rec["remote_id"])})
-        out = []
-        for kind, rec in ops:
-            key = _cell(rec.get("external_unique_id"))
-            rid = _int_cell(rec.get("remote_id"))
-            if kind == "delete":
-                before = {f: _cell(rec.get(f)) for f in FIELDS}
-                before["status"] = _cell(rec.get("status"))
-                before["reason"] = _cell(rec.get("reason"))  # for the removal ledger
-                out.append(Write(kind, key, rid, None, None, {"contact_id": rid}, before,
-                                 fingerprints.get(rid, "")))
-            elif kind == "update":
-                changed = [f for f in _cell(rec.get("changed")).split(",") if f]
-                before = {f: _cell(rec.get(f"before_{f}")) for f in FIELDS[1:]}
-                before["external_unique_id"] = key
-                out.append(Write(kind, key, rid, _int_cell(rec.get("line")),
-                                 _int_cell(rec.get("wave")) or 0,
-                                 {f: _cell(rec.get(f)) for f in changed}, before,
-                                 fingerprints.get(rid, "")))
-            else:
-                payload = {f: _cell(rec.get(f)) for f in FIELDS if _cell(rec.get(f))}
-                out.append(Write(kind, key, None, _int_cell(rec.get("line")), None, payload,
-                                 None, ""))
-        return out
+        return list(self.iter_writes())
+
+    def iter_writes(self, batch: int = 50_000) -> Iterator[Write]:
+        """`writes`, built `batch` rows at a time: the writes of a million-row plan are
+        never all Python objects at once."""
+        updates = self.updates.sort_values(["wave", "line"], kind="stable")
+        for kind, frame in (("delete", self.deletes), ("update", updates), ("add", self.adds)):
+            for start in range(0, len(frame), batch):
+                records = frame.iloc[start:start + batch].to_dict("records")
+                fingerprints = {} if kind == "add" else contact_fingerprints(self.remote, {
+                    rec["remote_id"] for rec in records if not pd.isna(rec["remote_id"])})
+                for rec in records:
+                    yield _write(kind, rec, fingerprints)
 
     # ------------------------------------------------------------ text
     def summary_lines(self) -> list[str]:
@@ -324,8 +333,13 @@ class Plan:
                 "notes": _records(self.notes)}
 
     def to_json(self) -> str:
-        """The plan as JSON text: the same document as `to_dict`, with the four tables
-        encoded by pandas (C speed: a million rows in a couple of seconds).
+        """The plan as JSON text (see `json_parts`)."""
+        return "".join(self.json_parts())
+
+    def json_parts(self, batch: int = 50_000) -> Iterator[str]:
+        """The plan as JSON text, in pieces: the same document as `to_dict`, with the
+        four tables encoded by pandas (C speed), `batch` rows at a time, so the text of
+        a million-row plan is never held whole.
 
         Rows and campaign contacts carried over unchanged from the last applied run
         (reason ``same_as_last_run``) are not listed one by one: ``carried`` gives
@@ -338,14 +352,25 @@ class Plan:
                            "remote": int(carried_remote.sum()),
                            "note": "identical to the last applied run on both sides; "
                                    "counted, not listed (actions.csv lists every row)"}
-        parts = [json.dumps(head, ensure_ascii=False)[:-1]]
-        for name, frame in (("rows", self.rows[~carried_rows]),
-                            ("remote", self.remote[~carried_remote]),
-                            ("conflicts", self.conflicts), ("rejects", self.rejects),
-                            ("notes", self.notes)):
-            body = frame.to_json(orient="records", force_ascii=False) if len(frame) else "[]"
-            parts.append(f', "{name}": {body}')
-        return "".join(parts) + "}"
+        yield json.dumps(head, ensure_ascii=False)[:-1]
+        for name, frame, skip in (("rows", self.rows, carried_rows),
+                                  ("remote", self.remote, carried_remote),
+                                  ("conflicts", self.conflicts, None),
+                                  ("rejects", self.rejects, None),
+                                  ("notes", self.notes, None)):
+            yield f', "{name}": ['
+            first = True
+            for start in range(0, len(frame), batch):
+                part = frame.iloc[start:start + batch]
+                if skip is not None:
+                    part = part[~skip.iloc[start:start + batch].to_numpy()]
+                if not len(part):
+                    continue
+                body = part.to_json(orient="records", force_ascii=False)
+                yield body[1:-1] if first else "," + body[1:-1]
+                first = False
+            yield "]"
+        yield "}"
 
     def to_dict_head(self) -> dict[str, Any]:
         """Everything of `to_dict` but the four tables."""

@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 _SEAL = re.compile(r', "checksum": "sha256:([0-9a-f]{64})"\}\s*$')
@@ -26,6 +27,24 @@ def seal(body: str) -> str:
         raise ValueError("a plan document is a JSON object")
     digest = hashlib.sha256(body.encode("utf-8")).hexdigest()
     return f'{body[:-1]}, "checksum": "sha256:{digest}"}}'
+
+
+def sealed(parts: Iterable[str]) -> Iterator[str]:
+    """`seal` of the text the parts make, in parts: the same text, never held whole
+    (the digest is taken as the parts go by). The last part must end the object."""
+    digest = hashlib.sha256()
+    held = ""
+    for part in parts:
+        if held:
+            yield held
+        digest.update(part.encode("utf-8"))
+        held = part
+    body = held.rstrip()
+    if not body.endswith("}"):
+        raise ValueError("a plan document is a JSON object")
+    if body != held:  # whitespace after the object is not part of the sealed text
+        raise ValueError("a plan document's parts must end with the object's brace")
+    yield f'{body[:-1]}, "checksum": "sha256:{digest.hexdigest()}"}}'
 
 
 def checksum_of(text: str) -> str:

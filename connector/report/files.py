@@ -15,9 +15,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ..fileio import atomic_write, neutralize_cell, write_csv, write_frame_csv
+from ..fileio import atomic_write, neutralize_cell, write_csv, write_frames_csv
 from ..plan import Plan
-from ..plan.saved import seal
+from ..plan.saved import sealed
 from ..privacy import mask_email, mask_phone, mask_text
 from .html import render_html
 from .outcome import what_to_do
@@ -96,13 +96,26 @@ NOT_SENT_DELETES = ("stale", "refused_by_reviewer", "held")
 def actions_frame(plan: Plan) -> pd.DataFrame:
     """actions.csv's table: every source row, then every deleted campaign contact (and
     every planned delete an apply did not send)."""
-    rows = plan.rows.reindex(columns=list(ACTION_COLUMNS), fill_value="")
+    parts = list(action_parts(plan, len(plan.rows) or 1))
+    return pd.concat([p.astype(object) for p in parts], ignore_index=True) if len(
+        parts) > 1 else parts[0]
+
+
+def action_parts(plan: Plan, batch: int = 50_000) -> Iterator[pd.DataFrame]:
+    """actions.csv's table `batch` source rows at a time, then the deleted campaign
+    contacts (and the planned deletes an apply did not send)."""
+    notes = None
     if len(plan.notes):
-        joined = plan.notes.groupby("line", sort=False).apply(
+        notes = plan.notes.groupby("line", sort=False).apply(
             lambda g: "; ".join(f"{f}: {n} ({v})" for f, n, v in
                                 zip(g["field"], g["note"], g["value"])), include_groups=False)
-        joined.index = joined.index.astype("int64")
-        rows["notes"] = rows["line"].map(joined).fillna("").astype(object)
+        notes.index = notes.index.astype("int64")
+    for start in range(0, max(len(plan.rows), 1), batch):
+        rows = plan.rows.iloc[start:start + batch].reindex(columns=list(ACTION_COLUMNS),
+                                                           fill_value="")
+        if notes is not None:
+            rows["notes"] = rows["line"].map(notes).fillna("").astype(object)
+        yield rows
     # the deletes, and the deletes an apply did not send (stale: the contact changed
     # since the plan; or refused by the steward)
     remote = plan.remote
@@ -131,17 +144,15 @@ def actions_frame(plan: Plan) -> pd.DataFrame:
             "before_phone_number": deletes["phone_number"].to_numpy(),
             "before_outbound_number": deletes["outbound_number"].to_numpy(),
             "detail": detail.to_numpy(), "notes": "", "decision": "", "comment": ""})
-        rows = pd.concat([rows.astype(object), gone[list(ACTION_COLUMNS)].astype(object)],
-                         ignore_index=True)
-    return rows
+        yield gone[list(ACTION_COLUMNS)].astype(object)
 
 
 def write_actions(plan: Plan, path: Path) -> int:
-    """actions.csv: one line per source row and per deleted campaign contact. A row
-    carried from the last run has an action, a reason, a line and a key, and nothing
-    else: such rows are written from those four cells."""
-    return write_frame_csv(path, actions_frame(plan),
-                           blank_after=ACTION_COLUMNS.index("external_unique_id") + 1)
+    """actions.csv: one line per source row and per deleted campaign contact, written
+    50,000 rows at a time. A row carried from the last run has an action, a reason, a
+    line and a key, and nothing else: such rows are written from those four cells."""
+    return write_frames_csv(path, list(ACTION_COLUMNS), action_parts(plan),
+                            blank_after=ACTION_COLUMNS.index("external_unique_id") + 1)
 
 
 def write_rejects_table(rejects: pd.DataFrame, path: str | os.PathLike[str], *,
@@ -181,7 +192,7 @@ def write_report(plan: Plan, directory: str | os.PathLike[str], *, mask_pii: boo
                         report_html=None)
     with atomic_write(files.plan_json) as handle:
         shown.meta = {**shown.meta, "masked": bool(mask_pii)}
-        handle.write(seal(shown.to_json()))
+        handle.writelines(sealed(shown.json_parts()))
         handle.write("\n")
     write_actions(shown, files.actions_csv)
     write_rejects_table(shown.rejects, files.rejects_csv, originals=originals)
@@ -198,7 +209,7 @@ def write_plan_file(plan: Plan, path: str | os.PathLike[str]) -> Path:
     target = Path(path)
     with atomic_write(target) as handle:
         plan.meta = {**plan.meta, "masked": False}
-        handle.write(seal(plan.to_json()))
+        handle.writelines(sealed(plan.json_parts()))
         handle.write("\n")
     os.chmod(target, 0o600)
     return target
