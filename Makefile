@@ -2,7 +2,7 @@ PY ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test lint bench clean chromium
+.PHONY: demo test lint bench bench-10m clean chromium
 
 $(BIN)/activate:
 	$(PY) -m venv $(VENV)
@@ -39,6 +39,12 @@ lint: $(VENV)/.installed-test
 
 bench: $(VENV)/.installed-test
 	$(BIN)/python benchmarks/run_all.py
+
+# ten million contacts: a plan of 10M rows against 10M contacts and a first sync of
+# 10M rows into an empty campaign, each with its peak memory (about 15 minutes and
+# more; needs the free memory of the sandbox holding 10M contacts too)
+bench-10m: $(VENV)/.installed-test
+	$(BIN)/python benchmarks/scale.py --rows 10000000
 
 clean:
 	rm -rf $(VENV) .pytest_cache build *.egg-info

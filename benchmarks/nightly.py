@@ -196,6 +196,12 @@ def main(argv: list[str]) -> int:
                      f["read_cpu_s"], n1["cpu_s"]),
         ratio_figure("client CPU s, API work alone: the patches (floor of night 3)",
                      f["patch_cpu_s"], n1["cpu_s"]),
+        # what a night costs over the API work it cannot do without, measured in the
+        # same run: night 2 against one read + its patches, night 3 against the patches
+        ratio_figure("client CPU s, night 2 vs its floor (one read + the patches)",
+                     n2["cpu_s"], f["cpu_s"], target=1.5 + 1e-9),
+        ratio_figure("client CPU s, night 3 (trust) vs its floor (the patches)",
+                     n3["cpu_s"], f["patch_cpu_s"], target=2.5 + 1e-9),
         figure("peak RSS MiB nights 1 / 2 / 3", f"{n1['peak_rss_mib']:,.0f} / "
                f"{n2['peak_rss_mib']:,.0f} / {n3['peak_rss_mib']:,.0f}"),
     ]

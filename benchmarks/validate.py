@@ -14,7 +14,7 @@ also run on that prefix so both valid counts are checked on the same input.
 campaign-sync also runs once more on the same file with `region: {column: Country}`
 (national numbers read in each row's country, written as names and codes).
 
-Targets: campaign-sync >= 3x the baseline's rows/s; campaign-sync peak RSS < 2048 MiB;
+Targets: campaign-sync >= 4x the baseline's rows/s; campaign-sync peak RSS < 2048 MiB;
 the Country column costs at most 10% more seconds.
 Exit code 0 unless a run crashed or the two disagree on the valid count.
 """
@@ -53,7 +53,7 @@ from _common import (  # noqa: E402
 from connector.pipeline import validate_source  # noqa: E402
 from connector.validate import write_valid  # noqa: E402
 
-SPEED_TARGET = 3.0        # campaign-sync rows/s over the baseline's
+SPEED_TARGET = 4.0        # campaign-sync rows/s over the baseline's (issue 22: stays >= 4x)
 RSS_TARGET_MIB = 2048.0   # campaign-sync peak RSS
 COUNTRY_TARGET = 1.10     # a Country column read per row: seconds over the run without
 

@@ -215,12 +215,12 @@ def record_applied(store: StateStore, campaign_id: int, run_id: int, plan: Plan,
     they are (their hashes did not change), and only the recorded rows are hashed
     and looked up, so a night that changed 1% records 1%."""
 
-    done = {(op["kind"], op["key"]): op for op in store.operations(run_id, statuses=["done"])}
+    done = {(kind, key): rid for kind, key, rid in store.done_writes(run_id)}
     rows = plan.rows
     keep = rows["action"].isin(["add", "update", "unchanged"]) & rows["reason"].ne(
         "same_as_last_run")
     mapped = validated.mapped
-    removed = [op["key"] for (kind, _k), op in done.items() if kind == "delete" and op["key"]]
+    removed = [key for (kind, key) in done if kind == "delete" and key]
     if mapped is None:
         return
     wanted = set(rows.loc[keep, "external_unique_id"])
@@ -233,7 +233,7 @@ def record_applied(store: StateStore, campaign_id: int, run_id: int, plan: Plan,
     src_hash = dict(zip(mkeys[mine].to_numpy(), hashes.to_numpy()))
     if after is None:  # --trust-state: no read after the run; ids from the operations
         rem_hash: dict[str, Any] = {}
-        rem_id = {op["key"]: op["remote_id"] for op in done.values()}
+        rem_id = {key: rid for (_kind, key), rid in done.items()}
         for key, rid in zip(rows.loc[keep, "external_unique_id"], rows.loc[keep, "remote_id"]):
             rem_id.setdefault(key, rid)
     else:

@@ -245,6 +245,10 @@ def plan_run(*, source: str, campaign_id: int, mapping: str, options: PlanOption
             return fetch_remote(client, campaign_id, progress=reading)
 
     validated, remote = validate_while(info, frame, mapping_obj, mapped, read_campaign)
+    # the source's cells are not needed again (the report reads the rows it shows from
+    # the file): only its columns are kept
+    validated.source, validated.mapped = frame.iloc[:0], None
+    del frame, mapped
     echo(f"read {validated.result.rows:,} rows from {source}: "
          f"{validated.result.valid_count:,} valid, {validated.result.rejected_count:,} rejected")
     echo(f"campaign {campaign_id}: {len(remote):,} contacts")

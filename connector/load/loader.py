@@ -32,8 +32,9 @@ T = TypeVar("T")
 R = TypeVar("R")
 
 log = logging.getLogger("campaign_sync.load")
-#: import files read from the state store at a time (each of `chunk_size` adds)
-ADD_PAGE_FILES = 50
+#: planned adds read from the state store at a time (whole import files of
+#: `chunk_size` adds, at least one)
+ADD_PAGE_ROWS = 50_000
 
 
 
@@ -271,7 +272,8 @@ class Loader:
         failed: list[tuple[list[dict[str, Any]], str]] = []   # chunk, error details
         unknown: list[list[dict[str, Any]]] = []
         # a page of files at a time: a million planned adds are never all in memory
-        page = max(1, self.options.chunk_size) * ADD_PAGE_FILES
+        size = max(1, self.options.chunk_size)
+        page = size * max(1, ADD_PAGE_ROWS // size)
         for ops in self.store.operation_pages(self.run_id, "add", ["planned"], page):
             self._add_page(ops, failed, unknown)
         self._settle(failed, unknown)

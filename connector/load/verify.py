@@ -12,7 +12,7 @@ import pandas as pd
 from ..api.frame import listed_text
 from ..contact import REMOTE_COLUMNS
 from ..normalize import comparison_frame, stripped_text
-from ..state import StateStore
+from ..state import OP_STATUSES, StateStore
 
 
 def verify(store: StateStore, run_id: int, remote: pd.DataFrame, region: str | None
@@ -21,11 +21,28 @@ def verify(store: StateStore, run_id: int, remote: pd.DataFrame, region: str | N
     (confirmed, not confirmed). Operations that failed stay failed.
 
     Only the contacts the operations name (by id or key, every copy of a key) are
-    normalized for the comparison, so checking 1% of a campaign costs 1%."""
-    ops = [op for op in store.operations(run_id) if op["status"] != "failed"]
+    normalized for the comparison, so checking 1% of a campaign costs 1%; the
+    operations are read a page at a time, so checking a million adds never holds them
+    all."""
+    keys = stripped_text(remote["external_unique_id"])
+    confirmed = total = 0
+    for kind in ("delete", "update", "add"):
+        for ops in store.operation_pages(run_id, kind, NOT_FAILED):
+            ok = _verify_page(ops, remote, keys, region)
+            store.confirm(ok)
+            confirmed += sum(1 for _i, good, _r in ok if good)
+            total += len(ok)
+    return confirmed, total - confirmed
+
+
+#: the statuses of the operations `verify` checks (a failed one stays failed)
+NOT_FAILED = tuple(s for s in OP_STATUSES if s != "failed")
+
+
+def _verify_page(ops: list[dict[str, Any]], remote: pd.DataFrame, keys: pd.Series,
+                 region: str | None) -> list[tuple[int, bool, int | None]]:
     want_ids = {int(op["remote_id"]) for op in ops if op["remote_id"] is not None}
     want_keys = {op["key"] for op in ops if op["key"]}
-    keys = stripped_text(remote["external_unique_id"])
     named = (remote["remote_id"].isin(want_ids).fillna(False).to_numpy(dtype=bool)
              | keys.isin(want_keys).to_numpy(dtype=bool))
     rem = comparison_frame(remote[named].reset_index(drop=True), region)
@@ -63,9 +80,7 @@ def verify(store: StateStore, run_id: int, remote: pd.DataFrame, region: str | N
                                 None if pd.isna(rid) else int(rid)))
             else:
                 results.append((op["id"], False, None))
-    store.confirm(results)
-    confirmed = sum(1 for _i, ok, _r in results if ok)
-    return confirmed, len(results) - confirmed
+    return results
 
 
 def answers_show_patches(answers: Mapping[int, Any], store: StateStore, run_id: int

@@ -577,6 +577,14 @@ class StateStore:
             last = out[-1]["id"]
             yield out
 
+    def done_writes(self, run_id: int) -> list[tuple[str, str, int | None]]:
+        """(kind, key, remote_id) of every operation of the run that was done, without
+        decoding their payloads (a million adds: a list of small tuples)."""
+        cur = self.db.cursor()
+        cur.row_factory = None  # plain tuples: lighter than rows by name
+        return cur.execute("SELECT kind, key, remote_id FROM operations WHERE run_id=?"
+                           " AND status='done' ORDER BY id", (run_id,)).fetchall()
+
     def count_operations(self, run_id: int, kind: str, statuses: Sequence[str]) -> int:
         marks = ",".join("?" * len(statuses))
         return int(self.db.execute(
