@@ -73,7 +73,7 @@ def build_plan_parts(valid: pd.DataFrame, rejects: pd.DataFrame, remote: pd.Data
     links = Links()
     # -- every entity's node (its folded key) and what links it to others
     v_node = key_nodes(valid["external_unique_id"])
-    links.add("phone", phone_ids(valid["phone_number"]), v_node)
+    links.add("phone", text_ids(valid["phone_number"]), v_node)
     r_node, n_phone, r_phone = remote_nodes(remote, region, carried_keys)
     links.add("phone", r_phone, r_node)
     c_node = (key_nodes(carried["external_unique_id"]) if n_carried
@@ -85,11 +85,11 @@ def build_plan_parts(valid: pd.DataFrame, rejects: pd.DataFrame, remote: pd.Data
         links.add("phone", np.where(known, ids, 0), c_node, known)
     p_node = line_nodes(protect["key"], protect["line"])
     if len(protect):
-        links.add("phone", phone_ids(protect["phone_number"].fillna("").astype(str)), p_node)
+        links.add("phone", text_ids(protect["phone_number"].fillna("").astype(str)), p_node)
         emails = protect["email"].fillna("").astype(str).str.lower()
         if emails.ne("").any():
             wanted = set(emails[emails.ne("")])
-            links.add("email", email_ids(emails), p_node)
+            links.add("email", text_ids(emails), p_node)
             links.add("email", remote_email_ids(remote, wanted), r_node)
     rej_node = line_nodes(rejects["key"], rejects["line"]) if len(rejects) else np.zeros(
         0, dtype=np.int64)
@@ -210,22 +210,14 @@ def line_nodes(keys: pd.Series, lines: pd.Series) -> np.ndarray:
     return out
 
 
-def phone_ids(phones: pd.Series) -> np.ndarray:
-    """The hash of each phone (E.164 text); 0 for none."""
-    values = phones.to_numpy(dtype=object, na_value="")
-    out = np.zeros(len(values), dtype=np.int64)
-    has = values != ""
+def text_ids(values: pd.Series) -> np.ndarray:
+    """The hash of each text (a phone in E.164, an email), the one the state store
+    keeps of a phone (`normalize.phone_hashes`); 0 for none."""
+    cells = values.to_numpy(dtype=object, na_value="")
+    out = np.zeros(len(cells), dtype=np.int64)
+    has = cells != ""
     if has.any():
-        out[has] = phone_hashes(values[has]).to_numpy()
-    return out
-
-
-def email_ids(emails: pd.Series) -> np.ndarray:
-    values = emails.to_numpy(dtype=object, na_value="")
-    out = np.zeros(len(values), dtype=np.int64)
-    has = values != ""
-    if has.any():
-        out[has] = pd.util.hash_array(values[has], categorize=False).view(np.int64)
+        out[has] = phone_hashes(cells[has]).to_numpy()
     return out
 
 
@@ -253,7 +245,7 @@ def remote_nodes(remote: pd.DataFrame, region: str | None, carried_keys: set[str
         if carried_keys:
             values = values.copy()
             values[np.fromiter((k in carried_keys for k in keys), bool, len(keys))] = ""
-        phone[s] = phone_ids(pd.Series(values, dtype=object))
+        phone[s] = text_ids(pd.Series(values, dtype=object))
         n_phone.append(pd.array(values, dtype=TEXT))
     if len(n_phone) == 1:
         return node, n_phone[0], phone
@@ -268,7 +260,7 @@ def remote_email_ids(remote: pd.DataFrame, wanted: set[str]) -> np.ndarray:
         emails = as_text(remote["email"].iloc[s]).str.strip().str.lower()
         hit = emails.isin(wanted).to_numpy()
         if hit.any():
-            ids = email_ids(emails[hit])
+            ids = text_ids(emails[hit])
             out[np.flatnonzero(hit) + s.start] = ids
     return out
 
