@@ -240,11 +240,14 @@ def remote_nodes(remote: pd.DataFrame, region: str | None, carried_keys: set[str
             own = np.array([f"\x00contact {i}" for i in np.flatnonzero(blank) + s.start],
                            dtype=object)
             node[s][blank] = pd.util.hash_array(own, categorize=False).view(np.int64)
-        normed = norm_phones(as_text(part["phone_number"]), region)
-        values = normed.to_numpy(dtype=object)
-        if carried_keys:
-            values = values.copy()
-            values[np.fromiter((k in carried_keys for k in keys), bool, len(keys))] = ""
+        # a contact whose phone the last run recorded is not normalized again (as in
+        # build_plan): on a night, that is all but the changed ones
+        held = (np.fromiter((k in carried_keys for k in keys), bool, len(keys))
+                if carried_keys else np.zeros(len(keys), dtype=bool))
+        values = np.full(len(keys), "", dtype=object)
+        if not held.all():
+            phones = as_text(part["phone_number"])[~held]
+            values[~held] = norm_phones(phones, region).to_numpy(dtype=object)
         phone[s] = text_ids(pd.Series(values, dtype=object))
         n_phone.append(pd.array(values, dtype=TEXT))
     if len(n_phone) == 1:
