@@ -554,18 +554,24 @@ class StateStore:
             out.append(rec)
         return out
 
-    def operation_pages(self, run_id: int, kind: str, statuses: Sequence[str],
-                        page: int = 50_000) -> Iterator[list[dict[str, Any]]]:
+    def operation_pages(self, run_id: int, kind: str | None = None,
+                        statuses: Sequence[str] | None = None, page: int = 50_000
+                        ) -> Iterator[list[dict[str, Any]]]:
         """`operations(run_id, kind, statuses)`, `page` at a time in id order: a million
         planned adds are never all decoded at once. Each page is read whole before it
         is yielded, so the caller may mark operations between pages."""
         last = 0
-        marks = ",".join("?" * len(statuses))
+        where, args = "run_id=?", [run_id]
+        if kind:
+            where += " AND kind=?"
+            args.append(kind)
+        if statuses:
+            where += f" AND status IN ({','.join('?' * len(statuses))})"
+            args.extend(statuses)
         while True:
             rows = self.db.execute(
-                f"SELECT * FROM operations WHERE run_id=? AND kind=? AND id>? AND status IN "
-                f"({marks}) ORDER BY id LIMIT ?", (run_id, kind, last, *statuses, page)
-            ).fetchall()
+                f"SELECT * FROM operations WHERE {where} AND id>? ORDER BY id LIMIT ?",
+                (*args, last, page)).fetchall()
             if not rows:
                 return
             out = []
@@ -576,6 +582,11 @@ class StateStore:
                 out.append(rec)
             last = out[-1]["id"]
             yield out
+
+    def iter_operations(self, run_id: int) -> Iterator[dict[str, Any]]:
+        """Every operation of the run in id order, read a page at a time."""
+        for page in self.operation_pages(run_id):
+            yield from page
 
     def done_writes(self, run_id: int) -> list[tuple[str, str, int | None]]:
         """(kind, key, remote_id) of every operation of the run that was done, without
