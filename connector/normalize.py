@@ -546,6 +546,15 @@ def text_array(values: Sequence[Any]) -> pd.api.extensions.ExtensionArray:
     return pd.array(values, dtype=TEXT)
 
 
+def joined_arrays(parts: Sequence[Any], dtype: Any = TEXT) -> Any:
+    """Arrays of one dtype (built a batch at a time) as one array; empty when none."""
+    if not parts:
+        return pd.array([], dtype=dtype)
+    if len(parts) == 1:
+        return parts[0]
+    return pd.concat([pd.Series(a, copy=False) for a in parts], ignore_index=True).array
+
+
 def phone_hashes(phones: Iterable[str]) -> pd.Series:
     """One int64 per phone (E.164 text): what the state store keeps instead of the
     number, so a carried row's phone can be compared without normalizing it again."""

@@ -4,20 +4,7 @@ since refused, --dry-run sends nothing, and the run history."""
 from __future__ import annotations
 
 import pytest
-from click.testing import CliRunner
-
-from connector.cli import cli
-
-TOKEN = "s3cret-token-value"
-MAPPING = """
-region: US
-columns:
-  external_unique_id: id
-  name: name
-  email: email
-  phone_number: phone
-"""
-
+from cli_helpers import MAPPING, TOKEN, run
 
 
 def contents(sandbox):
@@ -46,10 +33,6 @@ def world(sandbox, tmp_path):
     env = {"CAMPAIGN_SYNC_BASE_URL": sandbox.url, "CAMPAIGN_SYNC_API_USER": "acme",
            "CAMPAIGN_SYNC_API_TOKEN": TOKEN}
     return sandbox, tmp_path, env
-
-
-def run(env, *args):
-    return CliRunner().invoke(cli, [str(a) for a in args], env=env)
 
 
 def test_rollback_of_a_mirror_run_restores_the_campaign(world):

@@ -13,7 +13,7 @@ import pandas as pd
 
 from ..contact import REMOTE_COLUMNS
 from ..errors import ProtocolError
-from ..normalize import TEXT, text_array
+from ..normalize import joined_arrays, text_array
 from .client import METADATA_KEYS, ListedContact
 
 
@@ -95,18 +95,9 @@ def fetch_remote(client: Any, campaign_id: int, *,
         if progress is not None:
             progress(seen)
     flush()
-    frame = pd.DataFrame({k: _joined(done[k], TEXT) for k in fields}, columns=list(fields))
-    frame.insert(0, "remote_id", _joined(ids, "Int64"))
+    frame = pd.DataFrame({k: joined_arrays(done[k]) for k in fields}, columns=list(fields))
+    frame.insert(0, "remote_id", joined_arrays(ids, "Int64"))
     return frame
-
-
-def _joined(parts: list[Any], dtype: Any) -> Any:
-    """Arrays of one dtype as one array (an empty one when there are none)."""
-    if not parts:
-        return pd.array([], dtype=dtype)
-    if len(parts) == 1:
-        return parts[0]
-    return pd.concat([pd.Series(a, copy=False) for a in parts], ignore_index=True).array
 
 
 def _remote_ids(raw_ids: list[Any]) -> pd.api.extensions.ExtensionArray:

@@ -267,13 +267,17 @@ class Plan:
     def operations(self) -> Iterator[tuple[str, dict[str, Any]]]:
         """Writes in the order they must go out: deletes, then updates (wave by wave: an
     update of wave n takes a phone that one of wave n-1 frees), then adds."""
-        for rec in self.deletes.to_dict("records"):
-            yield "delete", rec
+        for kind, records in self._write_batches():
+            for rec in records:
+                yield kind, rec
+
+    def _write_batches(self, batch: int = 50_000
+                       ) -> Iterator[tuple[str, list[dict[str, Any]]]]:
+        """The writes' rows (deletes: contacts) in `operations` order, `batch` at a time."""
         updates = self.updates.sort_values(["wave", "line"], kind="stable")
-        for rec in updates.to_dict("records"):
-            yield "update", rec
-        for rec in self.adds.to_dict("records"):
-            yield "add", rec
+        for kind, frame in (("delete", self.deletes), ("update", updates), ("add", self.adds)):
+            for start in range(0, len(frame), batch):
+                yield kind, frame.iloc[start:start + batch].to_dict("records")
 
     def writes(self) -> list[Write]:
         """Every write of the plan, in the order it goes out (`operations`), as the
@@ -284,14 +288,11 @@ class Plan:
     def iter_writes(self, batch: int = 50_000) -> Iterator[Write]:
         """`writes`, built `batch` rows at a time: the writes of a million-row plan are
         never all Python objects at once."""
-        updates = self.updates.sort_values(["wave", "line"], kind="stable")
-        for kind, frame in (("delete", self.deletes), ("update", updates), ("add", self.adds)):
-            for start in range(0, len(frame), batch):
-                records = frame.iloc[start:start + batch].to_dict("records")
-                fingerprints = {} if kind == "add" else contact_fingerprints(self.remote, {
-                    rec["remote_id"] for rec in records if not pd.isna(rec["remote_id"])})
-                for rec in records:
-                    yield _write(kind, rec, fingerprints)
+        for kind, records in self._write_batches(batch):
+            fingerprints = {} if kind == "add" else contact_fingerprints(self.remote, {
+                rec["remote_id"] for rec in records if not pd.isna(rec["remote_id"])})
+            for rec in records:
+                yield _write(kind, rec, fingerprints)
 
     # ------------------------------------------------------------ text
     def summary_lines(self) -> list[str]:

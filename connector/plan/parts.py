@@ -29,7 +29,15 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ..normalize import TEXT, as_text, norm_phones, phone_hashes, stripped_text
+from ..normalize import (
+    TEXT,
+    as_text,
+    compact_text,
+    joined_arrays,
+    norm_phones,
+    phone_hashes,
+    stripped_text,
+)
 from .compliance import Compliance
 from .match import build_plan
 from .model import REJECT_COLUMNS, Plan, PlanOptions, empty_frame
@@ -111,7 +119,8 @@ def build_plan_parts(valid: pd.DataFrame, rejects: pd.DataFrame, remote: pd.Data
                           objects(remote.iloc[r_at]), options, carried=(
                               carried[c_part == p] if n_carried else carried),
                           protect=protect[p_part == p], hold=hold, compliance=compliance)
-        compact(plan)
+        compact_text(plan.rows)  # the part's tables as Arrow text
+        compact_text(plan.remote)
         done.append(plan)
     return joined(done, positions, options, meta,
                   has_valid=len(valid) > 0 or n_carried > 0)
@@ -165,15 +174,6 @@ def objects(frame: pd.DataFrame) -> pd.DataFrame:
     for c in text:
         out[c] = frame[c].to_numpy(dtype=object, na_value="")
     return out
-
-
-def compact(plan: Plan) -> None:
-    """The plan's large tables' text columns as Arrow strings (in place)."""
-    for name in ("rows", "remote"):
-        frame = getattr(plan, name)
-        for c in frame.columns:
-            if frame[c].dtype == object:
-                frame[c] = frame[c].astype(TEXT)
 
 
 # ------------------------------------------------------------------ nodes and links
@@ -250,9 +250,7 @@ def remote_nodes(remote: pd.DataFrame, region: str | None, carried_keys: set[str
             values[~held] = norm_phones(phones, region).to_numpy(dtype=object)
         phone[s] = text_ids(pd.Series(values, dtype=object))
         n_phone.append(pd.array(values, dtype=TEXT))
-    if len(n_phone) == 1:
-        return node, n_phone[0], phone
-    return node, pd.concat([pd.Series(a) for a in n_phone], ignore_index=True).array, phone
+    return node, joined_arrays(n_phone), phone
 
 
 def remote_email_ids(remote: pd.DataFrame, wanted: set[str]) -> np.ndarray:

@@ -93,14 +93,6 @@ def _text_column(frame: pd.DataFrame, column: str) -> pd.Series:
 NOT_SENT_DELETES = ("stale", "refused_by_reviewer", "held")
 
 
-def actions_frame(plan: Plan) -> pd.DataFrame:
-    """actions.csv's table: every source row, then every deleted campaign contact (and
-    every planned delete an apply did not send)."""
-    parts = list(action_parts(plan, len(plan.rows) or 1))
-    return pd.concat([p.astype(object) for p in parts], ignore_index=True) if len(
-        parts) > 1 else parts[0]
-
-
 def action_parts(plan: Plan, batch: int = 50_000) -> Iterator[pd.DataFrame]:
     """actions.csv's table `batch` source rows at a time, then the deleted campaign
     contacts (and the planned deletes an apply did not send)."""

@@ -537,22 +537,8 @@ class StateStore:
 
     def operations(self, run_id: int, kind: str | None = None,
                    statuses: Sequence[str] | None = None) -> list[dict[str, Any]]:
-        sql = "SELECT * FROM operations WHERE run_id=?"
-        args: list[Any] = [run_id]
-        if kind:
-            sql += " AND kind=?"
-            args.append(kind)
-        if statuses:
-            sql += f" AND status IN ({','.join('?' * len(statuses))})"
-            args.extend(statuses)
-        sql += " ORDER BY id"
-        out = []
-        for row in self.db.execute(sql, args):
-            rec = dict(row)
-            rec["payload"] = json.loads(rec["payload"] or "{}")
-            rec["before"] = json.loads(rec["before"]) if rec["before"] else None
-            out.append(rec)
-        return out
+        """The run's operations (of `kind`, in `statuses`) in id order, payloads decoded."""
+        return [op for page in self.operation_pages(run_id, kind, statuses) for op in page]
 
     def operation_pages(self, run_id: int, kind: str | None = None,
                         statuses: Sequence[str] | None = None, page: int = 50_000

@@ -91,6 +91,9 @@ def _structured_fields(info: Any, mapping: Mapping, mapped: pd.DataFrame
 #: below this many rows, validating beside the campaign read is not worth a thread
 PARALLEL_MIN_ROWS = 50_000
 
+#: the name of the thread that reads the campaign while the source is validated
+READ_THREAD = "campaign-sync-read"
+
 
 def validate_while(info: Any, df: pd.DataFrame, mapping: Mapping, mapped: pd.DataFrame,
                    work: Callable[[], T], *, min_rows: int | None = None
@@ -115,10 +118,6 @@ def validate_while(info: Any, df: pd.DataFrame, mapping: Mapping, mapped: pd.Dat
         finally:
             wait([reading])  # a thread cannot be stopped: the read ends on its own
     return validated, reading.result()
-
-
-#: the name of the thread that reads the campaign while the source is validated
-READ_THREAD = "campaign-sync-read"
 
 
 REPAIRED_NOTE = "repaired from a number: the cell held a number, read back as its digits"

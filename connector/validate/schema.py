@@ -31,6 +31,7 @@ from ..contact import (
 )
 from ..normalize import (
     TEXT,
+    as_text,
     collapse_spaces,
     map_unique,
     normalize_emails,
@@ -492,7 +493,7 @@ def _normalize_chunk(frame: pd.DataFrame, offset: int, *, region: str | None,
     n = len(frame)
     lines = (frame[LINE_COLUMN].astype("int64") if LINE_COLUMN in frame
              else pd.Series(range(offset + 2, offset + n + 2), dtype="int64"))
-    raw = {f: (as_objects(frame[f]) if f in frame else
+    raw = {f: (as_text(frame[f]) if f in frame else
                pd.Series([""] * n, dtype=object)) for f in API_FIELDS}
 
     work = pd.DataFrame(index=frame.index)
@@ -504,7 +505,7 @@ def _normalize_chunk(frame: pd.DataFrame, offset: int, *, region: str | None,
     note_frames = []
     regions = None
     if REGION_COLUMN in frame:
-        regions, region_notes = row_regions(as_objects(frame[REGION_COLUMN]),
+        regions, region_notes = row_regions(as_text(frame[REGION_COLUMN]),
                                             region, region_label)
         if region_notes.notna().any():
             has = region_notes.notna()
@@ -514,7 +515,7 @@ def _normalize_chunk(frame: pd.DataFrame, offset: int, *, region: str | None,
     for fld in ("phone_number", "outbound_number"):
         labels = (candidates or {}).get(fld)
         if labels and all(f"{fld}:{i}" in frame for i in range(len(labels))):
-            parts = [as_objects(frame[f"{fld}:{i}"]) for i in range(len(labels))]
+            parts = [as_text(frame[f"{fld}:{i}"]) for i in range(len(labels))]
             value, reason, note, used = first_valid_phone(parts, labels, regions, region)
             raw[fld] = used
         else:
@@ -568,11 +569,3 @@ def _normalize_chunk(frame: pd.DataFrame, offset: int, *, region: str | None,
     compact = pd.DataFrame({c: work[c].astype(TEXT) for c in API_FIELDS})
     return _Chunk(work=compact, raw_phone=raw["phone_number"].astype(TEXT), fails=first,
                   records=records, notes=note_frames)
-
-
-def as_objects(series: pd.Series) -> pd.Series:
-    """``series.fillna("").astype(str)`` as Python objects (what the normalizers take)."""
-    values = series.to_numpy(dtype=object, na_value="")
-    if pd.api.types.infer_dtype(values, skipna=False) != "string":
-        values = np.array([v if type(v) is str else str(v) for v in values], dtype=object)
-    return pd.Series(values, index=series.index, dtype=object)

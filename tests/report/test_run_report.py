@@ -11,20 +11,12 @@ from html import unescape
 from pathlib import Path
 
 import pytest
+from cli_helpers import MAPPING, TOKEN
 from click.testing import CliRunner
 
 from connector.cli import cli
 from connector.sandbox import SandboxServer
 
-TOKEN = "s3cret-token-value"
-MAPPING = """
-region: US
-columns:
-  external_unique_id: id
-  name: name
-  email: email
-  phone_number: phone
-"""
 CSV = """id,name,email,phone,Notes
 k1,Ann Lee,ann@example.com,(201) 471-6992,first
 k2,Bo Chen,bo@example.com,(201) 471-6993,second

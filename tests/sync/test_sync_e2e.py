@@ -11,6 +11,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from cli_helpers import MAPPING, TOKEN, env_for
 from click.testing import CliRunner
 from killing import kill_when
 
@@ -24,16 +25,7 @@ from connector.plan import PlanOptions
 from connector.sandbox import SandboxServer
 from connector.state import StateStore
 
-TOKEN = "s3cret-token-value"
 CID = 6
-MAPPING = """
-region: US
-columns:
-  external_unique_id: id
-  name: name
-  email: email
-  phone_number: phone
-"""
 WRITES = ("add", "import", "patch", "delete")
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -54,10 +46,6 @@ def national(e164: str) -> str:
 def settings(sandbox: SandboxServer, rate: float = 1000.0) -> Settings:
     return Settings(base_url=sandbox.url, api_user="acme", api_token=TOKEN, rate_limit=rate)
 
-
-def env_for(sandbox: SandboxServer) -> dict[str, str]:
-    return {"CAMPAIGN_SYNC_BASE_URL": sandbox.url, "CAMPAIGN_SYNC_API_USER": "acme",
-            "CAMPAIGN_SYNC_API_TOKEN": TOKEN}
 
 
 def write_source(path: Path, rows: list[tuple[str, str, str, str]]) -> Path:
