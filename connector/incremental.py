@@ -11,13 +11,14 @@ from __future__ import annotations
 
 import hashlib
 import logging
+from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from .extract.mapping import PHONE_FIELDS, REGION_COLUMN, Mapping
-from .normalize import KeyCodes, as_text, norm_phones, phone_hashes, stripped_text
+from .normalize import TEXT, KeyCodes, norm_phones, phone_hashes, positions_in, stripped_text
 from .plan import Plan
 from .state import StateStore
 from .validate import validate_prepared
@@ -30,6 +31,9 @@ __all__ = ["HASH_FIELDS", "candidate_phones", "carried_match", "hashed_columns",
 
 
 HASH_FIELDS = ("external_unique_id", "name", "email", "phone_number", "outbound_number")
+
+#: rows hashed at a time: their text is turned into Python objects a chunk at a time
+HASH_CHUNK = 100_000
 
 
 def _hash_key(mapping: Mapping) -> str:
@@ -51,22 +55,28 @@ def hashed_columns(mapped: pd.DataFrame) -> list[str]:
 
 def source_hashes(mapped: pd.DataFrame, mapping: Mapping) -> pd.Series:
     """One int64 per mapped row: a hash of its raw fields (vectorized)."""
-    frame = mapped[hashed_columns(mapped)].fillna("").astype(str)
-    # categorize=False: the same hashes, without factorizing mostly distinct columns first
-    hashed = pd.util.hash_pandas_object(frame, index=False, hash_key=_hash_key(mapping),
-                                        categorize=False)
-    return pd.Series(hashed.to_numpy().view("int64"), index=mapped.index)
+    columns, key = hashed_columns(mapped), _hash_key(mapping)
+    out = np.empty(len(mapped), dtype="int64")
+    for start in range(0, len(mapped), HASH_CHUNK):  # a row's hash is its own: chunks agree
+        frame = mapped.iloc[start:start + HASH_CHUNK][columns].fillna("").astype(str)
+        # categorize=False: the same hashes, without factorizing mostly distinct columns
+        out[start:start + len(frame)] = pd.util.hash_pandas_object(
+            frame, index=False, hash_key=key, categorize=False).to_numpy().view("int64")
+    return pd.Series(out, index=mapped.index)
 
 
 def remote_hashes(remote: pd.DataFrame) -> pd.Series:
     """One int64 per campaign contact: a hash of its five fields as listed (not its
     status, which the dialer changes all day)."""
-    frame = remote[list(HASH_FIELDS)]
-    if not all(pd.api.types.infer_dtype(frame[c].to_numpy(dtype=object), skipna=False)
-               == "string" for c in HASH_FIELDS):  # as the campaign is read: all text
-        frame = frame.fillna("").astype(str)
-    hashed = pd.util.hash_pandas_object(frame, index=False, categorize=False)
-    return pd.Series(hashed.to_numpy().view("int64"), index=remote.index)
+    out = np.empty(len(remote), dtype="int64")
+    for start in range(0, len(remote), HASH_CHUNK):
+        frame = remote.iloc[start:start + HASH_CHUNK][list(HASH_FIELDS)]
+        if not all(pd.api.types.infer_dtype(frame[c].to_numpy(dtype=object), skipna=False)
+                   == "string" for c in HASH_FIELDS):  # as the campaign is read: all text
+            frame = frame.fillna("").astype(str)
+        out[start:start + len(frame)] = pd.util.hash_pandas_object(
+            frame, index=False, categorize=False).to_numpy().view("int64")
+    return pd.Series(out, index=remote.index)
 
 
 def candidate_phones(mapped: pd.DataFrame, mapping: Mapping) -> set[str]:
@@ -207,60 +217,110 @@ def validate_incremental(store: StateStore, campaign_id: int, info: Any, source:
 
 
 def record_applied(store: StateStore, campaign_id: int, run_id: int, plan: Plan,
-                    validated: Any, after: pd.DataFrame | None,
-                    hashes: pd.Series | None = None) -> None:
+                   validated: Any, after: pd.DataFrame | None,
+                   hashes: pd.Series | None = None) -> None:
     """The last applied state of every contact this run added, updated or found equal
     (confirmed only): the source row's hash and the campaign contact's hash as read
     after the run; and forget the ones it deleted. Rows carried over are left as
     they are (their hashes did not change), and only the recorded rows are hashed
-    and looked up, so a night that changed 1% records 1%."""
+    and looked up, so a night that changed 1% records 1%.
 
-    done = {(kind, key): rid for kind, key, rid in store.done_writes(run_id)}
-    rows = plan.rows
-    keep = rows["action"].isin(["add", "update", "unchanged"]) & rows["reason"].ne(
-        "same_as_last_run")
-    mapped = validated.mapped
-    removed = [key for (kind, key) in done if kind == "delete" and key]
-    if mapped is None:
+    The rows are matched as tables (joins by key, not dicts of a million keys) and
+    handed to the store `RECORD_BATCH` at a time, in one transaction."""
+    if validated.mapped is None:
         return
-    wanted = set(rows.loc[keep, "external_unique_id"])
-    mkeys = stripped_text(mapped["external_unique_id"])
-    mine = mkeys.isin(wanted).to_numpy()
-    if hashes is None:
-        hashes = source_hashes(mapped[mine], validated.mapping)
-    else:
-        hashes = hashes[mine]
-    src_hash = dict(zip(mkeys[mine].to_numpy(), hashes.to_numpy()))
+    done = store.done_frame(run_id)
+    removed = done.loc[done["kind"].eq("delete") & done["key"].ne(""), "key"]
+    rows = plan.rows
+    keep = (rows["action"].isin(["add", "update", "unchanged"])
+            & rows["reason"].ne("same_as_last_run")).to_numpy()
+    kept = pd.DataFrame({
+        "key": pd.array(rows.loc[keep, "external_unique_id"], dtype=TEXT),
+        "action": rows.loc[keep, "action"].astype("category"),
+        # the phone the contact holds after the run: the source's E.164 (added, patched
+        # or found equal); unknown when the source left it blank ... but not for a row
+        # add-only mode left alone: its contact may hold another phone
+        "phone": pd.array(rows.loc[keep, "phone_number"].where(
+            rows.loc[keep, "reason"].ne("add_only"), "").fillna(""), dtype=TEXT),
+        "plan_id": pd.array(rows.loc[keep, "remote_id"], dtype="Int64")})
+    # adds and updates count only when the store says they were done
+    unsent = np.zeros(len(kept), dtype=bool)
+    for action in ("add", "update"):
+        mine = kept["action"].eq(action).to_numpy(dtype=bool)
+        if mine.any():
+            unsent[mine] = positions_in(kept.loc[mine, "key"],
+                                        done.loc[done["kind"].eq(action), "key"]) < 0
+    kept = kept[~unsent].reset_index(drop=True)
+    src = _source_table(validated, kept["key"], hashes)
+    at = positions_in(kept["key"], src["key"])
+    kept = kept[at >= 0].reset_index(drop=True)
+    kept["row_hash"] = src["row_hash"].to_numpy()[at[at >= 0]]
     if after is None:  # --trust-state: no read after the run; ids from the operations
-        rem_hash: dict[str, Any] = {}
-        rem_id = {key: rid for (_kind, key), rid in done.items()}
-        for key, rid in zip(rows.loc[keep, "external_unique_id"], rows.loc[keep, "remote_id"]):
-            rem_id.setdefault(key, rid)
+        ids = _done_ids(done)
+        at = positions_in(kept["key"], ids["key"])
+        kept["remote_hash"] = pd.array([None] * len(kept), dtype="Int64")
+        kept["remote_id"] = pd.array(np.where(
+            at >= 0, ids["remote_id"].to_numpy(dtype=object)[np.maximum(at, 0)] if len(ids)
+            else None, kept["plan_id"].to_numpy(dtype=object)), dtype="Int64")
     else:
-        akeys = stripped_text(after["external_unique_id"])
-        # contacts with a wanted key that no other contact holds: duplicates of a
-        # wanted key are all among the wanted ones, so only those are looked at
-        single = (akeys.isin(wanted) & akeys.ne("")).to_numpy(copy=True)
-        single[single] = ~akeys[single].duplicated(keep=False).to_numpy()
-        rem_hash = dict(zip(akeys[single].to_numpy(), remote_hashes(after[single]).to_numpy()))
-        rem_id = dict(zip(akeys[single].to_numpy(), after.loc[single, "remote_id"].to_numpy()))
-    # the phone the contact holds after the run: the source's E.164 (added, patched or
-    # found equal); unknown when the source left it blank
-    kept = rows.loc[keep, ["external_unique_id", "action", "phone_number"]]
-    # ... but not for a row add-only mode left alone: its contact may hold another phone
-    phone = as_text(kept["phone_number"].where(rows.loc[keep, "reason"].ne("add_only"),
-                                               "")).to_numpy(dtype=object)
-    hashes_of = phone_hashes(phone).to_numpy() if len(phone) else []
-    applied = []
-    for (key, action), ph, phash in zip(
-            zip(kept["external_unique_id"], kept["action"]), phone, hashes_of):
-        if action in ("add", "update") and (action, key) not in done:
-            continue
-        if key not in src_hash or (after is not None and key not in rem_hash):
-            continue
-        rid = rem_id.get(key)
-        rh = rem_hash.get(key)
-        applied.append((key, int(src_hash[key]), None if rh is None else int(rh),
-                        None if rid is None or pd.isna(rid) else int(rid),
-                        int(phash) if ph else None))
-    store.record_applied(campaign_id, run_id, applied, removed)
+        table = _after_table(after, kept["key"])
+        at = positions_in(kept["key"], table["key"])
+        kept = kept[at >= 0].reset_index(drop=True)
+        found = at[at >= 0]
+        kept["remote_hash"] = table["remote_hash"].to_numpy()[found]
+        kept["remote_id"] = table["remote_id"].array[found]
+    store.record_applied(campaign_id, run_id, _applied_rows(kept),
+                         removed.to_numpy(dtype=object))
+
+
+#: applied rows handed to the state store at a time
+RECORD_BATCH = 50_000
+
+
+def _source_table(validated: Any, wanted: Any, hashes: pd.Series | None) -> pd.DataFrame:
+    """(key, row_hash) of the mapped rows whose key is wanted (the last row of a key)."""
+    mapped = validated.mapped
+    mkeys = stripped_text(mapped["external_unique_id"])
+    mine = positions_in(mkeys, wanted) >= 0
+    values = (source_hashes(mapped[mine], validated.mapping) if hashes is None
+              else hashes[mine])
+    return pd.DataFrame({"key": pd.array(mkeys[mine], dtype=TEXT),
+                         "row_hash": values.to_numpy()}).drop_duplicates("key", keep="last")
+
+
+def _after_table(after: pd.DataFrame, wanted: Any) -> pd.DataFrame:
+    """(key, remote_hash, remote_id) of the contacts read after the run with a wanted
+    key that no other contact holds: duplicates of a wanted key are all among the
+    wanted ones, so only those are looked at."""
+    akeys = stripped_text(after["external_unique_id"])
+    single = (positions_in(akeys, wanted) >= 0) & akeys.ne("").to_numpy(dtype=bool)
+    single[single] = ~akeys[single].duplicated(keep=False).to_numpy()
+    return pd.DataFrame({"key": pd.array(akeys[single], dtype=TEXT),
+                         "remote_hash": remote_hashes(after[single]).to_numpy(),
+                         "remote_id": pd.array(after.loc[single, "remote_id"], dtype="Int64")})
+
+
+def _done_ids(done: pd.DataFrame) -> pd.DataFrame:
+    """key -> the remote id of its done operation (of the kind first done, the last id
+    given), as a --trust-state night records it."""
+    first = done.drop_duplicates(["kind", "key"], keep="first").reset_index()
+    last = done.drop_duplicates(["kind", "key"], keep="last")[["kind", "key", "remote_id"]]
+    ids = first[["index", "kind", "key"]].merge(last, on=["kind", "key"], how="left")
+    ids = ids.sort_values("index", kind="stable").drop_duplicates("key", keep="last")
+    return pd.DataFrame({"key": ids["key"].to_numpy(), "remote_id": ids["remote_id"].to_numpy()})
+
+
+def _applied_rows(kept: pd.DataFrame) -> Iterator[tuple[Any, ...]]:
+    """(key, row hash, remote hash, remote id, phone hash) per kept row, made a batch
+    at a time as the store consumes them."""
+    for start in range(0, len(kept), RECORD_BATCH):
+        part = kept.iloc[start:start + RECORD_BATCH]
+        phones = part["phone"].to_numpy(dtype=object)
+        for key, rhash, remhash, rid, phone, phash in zip(
+                part["key"].to_numpy(dtype=object), part["row_hash"].to_numpy(),
+                part["remote_hash"].to_numpy(dtype=object),
+                part["remote_id"].to_numpy(dtype=object), phones,
+                phone_hashes(phones).to_numpy() if len(phones) else ()):
+            yield (key, int(rhash), None if remhash is None or pd.isna(remhash) else int(remhash),
+                   None if rid is None or pd.isna(rid) else int(rid),
+                   int(phash) if phone else None)

@@ -22,6 +22,8 @@ import email_validator
 import numpy as np
 import pandas as pd
 import phonenumbers
+import pyarrow as pa
+import pyarrow.compute as pc
 from email_validator import EmailNotValidError
 from email_validator.rfc_constants import CASE_INSENSITIVE_MAILBOX_NAMES
 from phonenumbers import PhoneMetadata
@@ -553,6 +555,32 @@ def joined_arrays(parts: Sequence[Any], dtype: Any = TEXT) -> Any:
     if len(parts) == 1:
         return parts[0]
     return pd.concat([pd.Series(a, copy=False) for a in parts], ignore_index=True).array
+
+
+def _arrow_text(values: Any) -> pa.Array:
+    """Text values (a Series, an array, a list; missing as NaN or None) as one Arrow
+    large_string array, nulls where missing."""
+    if isinstance(values, pd.Series):
+        values = values.array
+    if isinstance(values, pd.api.extensions.ExtensionArray) and isinstance(
+            values.dtype, pd.StringDtype | pd.ArrowDtype):
+        out = pa.array(values)
+    else:
+        out = pa.array(np.asarray(values, dtype=object), from_pandas=True,
+                       type=pa.large_string())
+    if isinstance(out, pa.ChunkedArray):
+        out = out.combine_chunks()
+    return out.cast(pa.large_string())
+
+
+def positions_in(values: Any, lookup: Any) -> np.ndarray:
+    """For each of `values`, the position of the same text in `lookup` (its first
+    occurrence), -1 where it has none; missing values match nothing. A hash join of
+    Arrow strings (pyarrow.compute.index_in): no Python string is made, and a million
+    keys cost a fraction of a pandas merge or isin of the same text (+56 MiB and 0.16 s
+    against +251 MiB and 0.36 s, or +383 MiB and 3.7 s; benchmarks/README.md)."""
+    found = pc.index_in(_arrow_text(values), value_set=_arrow_text(lookup), skip_nulls=True)
+    return found.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int64, copy=False)
 
 
 def phone_hashes(phones: Iterable[str]) -> pd.Series:

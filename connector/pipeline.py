@@ -59,7 +59,7 @@ from .load.dnc import remove as dnc_remove
 from .load.review import review
 from .load.stale import check_writes as check_writes_against
 from .load.stale import earlier_key
-from .normalize import norm_phones, normalize_phone, stripped_text
+from .normalize import TEXT, norm_phones, normalize_phone, stripped_text
 from .plan import Plan, PlanOptions, Write, build_plan_parts
 from .plan.compliance import DO_NOT_CALL, Compliance, why_suppressed
 from .plan.safety import delete_rule
@@ -76,7 +76,7 @@ from .report import (
     write_report,
 )
 from .report.ledger import ledger_events
-from .runtime import batch_gc
+from .runtime import batch_gc, give_back_memory
 from .state import StateStore, default_state_path, utcnow
 from .validate import Validated, validate_prepared, validate_while
 
@@ -141,7 +141,7 @@ def make_plan(validated: Validated, remote: pd.DataFrame, options: PlanOptions, 
     plan = build_plan_parts(validated.result.valid, validated.result.rejects, remote, options,
                             meta=full_meta, carried=validated.carried,
                             protect=validated.result.rejected_rows, hold=held,
-                            compliance=compliance)
+                            compliance=compliance, between_parts=give_back_memory)
     notes = validated.result.notes
     if len(notes):
         plan.notes = notes[["line", "field", "value", "note"]].reset_index(drop=True)
@@ -249,6 +249,7 @@ def plan_run(*, source: str, campaign_id: int, mapping: str, options: PlanOption
     # the file): only its columns are kept
     validated.source, validated.mapped = frame.iloc[:0], None
     del frame, mapped
+    give_back_memory()
     echo(f"read {validated.result.rows:,} rows from {source}: "
          f"{validated.result.valid_count:,} valid, {validated.result.rejected_count:,} rejected")
     echo(f"campaign {campaign_id}: {len(remote):,} contacts")
@@ -563,11 +564,25 @@ class Sync:
                 "reject_limits": limits_of(self.reject_policy)}
         self.plan = make_plan(self.validated, self.remote, self.plan_options, held=self.held,
                               compliance=self.compliance, meta=meta)
+        self.release_source()
         counts = self.plan.counts()
         log.info("plan: %s", ", ".join(f"{k} {v}" for k, v in counts["source"].items()),
                  extra={"event": "planned", "run_id": self.run_id, "source": counts["source"],
                         "remote": counts["remote"], "reject_reasons": counts["reject_reasons"],
                         "refused": self.plan.refused})
+
+    def release_source(self) -> None:
+        """Once planned, the source's cells are not needed again: the report reads the
+        rows it shows from the file, and recording what was applied needs only the keys
+        (the rows' hashes are taken). Only the source's columns and keys are kept."""
+        if self.mapped is None or self.validated is None or self.row_hashes is None:
+            return
+        keys = pd.DataFrame({"external_unique_id": pd.array(
+            self.mapped["external_unique_id"], dtype=TEXT)}, index=self.mapped.index)
+        self.frame = self.frame.iloc[:0]
+        self.mapped = keys
+        self.validated.source, self.validated.mapped = self.frame, keys
+        give_back_memory()
 
     # the steps of an apply (a saved plan): see apply_run
     def already_applied(self) -> SyncOutcome | None:
@@ -674,6 +689,7 @@ class Sync:
                              read_campaign=lambda: fetch_remote(self.client, self.campaign_id))
         self.result = self.loader.run()
         self.result.reads += 1
+        give_back_memory()
 
     def verify(self) -> None:
         """Check every write against what the campaign holds now: a fresh read, or the
@@ -701,6 +717,7 @@ class Sync:
             method = "none"
         self.verification = verification_text(method, attempted, failed, self.confirmed,
                                               self.unconfirmed, len(self.after))
+        give_back_memory()
         log.info("verified: %d confirmed, %d not confirmed", self.confirmed, self.unconfirmed,
                  extra={"event": "verified", "run_id": run_id, "confirmed": self.confirmed,
                         "unconfirmed": self.unconfirmed})
@@ -751,6 +768,8 @@ class Sync:
             return
         record_applied(self.store, self.campaign_id, self.run_id, self.plan, self.validated,
                        None if self.trusting else self.after, self.row_hashes)
+        self.after = None  # the campaign as read after the writes: checked and recorded
+        give_back_memory()
 
     def report(self) -> SyncOutcome:
         """Every row's outcome into the report directory; the run's status and exit code

@@ -83,7 +83,7 @@ def record_plan(store: StateStore, run_id: int, plan: Plan | Iterable[Write]) ->
     """Every write of the plan (or these writes), as planned operations, with the
     remote contact before."""
     writes = plan.iter_writes() if isinstance(plan, Plan) else plan
-    store.add_operations(run_id, [w.operation() for w in writes])
+    store.add_operations(run_id, (w.operation() for w in writes))
 
 
 def _spread(pool: ThreadPoolExecutor, workers: int, call: Callable[[T], R],

@@ -23,7 +23,7 @@ The property test (tests/plan/test_parts.py) checks parts == whole on generated 
 from __future__ import annotations
 
 import math
-from collections.abc import Collection, Mapping
+from collections.abc import Callable, Collection, Mapping
 from typing import Any
 
 import numpy as np
@@ -60,10 +60,12 @@ def build_plan_parts(valid: pd.DataFrame, rejects: pd.DataFrame, remote: pd.Data
                      carried: pd.DataFrame | None = None,
                      protect: pd.DataFrame | None = None, hold: Collection[str] = (),
                      compliance: Compliance | None = None,
-                     part_rows: int | None = None) -> Plan:
+                     part_rows: int | None = None,
+                     between_parts: Callable[[], None] | None = None) -> Plan:
     """`build_plan` (same arguments, same plan), worked out in parts of about
     `part_rows` rows when the source or the campaign is larger; the plan's text
-    columns are then held as Arrow strings."""
+    columns are then held as Arrow strings. `between_parts` is called after each
+    part (the caller's way to hand the part's freed memory back)."""
     n_carried = 0 if carried is None else len(carried)
     n = max(len(valid) + n_carried, len(remote))
     parts = parts_for(n, part_rows)
@@ -122,19 +124,23 @@ def build_plan_parts(valid: pd.DataFrame, rejects: pd.DataFrame, remote: pd.Data
         compact_text(plan.rows)  # the part's tables as Arrow text
         compact_text(plan.remote)
         done.append(plan)
+        del plan
+        if between_parts is not None:
+            between_parts()
     return joined(done, positions, options, meta,
-                  has_valid=len(valid) > 0 or n_carried > 0)
+                  has_valid=len(valid) > 0 or n_carried > 0, between=between_parts)
 
 
 def joined(done: list[Plan], positions: list[np.ndarray], options: PlanOptions,
-           meta: Mapping[str, Any] | None, *, has_valid: bool) -> Plan:
+           meta: Mapping[str, Any] | None, *, has_valid: bool,
+           between: Callable[[], None] | None = None) -> Plan:
     """The parts' plans as one: rows in line order, contacts in the campaign's order."""
     lines = np.concatenate([d.rows["line"].to_numpy(dtype="int64",
                                                      na_value=np.iinfo(np.int64).max)
                             for d in done])
-    rows = stacked([d.rows for d in done], np.argsort(lines, kind="stable"))
+    rows = stacked([d.rows for d in done], np.argsort(lines, kind="stable"), between)
     remote = stacked([d.remote for d in done],
-                     np.argsort(np.concatenate(positions), kind="stable"))
+                     np.argsort(np.concatenate(positions), kind="stable"), between)
     conflicts = pd.concat([d.conflicts for d in done], ignore_index=True).sort_values(
         ["external_unique_id", "remote_id"], kind="stable").reset_index(drop=True)
     problems = pd.concat([d.rejects for d in done], ignore_index=True).sort_values(
@@ -152,15 +158,20 @@ def joined(done: list[Plan], positions: list[np.ndarray], options: PlanOptions,
     return plan
 
 
-def stacked(frames: list[pd.DataFrame], order: np.ndarray) -> pd.DataFrame:
+def stacked(frames: list[pd.DataFrame], order: np.ndarray,
+            between: Callable[[], None] | None = None) -> pd.DataFrame:
     """The frames one under the other, rows taken in `order`: a column at a time, so
-    only one column is ever held twice."""
+    only one column is ever held twice (`between` is called after each column: the
+    caller's way to hand the freed one back)."""
     columns = {}
     for c in frames[0].columns:
         joined = pd.concat([f[c] for f in frames], ignore_index=True)
         for f in frames:
             del f[c]
         columns[c] = joined.take(order).reset_index(drop=True)
+        del joined
+        if between is not None:
+            between()
     return pd.DataFrame(columns)
 
 

@@ -16,7 +16,9 @@ import numpy as np
 import pandas as pd
 
 from ..fileio import atomic_write, neutralize_cell, write_csv, write_frames_csv
+from ..normalize import TEXT
 from ..plan import Plan
+from ..plan.parts import stacked
 from ..plan.saved import sealed
 from ..privacy import mask_email, mask_phone, mask_text
 from .html import render_html
@@ -211,50 +213,70 @@ OUTCOME_COLUMNS = ("line", "action", "external_unique_id", "remote_id", "outcome
 ERROR_COLUMNS = ("error", "what_to_do")
 
 
+def _advice(outcome: Any, error: Any) -> pd.Series:
+    """What to do about each write (`what_to_do`; blank when done), worked out once per
+    distinct (outcome, error) pair."""
+    pairs = pd.DataFrame({"o": pd.array(outcome, dtype=TEXT).fillna(""),
+                          "e": pd.array(error, dtype=TEXT).fillna("")})
+    codes, uniques = pd.factorize(pd.MultiIndex.from_frame(pairs))
+    said = np.array([what_to_do(o, e) if o != "done" else "" for o, e in uniques] or [""],
+                    dtype=object)
+    return pd.Series(pd.array(said[codes] if len(codes) else [], dtype=TEXT))
+
+
 def outcome_table(plan: Plan) -> pd.DataFrame:
     """One line per write of the run (adds, updates, deletes) and per rejected source
     row: line, action, key, contact id, outcome, error, what to do; in line order,
-    deletes (no source line) last."""
-
+    deletes (no source line) last. Text is Arrow strings, line and id nullable
+    integers: a million writes are a table, not a million Python rows."""
     rows = plan.rows
     if "outcome" not in rows.columns:
         return pd.DataFrame(columns=[*OUTCOME_COLUMNS, *ERROR_COLUMNS])
-    def ids(values: Any) -> list[Any]:
-        return ["" if pd.isna(v) or v == "" else int(v) for v in values]
+
+    def part(line: Any, action: Any, key: Any, remote_id: Any, outcome: Any,
+             error: Any, advice: Any) -> pd.DataFrame:
+        return pd.DataFrame({
+            "line": pd.array(line, dtype="Int64"), "action": pd.array(action, dtype=TEXT),
+            "external_unique_id": pd.array(key, dtype=TEXT),
+            "remote_id": pd.array(remote_id, dtype="Int64"),
+            "outcome": pd.array(outcome, dtype=TEXT), "error": pd.array(error, dtype=TEXT),
+            "what_to_do": pd.array(advice, dtype=TEXT)})
 
     wrote = rows[rows["outcome"].ne("")]
-    parts = [pd.DataFrame({
-        "line": wrote["line"].to_numpy(), "action": wrote["action"].to_numpy(),
-        "external_unique_id": wrote["external_unique_id"].to_numpy(),
-        "remote_id": ids(wrote["remote_id"]), "outcome": wrote["outcome"].to_numpy(),
-        "error": wrote["error"].to_numpy(),
-        "what_to_do": [what_to_do(o, e) if o != "done" else ""
-                       for o, e in zip(wrote["outcome"], wrote["error"])]})]
+    parts = [part(wrote["line"], wrote["action"], wrote["external_unique_id"],
+                  wrote["remote_id"], wrote["outcome"], wrote["error"],
+                  _advice(wrote["outcome"], wrote["error"]))]
     # rows the source rejected (a write the platform refused is a failed write above)
     rejects = plan.rejects[plan.rejects["reason"].ne("platform_rejected")] if len(
         plan.rejects) else plan.rejects
     if len(rejects):
         grouped = rejects.groupby("line", sort=True)
-        parts.append(pd.DataFrame({
-            "line": list(grouped.groups), "action": "rejected",
-            "external_unique_id": grouped["key"].first().to_numpy(),
-            "remote_id": "", "outcome": "rejected",
-            "error": grouped["reason"].agg(lambda s: " | ".join(map(str, s))).to_numpy(),
-            "what_to_do": grouped["hint"].agg(lambda s: " | ".join(map(str, s))).to_numpy()}))
-    table = pd.concat(parts, ignore_index=True).sort_values("line", kind="stable")
+        n = grouped.ngroups
+        parts.append(part(
+            list(grouped.groups), ["rejected"] * n, grouped["key"].first().astype(object),
+            [None] * n, ["rejected"] * n,
+            grouped["reason"].agg(lambda s: " | ".join(map(str, s))).astype(object),
+            grouped["hint"].agg(lambda s: " | ".join(map(str, s))).astype(object)))
     remote = plan.remote
     if "outcome" in remote.columns:
         gone = remote[remote["outcome"].ne("")]
         if len(gone):
-            table = pd.concat([table, pd.DataFrame({
-                "line": "", "action": "delete",
-                "external_unique_id": gone["external_unique_id"].to_numpy(),
-                "remote_id": ids(gone["remote_id"]), "outcome": gone["outcome"].to_numpy(),
-                "error": gone["error"].to_numpy(),
-                "what_to_do": [what_to_do(o, e) if o != "done" else ""
-                               for o, e in zip(gone["outcome"], gone["error"])]})],
-                ignore_index=True)
-    return table.reset_index(drop=True)
+            parts.append(part(
+                [None] * len(gone), ["delete"] * len(gone), gone["external_unique_id"],
+                gone["remote_id"], gone["outcome"], gone["error"],
+                _advice(gone["outcome"], gone["error"])))
+    # in line order, stable; deletes (no line) last, as listed; joined a column at a time
+    lines = np.concatenate([p["line"].to_numpy(dtype="int64", na_value=np.iinfo(np.int64).max)
+                            for p in parts])
+    return stacked(parts, np.argsort(lines, kind="stable"))
+
+
+def _records(table: pd.DataFrame, at: np.ndarray) -> list[list[Any]]:
+    """The table's rows at positions `at` as CSV cells: blanks for missing values."""
+    picked = table.iloc[at]
+    return [["" if v is None or v is pd.NA or (isinstance(v, float) and np.isnan(v))
+             else v for v in rec]
+            for rec in picked.astype(object).to_numpy(dtype=object).tolist()]
 
 
 def write_outcome_files(plan: Plan, directory: str | os.PathLike[str], *,
@@ -267,8 +289,9 @@ def write_outcome_files(plan: Plan, directory: str | os.PathLike[str], *,
     columns, its line, the action and (errors) the platform's message and what to do.
 
     The originals come from `source_chunks` (the source read again, all columns, a
-    chunk at a time), so memory stays bounded however many rows were written.
-    Returns (success rows, error rows)."""
+    chunk at a time). The outcome table is sorted by line, so each chunk's rows are
+    found by a binary search, and only they become Python values: memory stays
+    bounded however many rows were written. Returns (success rows, error rows)."""
     table = outcome_table(plan)
     if mask_pii:
         table = masked(table)
@@ -276,7 +299,7 @@ def write_outcome_files(plan: Plan, directory: str | os.PathLike[str], *,
     columns = list(source_columns)
     ours = [c if c not in columns else f"sync_{c}" for c in OUTCOME_COLUMNS]
     extra = [c if c not in columns else f"sync_{c}" for c in ERROR_COLUMNS]
-    ok = table["outcome"].eq("done").to_numpy()
+    ok = table["outcome"].eq("done").to_numpy(dtype=bool)
     counts = [0, 0]
     with contextlib.ExitStack() as stack:
         handles = [stack.enter_context(atomic_write(target / name, encoding="utf-8-sig",
@@ -286,42 +309,47 @@ def write_outcome_files(plan: Plan, directory: str | os.PathLike[str], *,
         writers[0].writerow([neutralize_cell(h) for h in [*columns, *ours]])
         writers[1].writerow([neutralize_cell(h) for h in [*columns, *ours, *extra]])
 
-        def emit(rec: Sequence[Any], original: Sequence[Any], good: bool) -> None:
-            cells = [*original, *rec[:len(OUTCOME_COLUMNS)]]
-            if not good:
-                cells += list(rec[len(OUTCOME_COLUMNS):])
-            writers[0 if good else 1].writerow([neutralize_cell(v) for v in cells])
-            counts[0 if good else 1] += 1
+        def emit(at: np.ndarray, originals: Sequence[Sequence[Any]]) -> None:
+            for i, rec, original in zip(at, _records(table, at), originals):
+                good = bool(ok[i])
+                cells = [*original, *rec[:len(OUTCOME_COLUMNS)]]
+                if not good:
+                    cells += rec[len(OUTCOME_COLUMNS):]
+                writers[0 if good else 1].writerow([neutralize_cell(v) for v in cells])
+                counts[0 if good else 1] += 1
 
-        with_line = np.zeros(len(table), dtype=bool)
-        by_line: dict[int, list[int]] = {}
-        for i, line in enumerate(table["line"].to_numpy(dtype=object)):
-            if line != "" and not pd.isna(line):
-                with_line[i] = True
-                by_line.setdefault(int(line), []).append(i)
-        records = table.to_numpy(dtype=object)
+        lined = int(table["line"].notna().sum()) if len(table) else 0
+        lines = table["line"].to_numpy(dtype="int64", na_value=-1)[:lined]  # sorted
+        seen = np.zeros(lined, dtype=bool)
         blank = [""] * len(columns)
-        seen: set[int] = set()
-        for chunk in (source_chunks if by_line else ()):
-            hit = chunk[chunk["__line__"].isin(by_line)]
-            for values in hit.itertuples(index=False, name=None):
-                original = dict(zip(hit.columns, values))
-                line = int(original["__line__"])
-                cells = ["" if pd.isna(original.get(c)) else str(original.get(c, ""))
-                         for c in columns]
-                if mask_pii:
-                    cells = [mask_text(v) if v else v for v in cells]
-                for i in by_line[line]:
-                    emit(records[i], cells, bool(ok[i]))
-                seen.add(line)
-        for line, at in by_line.items():  # rows the source did not give again
-            if line not in seen:
-                for i in at:
-                    emit(records[i], blank, bool(ok[i]))
-        for i in range(len(table)):
-            if not with_line[i]:
-                emit(records[i], blank, bool(ok[i]))
+        for chunk in (source_chunks if lined else ()):
+            numbers = pd.to_numeric(chunk["__line__"], errors="coerce").to_numpy(
+                dtype="float64")
+            starts = np.searchsorted(lines, numbers, side="left")
+            ends = np.searchsorted(lines, numbers, side="right")
+            hit = np.flatnonzero(ends > starts)
+            if not len(hit):
+                continue
+            at = np.concatenate([np.arange(starts[h], ends[h]) for h in hit])
+            source = chunk.iloc[hit]
+            cells = [["" if pd.isna(v) else str(v) for v in values]
+                     for values in source.reindex(columns=columns).astype(object)
+                     .to_numpy(dtype=object).tolist()]
+            if mask_pii:
+                cells = [[mask_text(v) if v else v for v in row] for row in cells]
+            emit(at, [cells[k] for k, h in enumerate(hit)
+                      for _ in range(ends[h] - starts[h])])
+            seen[at] = True
+        # rows the source did not give again, then the writes with no line
+        left = np.flatnonzero(np.concatenate([~seen, np.ones(len(table) - lined, dtype=bool)]))
+        for start in range(0, len(left), EMIT_BATCH):
+            at = left[start:start + EMIT_BATCH]
+            emit(at, [blank] * len(at))
     return counts[0], counts[1]
+
+
+#: outcome rows turned into Python values at a time, outside the source's chunks
+EMIT_BATCH = 50_000
 
 
 def write_operations(operations: Iterable[dict[str, Any]], path: Path, *, mask_pii: bool

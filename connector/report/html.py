@@ -185,7 +185,7 @@ def _table(table_id: str, frame: pd.DataFrame, columns: Sequence[Column], *,
            max_rows: int, csv_name: str, mask_pii: bool,
            cell: Callable[[dict[str, Any], Column], Cell | None] | None = None,
            facet_action: str | None = None, region: str | None = None,
-           write: str | None = None) -> dict[str, Any]:
+           write: str | None = None, where: Any = None) -> dict[str, Any]:
     """One table section's data: its columns, its first max_rows rows as (facets,
     cells, review) with the values masked, the number of rows in all and the file that
     holds them all. Its heading, intro, filter box, download button and pager are the
@@ -193,8 +193,16 @@ def _table(table_id: str, frame: pd.DataFrame, columns: Sequence[Column], *,
 
     With `write` (delete, update or add: a plan's table of writes) each row's review
     is (key, write), the write decisions.csv names; None when the page masks the key
-    (it could not name the write), or for the rows of other tables."""
-    total = int(len(frame))
+    (it could not name the write), or for the rows of other tables.
+
+    `where` (a boolean mask of `frame`'s rows) picks the table's rows from a larger
+    frame: only the rows shown are taken, not a copy of every row the mask holds."""
+    if where is not None:
+        picked = np.flatnonzero(np.asarray(where, dtype=bool))
+        frame = frame.iloc[picked if max_rows < 0 else picked[:max_rows]]
+        total = len(picked)
+    else:
+        total = int(len(frame))
     table: dict[str, Any] = {"id": table_id, "total": total, "csv_name": csv_name,
                              "columns": [], "rows": [], "review": write is not None}
     if not total:
@@ -523,26 +531,29 @@ def render_html(plan: Plan, *, mask_pii: bool = False, max_rows: int = 5000) -> 
     writes = REVIEWED if reviewing else {}
     tables = {
         "problems": _problem_table(rows, remote, common) if outcomes is not None else None,
-        "deletes": _table("deletes", remote[r_action.eq("deleted")],
+        "deletes": _table("deletes", remote,
                           [*REMOTE_TABLE_COLUMNS, *wrote], csv_name="actions.csv",
-                          write=writes.get("deletes"), **common),
+                          write=writes.get("deletes"), where=r_action.eq("deleted"), **common),
         "updates": _table(
-            "updates", rows[action.eq("update")],
+            "updates", rows,
             [_col("line"), _col("external_unique_id", "external id"),
              _col("remote_id", "contact id"), _col("changed", "changed fields"), _col("name"),
              _col("email"), _col("phone_number", "phone"), _col("outbound_number", "outbound"),
              *wrote],
             csv_name="actions.csv", cell=_update_cell(mask_pii), write=writes.get("updates"),
-            **common),
-        "adds": _table("adds", rows[action.eq("add")], [*SOURCE_COLUMNS, *wrote],
-                       csv_name="actions.csv", write=writes.get("adds"), **common),
-        "deferred-rows": _table("deferred-rows", rows[action.eq("deferred")],
+            where=action.eq("update"), **common),
+        "adds": _table("adds", rows, [*SOURCE_COLUMNS, *wrote], csv_name="actions.csv",
+                       write=writes.get("adds"), where=action.eq("add"), **common),
+        "deferred-rows": _table("deferred-rows", rows,
                                 [*SOURCE_COLUMNS, _col("remote_id", "contact id"),
-                                 _col("detail")], csv_name="actions.csv", **common),
-        "deferred-contacts": _table("deferred-contacts", remote[r_action.eq("deferred")],
-                                    REMOTE_TABLE_COLUMNS, csv_name="actions.csv", **common),
-        "unmanaged": _table("unmanaged", remote[r_action.eq("unmanaged")],
-                            REMOTE_TABLE_COLUMNS, csv_name="actions.csv", **common),
+                                 _col("detail")], csv_name="actions.csv",
+                                where=action.eq("deferred"), **common),
+        "deferred-contacts": _table("deferred-contacts", remote,
+                                    REMOTE_TABLE_COLUMNS, csv_name="actions.csv",
+                                    where=r_action.eq("deferred"), **common),
+        "unmanaged": _table("unmanaged", remote,
+                            REMOTE_TABLE_COLUMNS, csv_name="actions.csv",
+                            where=r_action.eq("unmanaged"), **common),
         "conflicts": _table("conflicts", plan.conflicts,
                             [_col("external_unique_id", "external id"),
                              _col("remote_id", "contact id"), _col("status"), _col("name"),
@@ -552,12 +563,12 @@ def render_html(plan: Plan, *, mask_pii: bool = False, max_rows: int = 5000) -> 
         "notes": _table("notes", plan.notes,
                         [_col("line"), _col("field"), _col("value"), _col("note")],
                         csv_name="actions.csv", cell=_reject_cell(mask_pii), **common),
-        "compliance-rows": _table("compliance-rows", rows[kept_out],
+        "compliance-rows": _table("compliance-rows", rows,
                                   [*SOURCE_COLUMNS, _col("detail", "why")],
-                                  csv_name="actions.csv", **common),
-        "compliance-contacts": _table("compliance-contacts", remote[removed],
+                                  csv_name="actions.csv", where=kept_out, **common),
+        "compliance-contacts": _table("compliance-contacts", remote,
                                       [*REMOTE_TABLE_COLUMNS, *wrote], csv_name="actions.csv",
-                                      **common),
+                                      where=removed, **common),
         "rejects": _table("rejects", plan.rejects,
                           [_col("line"), _col("key", "external id"), _col("name"),
                            _col("email"), _col("field"), _col("value"), _col("reason"),

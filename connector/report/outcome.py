@@ -10,7 +10,10 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
 import pandas as pd
+
+from ..normalize import TEXT, positions_in
 
 #: every outcome of a write, failures first (the order of the report's cards)
 OUTCOMES = ("failed", "pending", "unconfirmed", "skipped", "done")
@@ -64,44 +67,60 @@ def what_to_do(outcome: str, error: str) -> str:
 
 def operations_frame(ops: pd.DataFrame) -> pd.DataFrame:
     """The run's operations (kind, key, remote_id, line, status, confirmed, error) with
-    their ``outcome``."""
-    out = ops.copy()
-    out["error"] = out["error"].fillna("").astype(str)
-    out["outcome"] = [outcome_of(s, None if pd.isna(c) else int(c))
-                      for s, c in zip(out["status"], out["confirmed"])]
+    their ``outcome`` (`outcome_of`, for every operation at once)."""
+    out = ops.copy(deep=False)  # new columns only: the operations are not copied
+    out["error"] = pd.array(out["error"].fillna("").astype(str), dtype=TEXT)
+    status = out["status"].astype(str)
+    unconfirmed = out["confirmed"].eq(0).fillna(False).to_numpy(dtype=bool)
+    out["outcome"] = pd.array(np.select(
+        [status.eq("failed").to_numpy(dtype=bool), status.eq("pending").to_numpy(dtype=bool),
+         status.eq("planned").to_numpy(dtype=bool),
+         status.eq("done").to_numpy(dtype=bool) & ~unconfirmed],
+        ["failed", "pending", "skipped", "done"], "unconfirmed").astype(object), dtype=TEXT)
     return out
+
+
+def _looked_up(found: np.ndarray, values: pd.Series, missing: str) -> np.ndarray:
+    """values[found], `missing` where found is -1."""
+    picked = values.to_numpy(dtype=object)[np.where(found < 0, 0, found)] if len(
+        values) else np.full(len(found), missing, dtype=object)
+    return np.where(found < 0, missing, picked)
 
 
 def attach_outcomes(rows: pd.DataFrame, remote: pd.DataFrame, ops: pd.DataFrame
                     ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """The plan's rows and remote contacts with ``outcome`` and ``error``: adds and
-    updates by their key, deletes by the contact's id. Rows with no write keep both
-    blank."""
+    updates by their key (the last operation of a key), deletes by the contact's id.
+    Rows with no write keep both blank. Joined as tables, not dicts of a million keys."""
     ops = operations_frame(ops)
-    rows = rows.copy()
-    remote = remote.copy()
-    rows["outcome"] = ""
-    rows["error"] = ""
-    remote["outcome"] = ""
-    remote["error"] = ""
+    rows = rows.copy(deep=False)  # two columns more; the plan's tables are not copied
+    remote = remote.copy(deep=False)
+    outcome = np.full(len(rows), "", dtype=object)
+    error = np.full(len(rows), "", dtype=object)
     for action, kind in ROW_KINDS.items():
         mine = ops[ops["kind"].eq(kind)].drop_duplicates("key", keep="last")
         if mine.empty:
             continue
-        by_key = dict(zip(mine["key"], zip(mine["outcome"], mine["error"])))
-        sel = rows["action"].eq(action).to_numpy()
-        found = [by_key.get(k) for k in rows.loc[sel, "external_unique_id"]]
-        rows.loc[sel, "outcome"] = [f[0] if f else "skipped" for f in found]
-        rows.loc[sel, "error"] = [f[1] if f else "" for f in found]
-    deletes = ops[ops["kind"].eq("delete") & ops["remote_id"].notna()]
-    sel = remote["action"].eq("deleted").to_numpy()
+        sel = rows["action"].eq(action).to_numpy(dtype=bool)
+        found = positions_in(rows.loc[sel, "external_unique_id"], mine["key"])
+        outcome[sel] = _looked_up(found, mine["outcome"], "skipped")
+        error[sel] = _looked_up(found, mine["error"], "")
+    rows["outcome"] = pd.array(outcome, dtype=TEXT)
+    rows["error"] = pd.array(error, dtype=TEXT)
+    outcome = np.full(len(remote), "", dtype=object)
+    error = np.full(len(remote), "", dtype=object)
+    sel = remote["action"].eq("deleted").to_numpy(dtype=bool)
     if sel.any():
-        by_id = dict(zip(deletes["remote_id"].astype("int64"),
-                         zip(deletes["outcome"], deletes["error"])))
-        found = [by_id.get(int(i)) if not pd.isna(i) else None
-                 for i in remote.loc[sel, "remote_id"]]
-        remote.loc[sel, "outcome"] = [f[0] if f else "skipped" for f in found]
-        remote.loc[sel, "error"] = [f[1] if f else "" for f in found]
+        deletes = ops[ops["kind"].eq("delete") & ops["remote_id"].notna()].drop_duplicates(
+            "remote_id", keep="last")
+        ids = remote.loc[sel, "remote_id"]
+        found = pd.Index(deletes["remote_id"].astype("int64")).get_indexer(
+            ids.fillna(-1).astype("int64"))
+        found[ids.isna().to_numpy()] = -1
+        outcome[sel] = _looked_up(found, deletes["outcome"], "skipped")
+        error[sel] = _looked_up(found, deletes["error"], "")
+    remote["outcome"] = pd.array(outcome, dtype=TEXT)
+    remote["error"] = pd.array(error, dtype=TEXT)
     return rows, remote
 
 

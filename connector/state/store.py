@@ -27,6 +27,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import ConfigError, LockedError
+from ..normalize import TEXT
 from .paths import default_state_path
 
 SCHEMA_VERSION = 2
@@ -574,13 +575,27 @@ class StateStore:
         for page in self.operation_pages(run_id):
             yield from page
 
-    def done_writes(self, run_id: int) -> list[tuple[str, str, int | None]]:
-        """(kind, key, remote_id) of every operation of the run that was done, without
-        decoding their payloads (a million adds: a list of small tuples)."""
+    def done_frame(self, run_id: int, page: int = 100_000) -> Any:
+        """(kind, key, remote_id) of every operation of the run that was done, in id
+        order, as a table (key "" where none), read `page` rows at a time without
+        decoding payloads: a million adds are never a million Python tuples at once."""
         cur = self.db.cursor()
         cur.row_factory = None  # plain tuples: lighter than rows by name
-        return cur.execute("SELECT kind, key, remote_id FROM operations WHERE run_id=?"
-                           " AND status='done' ORDER BY id", (run_id,)).fetchall()
+        cur.execute("SELECT kind, COALESCE(key, ''), remote_id FROM operations"
+                    " WHERE run_id=? AND status='done' ORDER BY id", (run_id,))
+        parts = []
+        while batch := cur.fetchmany(page):
+            kinds, keys, ids = zip(*batch)
+            parts.append(pd.DataFrame({
+                "kind": pd.Categorical(kinds, categories=["add", "update", "delete"]),
+                "key": pd.array(keys, dtype=TEXT),
+                "remote_id": pd.array(ids, dtype="Int64")}))
+        if not parts:
+            return pd.DataFrame({"kind": pd.Categorical([], categories=["add", "update",
+                                                                        "delete"]),
+                                 "key": pd.array([], dtype=TEXT),
+                                 "remote_id": pd.array([], dtype="Int64")})
+        return pd.concat(parts, ignore_index=True)
 
     def count_operations(self, run_id: int, kind: str, statuses: Sequence[str]) -> int:
         marks = ",".join("?" * len(statuses))
@@ -588,13 +603,25 @@ class StateStore:
             f"SELECT COUNT(*) FROM operations WHERE run_id=? AND kind=? AND status IN ({marks})",
             (run_id, kind, *statuses)).fetchone()[0])
 
-    def operation_table(self, run_id: int) -> Any:
+    def operation_table(self, run_id: int, page: int = 100_000) -> Any:
         """The run's operations as a DataFrame (kind, key, remote_id, line, status,
-        confirmed, error), without decoding payloads: what a report needs of them."""
-        cur = self.db.execute("SELECT kind, key, remote_id, line, status, confirmed, error"
-                              " FROM operations WHERE run_id=? ORDER BY id", (run_id,))
-        columns = [d[0] for d in cur.description]
-        return pd.DataFrame(cur.fetchall(), columns=columns, dtype=object)
+        confirmed, error) in id order, without decoding payloads: what a report needs of
+        them. Text is held as Arrow strings and numbers as nullable integers, read `page`
+        rows at a time: a million operations are never a million Python rows at once."""
+        columns = ["kind", "key", "remote_id", "line", "status", "confirmed", "error"]
+        kinds = [TEXT, TEXT, "Int64", "Int64", TEXT, "Int64", TEXT]
+        cur = self.db.cursor()
+        cur.row_factory = None
+        cur.execute(f"SELECT {', '.join(columns)} FROM operations WHERE run_id=? ORDER BY id",
+                    (run_id,))
+        parts = []
+        while batch := cur.fetchmany(page):
+            values = list(zip(*batch))
+            parts.append(pd.DataFrame({c: pd.array(list(v), dtype=k)
+                                       for c, v, k in zip(columns, values, kinds)}))
+        if not parts:
+            return pd.DataFrame({c: pd.array([], dtype=k) for c, k in zip(columns, kinds)})
+        return pd.concat(parts, ignore_index=True)
 
     def has_operations(self, run_id: int, kind: str) -> bool:
         """Whether the run planned any operation of `kind` (no row decoded)."""
