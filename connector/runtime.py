@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
-import ctypes.util
 import gc
 import sys
 from collections.abc import Iterator
@@ -33,9 +32,11 @@ def batch_gc() -> Iterator[None]:
 
 
 def _libc_trim() -> Any:
-    """glibc's malloc_trim, or None where the C library has none (musl, macOS)."""
+    """glibc's malloc_trim, or None where the C library has none (musl, macOS). Looked
+    up among the symbols the process already has: `ctypes.util.find_library` would
+    start a subprocess (ldconfig) in every run."""
     try:
-        return ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6").malloc_trim
+        return ctypes.CDLL(None).malloc_trim
     except (OSError, AttributeError):
         return None
 

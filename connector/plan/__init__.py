@@ -3,7 +3,7 @@ source and the campaign's live contacts. Pure: no I/O, no clock.
 
 Its rooms: `model` (the value), `match` (build_plan), `phones` (ownership and
 waves), `order` (the rows in line order), `safety` (what protects contacts, the
-delete rule), `parts` (a large plan worked out in parts of about 200,000 rows, its
+delete rule), `parts` (a large plan worked out in parts of about 100,000 rows, its
 tables held as Arrow text: `build_plan_parts`, the same plan as `build_plan`).
 
 `build_plan(valid, rejects, remote, mode, options)` returns a `Plan`, a value that

@@ -44,8 +44,10 @@ from .model import REJECT_COLUMNS, Plan, PlanOptions, empty_frame
 from .safety import delete_refusal, protect_from
 
 #: rows (source rows or campaign contacts, the larger side) per part: small enough
-#: that a part's objects stay small, large enough that the parts' fixed costs vanish
-PART_ROWS = 200_000
+#: that a part's objects stay small, large enough that the parts' fixed costs vanish.
+#: A 1M x 1M plan in a probe of the process: 100,000 rows, peak 1,211 MiB in 45.9 s;
+#: 200,000 rows, 1,346 MiB in 53.7 s (same run, one after the other)
+PART_ROWS = 100_000
 #: rows turned into objects at a time while the keys and phones are hashed
 CHUNK = 100_000
 
