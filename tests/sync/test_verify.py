@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
+import numpy as np
+import pandas as pd
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from connector.load import verify
+from connector.load.verify import ContactLookup
+from connector.normalize import stripped_text
 from connector.plan import remote_frame
 from connector.state import StateStore
 
@@ -36,3 +43,19 @@ def test_each_kind_of_operation_is_confirmed_only_by_what_the_campaign_holds(tmp
     assert status == {"a": ("done", 1), "b": ("unconfirmed", 2), "z": ("unconfirmed", 99),
                       "c": ("unconfirmed", 3), "d": ("done", 4), "e": ("done", 5),
                       "f": ("unconfirmed", 6), "g": ("unconfirmed", None)}
+
+
+@settings(max_examples=80, deadline=None)
+@given(st.lists(st.tuples(st.one_of(st.none(), st.integers(0, 6)),
+                          st.sampled_from(["a", " a", "b ", "b", "", None, "c"])), max_size=15),
+       st.sets(st.integers(-1, 8)), st.sets(st.sampled_from(["a", "b", "c", "d"])))
+def test_contact_lookup_finds_what_a_scan_finds(contacts, ids, keys):
+    """ContactLookup (built once per verify) names the contacts a scan of the whole
+    campaign per page named: every contact with a wanted id, every copy of a wanted
+    trimmed key, in campaign order."""
+    remote = pd.DataFrame({"remote_id": pd.array([i for i, _ in contacts], dtype="Int64"),
+                           "external_unique_id": [k for _, k in contacts]})
+    trimmed = stripped_text(remote["external_unique_id"])
+    scan = (remote["remote_id"].isin(ids).fillna(False).to_numpy(dtype=bool)
+            | trimmed.isin(keys).to_numpy(dtype=bool))
+    assert ContactLookup(remote).named(ids, keys).tolist() == np.flatnonzero(scan).tolist()
