@@ -18,7 +18,15 @@ import numpy as np
 import pandas as pd
 
 from .extract.mapping import PHONE_FIELDS, REGION_COLUMN, Mapping
-from .normalize import TEXT, KeyCodes, norm_phones, phone_hashes, positions_in, stripped_text
+from .normalize import (
+    TEXT,
+    KeyCodes,
+    norm_phones,
+    phone_hashes,
+    positions_in,
+    stripped_text,
+    taken_at,
+)
 from .plan import Plan
 from .state import StateStore
 from .validate import validate_prepared
@@ -259,9 +267,9 @@ def record_applied(store: StateStore, campaign_id: int, run_id: int, plan: Plan,
         ids = _done_ids(done)
         at = positions_in(kept["key"], ids["key"])
         kept["remote_hash"] = pd.array([None] * len(kept), dtype="Int64")
-        kept["remote_id"] = pd.array(np.where(
-            at >= 0, ids["remote_id"].to_numpy(dtype=object)[np.maximum(at, 0)] if len(ids)
-            else None, kept["plan_id"].to_numpy(dtype=object)), dtype="Int64")
+        kept["remote_id"] = pd.array(taken_at(ids["remote_id"].to_numpy(dtype=object), at,
+                                              kept["plan_id"].to_numpy(dtype=object)),
+                                     dtype="Int64")
     else:
         table = _after_table(after, kept["key"])
         at = positions_in(kept["key"], table["key"])

@@ -583,6 +583,16 @@ def positions_in(values: Any, lookup: Any) -> np.ndarray:
     return found.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int64, copy=False)
 
 
+def taken_at(values: Any, at: np.ndarray, missing: Any) -> np.ndarray:
+    """`values` at the positions `at` (as `positions_in` gives them), as objects;
+    `missing` (one value, or an array as long as `at`) where a position is -1."""
+    if len(values):
+        picked = np.asarray(values, dtype=object)[np.where(at < 0, 0, at)]
+    else:
+        picked = np.full(len(at), None, dtype=object)
+    return np.where(at < 0, missing, picked)
+
+
 def phone_hashes(phones: Iterable[str]) -> pd.Series:
     """One int64 per phone (E.164 text): what the state store keeps instead of the
     number, so a carried row's phone can be compared without normalizing it again."""

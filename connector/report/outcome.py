@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ..normalize import TEXT, positions_in
+from ..normalize import TEXT, positions_in, taken_at
 
 #: every outcome of a write, failures first (the order of the report's cards)
 OUTCOMES = ("failed", "pending", "unconfirmed", "skipped", "done")
@@ -80,13 +80,6 @@ def operations_frame(ops: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-def _looked_up(found: np.ndarray, values: pd.Series, missing: str) -> np.ndarray:
-    """values[found], `missing` where found is -1."""
-    picked = values.to_numpy(dtype=object)[np.where(found < 0, 0, found)] if len(
-        values) else np.full(len(found), missing, dtype=object)
-    return np.where(found < 0, missing, picked)
-
-
 def attach_outcomes(rows: pd.DataFrame, remote: pd.DataFrame, ops: pd.DataFrame
                     ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """The plan's rows and remote contacts with ``outcome`` and ``error``: adds and
@@ -103,8 +96,8 @@ def attach_outcomes(rows: pd.DataFrame, remote: pd.DataFrame, ops: pd.DataFrame
             continue
         sel = rows["action"].eq(action).to_numpy(dtype=bool)
         found = positions_in(rows.loc[sel, "external_unique_id"], mine["key"])
-        outcome[sel] = _looked_up(found, mine["outcome"], "skipped")
-        error[sel] = _looked_up(found, mine["error"], "")
+        outcome[sel] = taken_at(mine["outcome"].to_numpy(dtype=object), found, "skipped")
+        error[sel] = taken_at(mine["error"].to_numpy(dtype=object), found, "")
     rows["outcome"] = pd.array(outcome, dtype=TEXT)
     rows["error"] = pd.array(error, dtype=TEXT)
     outcome = np.full(len(remote), "", dtype=object)
@@ -117,8 +110,8 @@ def attach_outcomes(rows: pd.DataFrame, remote: pd.DataFrame, ops: pd.DataFrame
         found = pd.Index(deletes["remote_id"].astype("int64")).get_indexer(
             ids.fillna(-1).astype("int64"))
         found[ids.isna().to_numpy()] = -1
-        outcome[sel] = _looked_up(found, deletes["outcome"], "skipped")
-        error[sel] = _looked_up(found, deletes["error"], "")
+        outcome[sel] = taken_at(deletes["outcome"].to_numpy(dtype=object), found, "skipped")
+        error[sel] = taken_at(deletes["error"].to_numpy(dtype=object), found, "")
     remote["outcome"] = pd.array(outcome, dtype=TEXT)
     remote["error"] = pd.array(error, dtype=TEXT)
     return rows, remote
