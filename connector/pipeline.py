@@ -797,7 +797,7 @@ class Sync:
         files = write_report(plan, self.report_dir, mask_pii=self.mask_pii, originals=originals)
         write_operations(store.iter_operations(run_id), files.directory / "operations.csv",
                          mask_pii=self.mask_pii)
-        columns, chunks = ([], iter(())) if self.validated is None else source_chunks(
+        columns, chunks = ([], ()) if self.validated is None else source_chunks(
             self.validated.info, self.validated.source, self.validated.mapping)
         write_outcome_files(plan, files.directory, source_columns=columns,
                             source_chunks=chunks, mask_pii=self.mask_pii)

@@ -54,6 +54,9 @@ class SourceInfo:
     #: JSON: (line, column) of the cells that held an object or an array (kept as
     #: JSON text; a contact field built from one rejects its row)
     structured: dict[tuple[int, str], str] = field(default_factory=dict)
+    #: CSV: how the text was decoded (codec, BOM), so rows can be read again without
+    #: deciding it again (`csv.rows_at`)
+    text: TextEncoding | None = field(default=None, repr=False, compare=False)
 
 
 def file_sha256(path: Path) -> str:

@@ -156,6 +156,59 @@ def _chunks(path: Path, enc: TextEncoding, info: SourceInfo, width: int, keep: l
         reader.close()
 
 
+def rows_at(info: SourceInfo, lines: Collection[int] | None, chunk_rows: int
+            ) -> Iterator[pd.DataFrame]:
+    """The records that start on `lines` (or all), every column, as frames of at most
+    `chunk_rows` rows in file order: the file read again with what the first pass
+    decided (encoding, delimiter, header, width), in one lean pass of the csv module
+    that builds only the wanted rows (no checksum, no frame of the others). A record is
+    padded or cut to the header's width as `_chunks` does; the pass stops after the
+    last wanted line."""
+    if info.text is None:
+        raise ValueError("rows_at needs the SourceInfo of a CSV read (open_csv)")
+    every = lines is None
+    wanted = set() if lines is None else {int(x) for x in lines}
+    if not every and not wanted:
+        return
+    last_wanted = max(wanted) if wanted else 0
+    width = len(info.columns)
+    reader = _Reader(Path(info.path), info.text, info.delimiter or ",")
+    try:
+        reader.skip_to(info.header_line)
+        csv_reader = reader.reader
+        records: list[list[str]] = []
+        found: list[int] = []
+        try:
+            for record in csv_reader:
+                start, reader.last = reader.last + 1, csv_reader.line_num
+                if not every and start not in wanted:
+                    if start >= last_wanted:
+                        break
+                    continue
+                size = len(record)
+                if not any(record) or (size != width  # a blank record, as in _chunks
+                                       and not any(f.strip() for f in record)):
+                    continue
+                if size < width:
+                    record = record + [""] * (width - size)
+                elif size > width:
+                    record = record[:width]
+                records.append(record)
+                found.append(start)
+                if len(found) >= chunk_rows:
+                    yield make_frame(records, found, info.columns, 0)
+                    records, found = [], []
+                if not every and start >= last_wanted:
+                    break
+        except csv.Error as exc:
+            raise SourceError(f"malformed CSV: {exc}", path=info.path, line=reader.last + 1,
+                              hint=QUOTE_HINT) from None
+        if found:
+            yield make_frame(records, found, info.columns, 0)
+    finally:
+        reader.close()
+
+
 #: how many records from the top may stand above the header (title lines, a date...)
 HEADER_SCAN = 30
 
@@ -197,11 +250,14 @@ def _find_header(reader: _Reader, hints: SourceHints, wanted: Collection[str] | 
 
 
 def open_csv(path: Path, hints: SourceHints, wanted: Collection[str] | None,
-             chunk_rows: int) -> tuple[Iterator[pd.DataFrame], SourceInfo]:
-    """Check the file and read its header now; the returned iterator reads the rows."""
+             chunk_rows: int, *, all_columns: bool = False
+             ) -> tuple[Iterator[pd.DataFrame], SourceInfo]:
+    """Check the file and read its header now; the returned iterator reads the rows
+    (the `wanted` columns, or every column with `all_columns`: the wanted ones still
+    find the header below a title line)."""
     spath = str(path)
     enc = detect_text(path, hints.encoding)
-    info = SourceInfo(path=spath, format="csv", encoding=enc.name, sha256=enc.sha256)
+    info = SourceInfo(path=spath, format="csv", encoding=enc.name, sha256=enc.sha256, text=enc)
     if enc.note:
         info.notes.append(enc.note)
     if hints.delimiter:
@@ -237,6 +293,6 @@ def open_csv(path: Path, hints: SourceHints, wanted: Collection[str] | None,
                           line=info.header_line, hint="the file must hold at least one contact")
     # trailing blank header cells were dropped; their fields must stay blank (checked per row)
     width = len(info.columns)
-    keep = kept_positions(info.columns, wanted)
+    keep = kept_positions(info.columns, None if all_columns else wanted)
     names = [info.columns[i] for i in keep]
     return _chunks(path, enc, info, width, keep, names, chunk_rows), info

@@ -3,7 +3,7 @@ for the rows a report shows as the user wrote them."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Collection, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -11,8 +11,12 @@ import pandas as pd
 
 from ..contact import LINE_COLUMN
 from ..errors import MappingError
+from .csv import rows_at
 from .mapping import Mapping, apply_mapping, better_shipped_mapping, check_columns, load_mapping
 from .readers import SourceHints, iter_source, read_source
+
+#: rows per frame when a source is read again
+CHUNK_ROWS = 100_000
 
 
 def prepare_source(path: str | Path, mapping: Mapping | str | Path
@@ -56,10 +60,7 @@ def source_rows(info: Any, source: pd.DataFrame, mapping: Mapping, lines: Iterab
     rows: dict[int, list[str]] = {}
     if not wanted:
         return columns, rows
-    hints = SourceHints(**mapping.source) if mapping.source else None
-    chunks, _ = iter_source(info.path, hints, wanted_columns=mapping.source_columns(),
-                            all_columns=True)
-    for chunk in chunks:
+    for chunk in _read_again(info, mapping, wanted):
         hit = chunk[chunk[LINE_COLUMN].isin(wanted)]
         for rec in hit.itertuples(index=False, name=None):
             values = dict(zip(hit.columns, rec))
@@ -68,18 +69,31 @@ def source_rows(info: Any, source: pd.DataFrame, mapping: Mapping, lines: Iterab
     return columns, rows
 
 
-def source_chunks(info: Any, source: pd.DataFrame, mapping: Mapping
-                  ) -> tuple[list[str], Iterator[pd.DataFrame]]:
-    """The source's column names and its rows again, every column, a chunk at a time
-    (the validation pass kept only the mapped columns): for files that show each row
-    as the user wrote it (success.csv, errors.csv). The file is opened only when the
-    chunks are first asked for, so a run with nothing to show does not read it again."""
-    columns = source_columns(info, source)
+def _read_again(info: Any, mapping: Mapping, lines: Collection[int] | None
+                ) -> Iterator[pd.DataFrame]:
+    """The source's rows again, every column, in chunks: those at `lines` (when
+    given; a chunk may hold others) or all. A CSV whose first pass is known is read
+    again with what that pass decided (`csv.rows_at`: encoding, delimiter, the header
+    line below any title) and builds only the wanted rows."""
+    if getattr(info, "text", None) is not None:
+        yield from rows_at(info, lines, CHUNK_ROWS)
+        return
     hints = SourceHints(**mapping.source) if mapping.source else None
+    chunks, _ = iter_source(info.path, hints, wanted_columns=mapping.source_columns(),
+                            all_columns=True, chunk_rows=CHUNK_ROWS)
+    yield from chunks
 
-    def chunks() -> Iterator[pd.DataFrame]:
-        rows, _ = iter_source(info.path, hints, wanted_columns=mapping.source_columns(),
-                              all_columns=True)
-        yield from rows
 
-    return columns, chunks()
+def source_chunks(info: Any, source: pd.DataFrame, mapping: Mapping
+                  ) -> tuple[list[str], Callable[[Collection[int] | None], Iterator[pd.DataFrame]]]:
+    """The source's column names, and a function giving its rows again, every column, a
+    chunk at a time (the validation pass kept only the mapped columns): those at the
+    lines it is given (a chunk may hold others too), or all. For the files that show
+    each row as the user wrote it (success.csv, errors.csv). Nothing is read until the
+    function is called, so a run with nothing to show does not read the file again."""
+    columns = source_columns(info, source)
+
+    def chunks(lines: Collection[int] | None = None) -> Iterator[pd.DataFrame]:
+        return _read_again(info, mapping, lines)
+
+    return columns, chunks

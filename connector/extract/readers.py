@@ -80,7 +80,7 @@ def iter_source(path: str | os.PathLike[str], hints: SourceHints | None = None, 
     hints = hints or SourceHints()
     fmt = detect_format(p)
     if fmt == "csv":
-        return open_csv(p, hints, None if all_columns else wanted_columns, chunk_rows)
+        return open_csv(p, hints, wanted_columns, chunk_rows, all_columns=all_columns)
     if fmt == "excel":
         return open_excel(p, hints, wanted_columns, chunk_rows, trim=not all_columns)
     return open_json(p, hints, None if all_columns else wanted_columns, chunk_rows,

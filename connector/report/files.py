@@ -7,7 +7,7 @@ from __future__ import annotations
 import contextlib
 import csv
 import os
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -281,7 +281,8 @@ def _records(table: pd.DataFrame, at: np.ndarray) -> list[list[Any]]:
 
 def write_outcome_files(plan: Plan, directory: str | os.PathLike[str], *,
                         source_columns: Sequence[str] = (),
-                        source_chunks: Iterable[pd.DataFrame] = (),
+                        source_chunks: Iterable[pd.DataFrame]
+                        | Callable[[np.ndarray], Iterable[pd.DataFrame]] = (),
                         mask_pii: bool = False) -> tuple[int, int]:
     """success.csv and errors.csv, as a Data Loader user expects them: every write that
     was done (success), and every write that failed, is pending, unconfirmed or was not
@@ -289,7 +290,7 @@ def write_outcome_files(plan: Plan, directory: str | os.PathLike[str], *,
     columns, its line, the action and (errors) the platform's message and what to do.
 
     The originals come from `source_chunks` (the source read again, all columns, a
-    chunk at a time). The outcome table is sorted by line, so each chunk's rows are
+    chunk at a time; or a function of the sorted lines wanted giving those chunks). The outcome table is sorted by line, so each chunk's rows are
     found by a binary search, and only they become Python values: memory stays
     bounded however many rows were written. Returns (success rows, error rows)."""
     table = outcome_table(plan)
@@ -322,6 +323,8 @@ def write_outcome_files(plan: Plan, directory: str | os.PathLike[str], *,
         lines = table["line"].to_numpy(dtype="int64", na_value=-1)[:lined]  # sorted
         seen = np.zeros(lined, dtype=bool)
         blank = [""] * len(columns)
+        if callable(source_chunks):
+            source_chunks = source_chunks(np.unique(lines)) if lined else ()
         for chunk in (source_chunks if lined else ()):
             numbers = pd.to_numeric(chunk["__line__"], errors="coerce").to_numpy(
                 dtype="float64")
