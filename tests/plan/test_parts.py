@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from connector.normalize import TEXT, phone_hashes
 from connector.plan import Plan, PlanOptions, build_plan, remote_frame
 from connector.plan.compliance import Compliance
-from connector.plan.parts import build_plan_parts, parts_for
+from connector.plan.parts import build_plan_parts, by_part, parts_for
 from connector.validate.schema import normalize_contacts
 
 FIELDS = ["external_unique_id", "name", "email", "phone_number", "outbound_number"]
@@ -124,3 +124,14 @@ def test_a_phone_chain_across_parts_keeps_its_waves():
     whole = build_plan(v.valid, v.rejects, rem, options)
     assert sorted(whole.rows["wave"].dropna().astype(int).tolist()) == list(range(n))
     same(build_plan_parts(v.valid, v.rejects, rem, options, part_rows=1), whole)
+
+
+@given(st.integers(1, 6).flatmap(lambda parts: st.tuples(
+    st.just(parts), st.lists(st.integers(0, parts - 1), max_size=40))))
+def test_by_part_is_each_parts_positions(case):
+    parts, ids = case
+    part = np.array(ids, dtype=np.int64)
+    got = by_part(part, parts)
+    assert len(got) == parts
+    for p in range(parts):
+        assert got[p].tolist() == np.flatnonzero(part == p).tolist()
