@@ -43,9 +43,11 @@ class PhoneResult(NamedTuple):
 
 _NANP_REGIONS = frozenset(phonenumbers.COUNTRY_CODE_TO_REGION_CODE[1])
 # NANP shapes: optional +1/1 prefix, (NPA) or NPA, exchange (3 digits), line number (4 digits), separated by one of " .-"
-_NANP_RE = re.compile(
-    r"(?:(\+1|1)[ .\-]?)?(?:\(([0-9]{3})\)|([0-9]{3}))[ .\-]?([0-9]{3})[ .\-]?([0-9]{4})")
-_EXCEL_FLOAT_RE = re.compile(r"([0-9]+)\.0+\Z")
+_NANP_PATTERN = (r"(?:(?P<p>\+1|1)[ .\-]?)?(?:\((?P<a>[0-9]{3})\)|(?P<b>[0-9]{3}))[ .\-]?"
+                 r"(?P<e>[0-9]{3})[ .\-]?(?P<l>[0-9]{4})")
+_NANP_RE = re.compile(_NANP_PATTERN)
+_EXCEL_FLOAT = r"([0-9]+)\.0+"
+_EXCEL_FLOAT_RE = re.compile(_EXCEL_FLOAT + r"\Z")
 _EXCEL_SCI_RE = re.compile(r"([0-9])(?:\.([0-9]+))?[eE]\+?([0-9]{1,2})\Z")
 
 
@@ -282,34 +284,62 @@ def normalize_phones(values: Sequence[str], region: str | None
 
     The bulk of a contact list is plain NANP shapes (``(201) 471-6992``) of the main
     +1 region: those whose national number the region's own pattern and its
-    fixed-line or mobile pattern accept are valid, decided in one lean pass without
-    the per-value steps that cannot apply to them (no extension, no letters, no Excel
-    number can match the shape). Every other value takes `normalize_phone`."""
-    main = _NANP_RULES[0]
-    lean = (main.leading is None and main.general is not None and len(main.types) >= 2
-            and main.types[0][1] == main.general_lengths == main.types[1][1] == {10})
-    if not lean:
+    fixed-line or mobile pattern accept are valid, decided for the whole batch by
+    Arrow kernels (`_nanp_valid_e164`: the same patterns, run by RE2 in C++). Every
+    other value takes `normalize_phone`."""
+    fast = _nanp_valid_e164(values, region)
+    if fast is None:
         return _columns([normalize_phone(v, region) for v in values])
-    nanp = _NANP_RE.fullmatch
-    excel = _EXCEL_FLOAT_RE.fullmatch
-    general = main.general.fullmatch
-    fixed, mobile = main.types[0][0].fullmatch, main.types[1][0].fullmatch
-    any_prefix = region in _NANP_REGIONS
-    e164: list[str | None] = []
+    e164: list[str | None] = fast.to_pylist()
     reasons: list[str | None] = [None] * len(values)
     notes: list[str | None] = [None] * len(values)
-    for i, raw in enumerate(values):
-        text = raw.strip() if raw else ""
-        m = nanp(text)
-        if m is not None and (any_prefix or m[1] == "+1") and excel(text) is None:
-            nsn = (m[2] or m[3]) + m[4] + m[5]
-            if general(nsn) and (fixed(nsn) or mobile(nsn)):
-                e164.append("+1" + nsn)
-                continue
-        result = normalize_phone(raw, region)
-        e164.append(result.e164)
-        reasons[i], notes[i] = result.reason, result.note
+    for i in np.flatnonzero(fast.is_null().to_numpy(zero_copy_only=False)).tolist():
+        result = normalize_phone(values[i], region)
+        e164[i], reasons[i], notes[i] = result.e164, result.reason, result.note
     return e164, reasons, notes
+
+
+_LARGE = pa.large_string()
+_EMPTY = pa.scalar("", _LARGE)
+#: what str.strip() removes (str.isspace), for Arrow's utf8_trim: the same strip
+PY_WHITESPACE = "".join(chr(c) for c in range(0x110000) if chr(c).isspace())
+
+
+def _py_stripped(values: Sequence[Any]) -> pa.Array:
+    """The values as Arrow text, stripped as str.strip() strips them (None: null)."""
+    arr = pa.array(values, type=pa.large_string(), from_pandas=True)
+    return pc.utf8_trim(arr, PY_WHITESPACE)
+
+
+def _fullmatch(arr: pa.Array, pattern: str) -> pa.Array:
+    """`re.fullmatch(pattern, value)` of each value (ASCII digit patterns), by RE2."""
+    return pc.match_substring_regex(arr, f"^(?:{pattern})$")
+
+
+def _nanp_valid_e164(values: Sequence[Any], region: str | None) -> pa.Array | None:
+    """Per value, its E.164 form when it is a plain NANP shape (`_NANP_RE`, read as +1
+    for `region`, no Excel float) whose national number the main +1 region's general
+    pattern and its fixed-line or mobile pattern accept, as `normalize_phone` would
+    find it valid; null for every other value. None when the main region's metadata
+    is not of that simple form (then every value takes the per-value path)."""
+    main = _NANP_RULES[0]
+    if not (main.leading is None and main.general is not None and len(main.types) >= 2
+            and main.types[0][1] == main.general_lengths == main.types[1][1] == {10}):
+        return None
+    text = _py_stripped(values)
+    parts = pc.extract_regex(text, f"^(?:{_NANP_PATTERN})$")
+    field = parts.field
+    nsn = pc.binary_join_element_wise(field("a"), field("b"), field("e"), field("l"), _EMPTY)
+    shaped = pc.is_valid(parts)
+    if region not in _NANP_REGIONS:
+        shaped = pc.and_(shaped, pc.equal(field("p"), "+1"))
+    shaped = pc.and_not(shaped, _fullmatch(text, _EXCEL_FLOAT))
+    valid = pc.and_(_fullmatch(nsn, main.general.pattern),
+                    pc.or_(_fullmatch(nsn, main.types[0][0].pattern),
+                           _fullmatch(nsn, main.types[1][0].pattern)))
+    keep = pc.fill_null(pc.and_(shaped, valid), False)
+    return pc.if_else(keep, pc.binary_join_element_wise(pa.scalar("+1", _LARGE), nsn, _EMPTY),
+                      pa.scalar(None, _LARGE))
 
 
 def _columns(results: Sequence[tuple[Any, Any, Any]]
@@ -378,29 +408,44 @@ def normalize_email(raw: str | None) -> EmailResult:
 def normalize_emails(values: Sequence[str]
                      ) -> tuple[list[str | None], list[str | None], list[str | None]]:
     """`normalize_email` over many values, as three columns (email, reason, note) equal
-    to its results (a property test checks it): `_email_fast`'s steps inlined for the
-    plain ASCII addresses; every other value takes `normalize_email`."""
-    local_ok, domain_ok = _FAST_LOCAL.fullmatch, _FAST_DOMAIN.fullmatch
-    specials = frozenset(SPECIAL_DOMAINS)
-    suffixes = tuple("." + d for d in SPECIAL_DOMAINS)
-    mailboxes = CASE_INSENSITIVE_MAILBOX_NAMES
-    emails: list[str | None] = []
+    to its results (a property test checks it): `_email_fast`'s steps run for the
+    whole batch by Arrow kernels (`_plain_emails`); every other value takes
+    `normalize_email`."""
+    fast = _plain_emails(values)
+    emails: list[str | None] = fast.to_pylist()
     reasons: list[str | None] = [None] * len(values)
     notes: list[str | None] = [None] * len(values)
-    for i, raw in enumerate(values):
-        text = raw.strip() if raw else ""
-        local, at, domain = text.rpartition("@")
-        if (at and len(text) <= 254 and len(domain) <= 253 and "--" not in domain
-                and local_ok(local) and domain_ok(domain)
-                and local.lower() not in mailboxes):
-            lower = domain.lower()
-            if lower not in specials and not lower.endswith(suffixes):
-                emails.append(f"{local}@{lower}")
-                continue
-        result = normalize_email(raw)
-        emails.append(result.email)
-        reasons[i], notes[i] = result.reason, result.note
+    for i in np.flatnonzero(fast.is_null().to_numpy(zero_copy_only=False)).tolist():
+        result = normalize_email(values[i])
+        emails[i], reasons[i], notes[i] = result.email, result.reason, result.note
     return emails, reasons, notes
+
+
+_MAILBOXES = pa.array(sorted(CASE_INSENSITIVE_MAILBOX_NAMES), type=pa.large_string())
+_SPECIALS = pa.array(sorted(SPECIAL_DOMAINS), type=pa.large_string())
+
+
+def _plain_emails(values: Sequence[Any]) -> pa.Array:
+    """Per value, the address `_email_fast` gives for it (a plain ASCII address, its
+    domain lower-cased), null where it gives None or the value is blank: the same
+    tests, in C++ (RE2 runs the same ASCII patterns)."""
+    text = _py_stripped(values)
+    parts = pc.extract_regex(text, r"^(?P<local>(?s:.)*)@(?P<domain>[^@]*)$")  # rpartition
+    local, domain = parts.field("local"), parts.field("domain")
+    ok = pc.and_(pc.less_equal(pc.utf8_length(text), 254),
+                 pc.less_equal(pc.utf8_length(domain), 253))
+    ok = pc.and_not(ok, pc.match_substring(domain, "--"))
+    ok = pc.and_(ok, _fullmatch(local, _FAST_LOCAL.pattern))
+    ok = pc.and_(ok, _fullmatch(domain, _FAST_DOMAIN.pattern))
+    ok = pc.and_not(ok, pc.is_in(pc.utf8_lower(local), value_set=_MAILBOXES))
+    lower = pc.utf8_lower(domain)  # ASCII, by the pattern
+    ok = pc.and_not(ok, pc.is_in(lower, value_set=_SPECIALS))
+    for special in SPECIAL_DOMAINS:
+        ok = pc.and_not(ok, pc.ends_with(lower, "." + special))
+    keep = pc.fill_null(ok, False)
+    return pc.if_else(keep, pc.binary_join_element_wise(local, pa.scalar("@", _LARGE), lower,
+                                                        _EMPTY),
+                      pa.scalar(None, _LARGE))
 
 
 def map_unique(raw: pd.Series, func=None, *, batch=None

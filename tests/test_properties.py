@@ -108,7 +108,10 @@ messy_phone = st.one_of(
     .map(lambda t: t[1](*t[0]) + t[2] if t[2] != "'" else "'" + t[1](*t[0])),
     st.text(" ()+-.0123456789xe#", max_size=20), st.text(max_size=8),
     st.sampled_from(["", "  ", "+44 20 7946 0958", "2.014716992E9", "1201471.0000",
-                     "1-800-FLOWERS", "+1 684 622 1234", "(416) 555-0199"]))
+                     "1-800-FLOWERS", "+1 684 622 1234", "(416) 555-0199",
+                     # whitespace str.strip() removes, and the batch path must too
+                     "\u2003(201) 471-6992\x1c", "\x85 201-471-6992", "\u205f2014716992\u3000",
+                     "\u200b(201) 471-6992", "2014716992\ufeff"]))
 
 
 @SETTINGS
@@ -123,7 +126,8 @@ messy_email = st.one_of(
     st.builds(lambda a, b, c: f"{a}@{b}.{c}", local, label, tld),
     st.builds(lambda a, b: f" {a}@{b.upper()}.COM ", local, label),
     st.sampled_from(["", "  ", "postmaster@Example.com", "a@b.test", "a@x.localhost",
-                     "a@b--c.com", "a@münchen.de", "a..b@c.com", "x@y", "abuse@x.org"]),
+                     "a@b--c.com", "a@münchen.de", "a..b@c.com", "x@y", "abuse@x.org",
+                     "a@xn--mnchen-3ya.de", "\u2009a@b.com\x1f", "\x1ea@b.com", "\u200ba@b.com"]),
     st.text(max_size=16))
 
 
