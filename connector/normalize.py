@@ -594,12 +594,31 @@ def text_array(values: Sequence[Any]) -> pd.api.extensions.ExtensionArray:
 
 
 def joined_arrays(parts: Sequence[Any], dtype: Any = TEXT) -> Any:
-    """Arrays of one dtype (built a batch at a time) as one array; empty when none."""
+    """Arrays of one dtype (built a batch at a time) as one array; empty when none.
+    Text comes back as one contiguous Arrow array (`one_chunk`)."""
     if not parts:
         return pd.array([], dtype=dtype)
     if len(parts) == 1:
-        return parts[0]
-    return pd.concat([pd.Series(a, copy=False) for a in parts], ignore_index=True).array
+        return one_chunk(parts[0])
+    return one_chunk(pd.concat([pd.Series(a, copy=False) for a in parts],
+                               ignore_index=True).array)
+
+
+def one_chunk(values: Any) -> Any:
+    """A `TEXT` array (or Series) held in several Arrow chunks as one contiguous chunk
+    (anything else as it is). Joined batches are chunked, and taking rows from a
+    chunked array costs about ten times more than from one chunk (100,000 of 10M rows:
+    47 ms against 4.6 ms), which the plan does once per part and column."""
+    array = values.array if isinstance(values, pd.Series) else values
+    if not (isinstance(array, pd.api.extensions.ExtensionArray) and array.dtype == TEXT):
+        return values
+    chunked = pa.array(array)
+    if not isinstance(chunked, pa.ChunkedArray) or chunked.num_chunks <= 1:
+        return values
+    single = pd.array(chunked.combine_chunks(), dtype=TEXT)
+    if isinstance(values, pd.Series):
+        return pd.Series(single, index=values.index, name=values.name, copy=False)
+    return single
 
 
 def _arrow_text(values: Any) -> pa.Array:

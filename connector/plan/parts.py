@@ -35,6 +35,7 @@ from ..normalize import (
     compact_text,
     joined_arrays,
     norm_phones,
+    one_chunk,
     phone_hashes,
     stripped_text,
 )
@@ -179,7 +180,7 @@ def stacked(frames: list[pd.DataFrame], order: np.ndarray,
     caller's way to hand the freed one back)."""
     columns = {}
     for c in frames[0].columns:
-        joined = pd.concat([f[c] for f in frames], ignore_index=True)
+        joined = one_chunk(pd.concat([f[c] for f in frames], ignore_index=True))
         for f in frames:
             del f[c]
         columns[c] = joined.take(order).reset_index(drop=True)

@@ -36,6 +36,7 @@ from ..normalize import (
     map_unique,
     normalize_emails,
     normalize_phones,
+    one_chunk,
 )
 from .countries import regions_of
 
@@ -449,7 +450,8 @@ def normalize_contacts(mapped: pd.DataFrame, *, region: str | None,
     bad = np.zeros(n, dtype=bool)
     bad[first["index"].to_numpy(dtype="int64")] = True
     valid = work.loc[~bad, list(API_FIELDS)]
-    valid = pd.DataFrame({fld: valid[fld].fillna("").astype(TEXT) for fld in API_FIELDS})
+    valid = pd.DataFrame({fld: one_chunk(valid[fld].fillna("").astype(TEXT))
+                          for fld in API_FIELDS})
     valid[LINE_COLUMN] = lines[~bad]
     valid = valid.reset_index(drop=True)
 
