@@ -26,6 +26,7 @@ from .base import (
     make_frame,
     open_text,
 )
+from .plaincsv import arrow_chunks, plain_shape
 
 DELIMITERS = (",", ";", "\t", "|")
 NAMED = {"tab": "\t", "\\t": "\t", "comma": ",", "semicolon": ";", "pipe": "|"}
@@ -295,4 +296,12 @@ def open_csv(path: Path, hints: SourceHints, wanted: Collection[str] | None,
     width = len(info.columns)
     keep = kept_positions(info.columns, None if all_columns else wanted)
     names = [info.columns[i] for i in keep]
-    return _chunks(path, enc, info, width, keep, names, chunk_rows), info
+
+    def chunks() -> Iterator[pd.DataFrame]:
+        # a plain file (no quotes, one record per line...) is read by Arrow; the same frames
+        if plain_shape(path, enc, delimiter, width, info.header_line):
+            yield from arrow_chunks(path, info, width, keep, names, chunk_rows)
+        else:
+            yield from _chunks(path, enc, info, width, keep, names, chunk_rows)
+
+    return chunks(), info
