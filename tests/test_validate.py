@@ -235,3 +235,31 @@ def test_help_explains_every_option():
     assert result.exit_code == 0
     for option in ("--mapping", "--rejects", "--output"):
         assert option in result.output
+
+
+def test_valid_csv_is_what_the_csv_module_writes(tmp_path) -> None:
+    """validate --output .csv: UTF-8 with BOM, CRLF, quoted where needed, formula-like
+    cells neutralized; the same bytes as csv.writer of the rows."""
+    import csv
+    import io
+
+    import pandas as pd
+
+    from connector.contact import API_FIELDS
+    from connector.fileio import neutralize_cell
+    from connector.validate import write_valid
+    from connector.validate.schema import normalize_contacts
+
+    frame = pd.DataFrame({
+        "external_unique_id": ["k1", "=k2", "k,3"], "name": ['Ann "A" Lee', "Bob", "-Cy"],
+        "email": ["a@b.com", "", "c@d.org"],
+        "phone_number": ["(201) 471-6992", "+1 201 471 6993", "201.471.6994"],
+        "outbound_number": ["", "", ""], "__line__": [2, 3, 4]}, dtype=object)
+    result = normalize_contacts(frame, region="US")
+    assert write_valid(result, tmp_path / "v.csv") == 3
+    buf = io.StringIO(newline="")
+    writer = csv.writer(buf)
+    writer.writerow(API_FIELDS)
+    for rec in result.valid[list(API_FIELDS)].itertuples(index=False, name=None):
+        writer.writerow([neutralize_cell(v) for v in rec])
+    assert (tmp_path / "v.csv").read_bytes() == buf.getvalue().encode("utf-8-sig")

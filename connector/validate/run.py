@@ -17,7 +17,7 @@ import pandas as pd
 from ..contact import API_FIELDS, LINE_COLUMN
 from ..errors import UsageError
 from ..extract.mapping import Mapping
-from ..fileio import atomic_write, write_csv
+from ..fileio import atomic_write, write_frame_csv
 from ..normalize import stripped_text
 from .schema import ValidationResult, normalize_contacts
 
@@ -163,4 +163,5 @@ def write_valid(result: ValidationResult, output: str | Path) -> int:
         return len(records)
     if target.suffix.lower() != ".csv":
         raise UsageError(f"cannot write {target}: the file name must end in .csv or .json")
-    return write_csv(target, list(API_FIELDS), rows.itertuples(index=False, name=None))
+    # the bytes write_csv writes (tests/report/test_frame_csv.py), by whole columns
+    return write_frame_csv(target, rows)
