@@ -301,8 +301,10 @@ def normalize_phones(values: Sequence[str], region: str | None
 
 _LARGE = pa.large_string()
 _EMPTY = pa.scalar("", _LARGE)
-#: what str.strip() removes (str.isspace), for Arrow's utf8_trim: the same strip
-PY_WHITESPACE = "".join(chr(c) for c in range(0x110000) if chr(c).isspace())
+#: what str.strip() removes (every character str.isspace() holds, as this Python's
+#: Unicode tables give them; a test checks), for Arrow's utf8_trim: the same strip
+PY_WHITESPACE = ("\t\n\x0b\x0c\r\x1c\x1d\x1e\x1f \x85\xa0\u1680\u2000\u2001\u2002\u2003"
+                 "\u2004\u2005\u2006\u2007\u2008\u2009\u200a\u2028\u2029\u202f\u205f\u3000")
 
 
 def _py_stripped(values: Sequence[Any]) -> pa.Array:
@@ -513,9 +515,6 @@ def comparison_frame(remote: pd.DataFrame, region: str | None) -> pd.DataFrame:
 _NANP_DISPLAY = r"\+1[ .\-]?\(?[2-9][0-9]{2}\)?[ .\-]?[0-9]{3}[ .\-]?[0-9]{4}"
 
 
-_DISPLAY_SEPARATORS = b"+-(). "
-
-
 def norm_phones(series: pd.Series, region: str | None) -> pd.Series:
     """The comparison key of each phone: its E.164 form where it parses, else the
     value stripped ("" stays "").
@@ -525,21 +524,20 @@ def norm_phones(series: pd.Series, region: str | None) -> pd.Series:
     the number is valid: a valid number gets exactly its E.164 form, and an invalid
     one a key no valid number has, so comparisons and phone ownership come out as
     with the per-value path. Every other value goes through `normalize_phone`."""
-    text = stripped_text(series)
-    out = pd.Series("", index=series.index, dtype=object)
-    filled = text.ne("")  # blanks stay "" (--trust-state compares a million of them)
-    shaped = pd.Series(False, index=series.index)
-    if filled.any():
-        shaped[filled] = text[filled].str.fullmatch(_NANP_DISPLAY)
-    if shaped.any():
-        # the shape leaves only "+", "-", "(", ")", "." and spaces besides the digits
-        # (ASCII, by the shape), removed by bytes.translate: a C loop, no dict per char
-        out[shaped] = ["+" + t.encode("ascii").translate(None, _DISPLAY_SEPARATORS).decode()
-                       for t in text[shaped].to_numpy(dtype=object)]
-    rest = ~shaped & filled
-    if rest.any():
-        value, _, _ = map_unique(text[rest], lambda u: normalize_phone(u, region))
-        out[rest] = value.where(value.notna(), text[rest]).to_numpy()
+    text = _arrow_text(series) if isinstance(series.dtype, pd.StringDtype) else pa.array(
+        as_text(series).to_numpy(dtype=object), type=_LARGE)
+    text = pc.utf8_trim(pc.fill_null(text, _EMPTY), PY_WHITESPACE)  # as str.strip()
+    # the shape leaves only "+", "-", "(", ")", "." and spaces besides the digits
+    shaped = pc.match_substring_regex(text, f"^(?:{_NANP_DISPLAY})$")
+    digits = pc.binary_join_element_wise(pa.scalar("+", _LARGE),
+                                         pc.replace_substring_regex(text, "[^0-9]", ""), _EMPTY)
+    values = pc.if_else(shaped, digits, text).to_numpy(zero_copy_only=False)
+    out = pd.Series(values, index=series.index, dtype=object)
+    rest = pc.and_not(pc.not_equal(text, _EMPTY), shaped).to_numpy(zero_copy_only=False)
+    if rest.any():  # blanks stay "" (--trust-state compares a million of them)
+        some = out[rest]
+        value, _, _ = map_unique(some, lambda u: normalize_phone(u, region))
+        out[rest] = value.where(value.notna(), some).to_numpy()
     return out
 
 
@@ -635,6 +633,24 @@ def _arrow_text(values: Any) -> pa.Array:
     if isinstance(out, pa.ChunkedArray):
         out = out.combine_chunks()
     return out.cast(pa.large_string())
+
+
+_WHITESPACE_RUN = "[" + "".join(f"\\x{{{ord(c):x}}}" for c in PY_WHITESPACE) + "]+"
+
+
+def folded_keys(values: Any) -> np.ndarray:
+    """Each key as `plan.safety.fold_key` folds it (``"".join(key.split()).casefold()``:
+    no whitespace, case-folded), as an object array of str: the whitespace removed and
+    ASCII lower-cased by Arrow kernels; keys that are not ASCII case-folded by Python
+    (casefold is not lower outside ASCII). Missing values fold to ""."""
+    text = pc.fill_null(_arrow_text(values), _EMPTY)
+    bare = pc.replace_substring_regex(text, _WHITESPACE_RUN, "")
+    out = pc.utf8_lower(bare).to_numpy(zero_copy_only=False)
+    ascii_ = pc.string_is_ascii(bare).to_numpy(zero_copy_only=False)
+    if not ascii_.all():
+        at = np.flatnonzero(~ascii_)
+        out[at] = [v.casefold() for v in bare.take(pa.array(at)).to_pylist()]
+    return out
 
 
 def positions_in(values: Any, lookup: Any) -> np.ndarray:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 import phonenumbers
 from hypothesis import HealthCheck, assume, given, settings
@@ -180,7 +181,10 @@ def test_normalizing_a_normalized_contact_changes_nothing(records):
 remote_phone = st.one_of(
     nanp.map(lambda p: f"+1-({p[0]})-{p[1]}-{p[2]}"), nanp.map(lambda p: f"+1{p[0]}{p[1]}{p[2]}"),
     nanp.map(lambda p: f"+1 {p[0]} {p[1]} {p[2]}"), st.text(" +-().0123456789", max_size=18),
-    st.just("+44 20 7946 0958"), st.just(""))
+    st.just("+44 20 7946 0958"), st.just(""),
+    # a display shape followed by more: an extension the number keeps
+    nanp.map(lambda p: f"+1 ({p[0]}) {p[1]}-{p[2]} ext. 12"),
+    nanp.map(lambda p: f" +1-{p[0]}-{p[1]}-{p[2]}x7\u3000"))
 remote_email = st.one_of(st.builds(lambda a, b, c: f"{a}@{b}.{c}", local, label, tld),
                          st.text(max_size=15), st.just("Postmaster@Example.COM"),
                          st.just("x@bücher.DE"))
@@ -401,3 +405,19 @@ def test_chunks_give_the_same_result_as_one_chunk(records, chunk_rows):
         pd.testing.assert_frame_equal(getattr(chunked, name), getattr(one, name), obj=name)
     assert chunked.rejected_lines == one.rejected_lines
     assert chunked.reason_counts == one.reason_counts
+
+
+def test_py_whitespace_is_what_str_strip_removes():
+    from connector.normalize import PY_WHITESPACE
+
+    assert PY_WHITESPACE == "".join(chr(c) for c in range(0x110000) if chr(c).isspace())
+
+
+@SETTINGS
+@given(st.lists(st.one_of(st.text(max_size=8), st.sampled_from(
+    ["Straße", "ǅa", "ﬁx", "K\u200bX", " a\u2003B ", "İ", "ΣΑΣ", "\u1680k"])), max_size=20))
+def test_folded_keys_equal_fold_key(keys):
+    from connector.normalize import folded_keys
+    from connector.plan.safety import fold_key
+
+    assert list(folded_keys(np.array(keys, dtype=object))) == [fold_key(k) for k in keys]

@@ -33,6 +33,7 @@ from ..normalize import (
     TEXT,
     as_text,
     compact_text,
+    folded_keys,
     joined_arrays,
     norm_phones,
     one_chunk,
@@ -205,11 +206,11 @@ def objects(frame: pd.DataFrame) -> pd.DataFrame:
 # ------------------------------------------------------------------ nodes and links
 
 
-def fold_hashes(keys: np.ndarray) -> np.ndarray:
+def fold_hashes(keys: Any) -> np.ndarray:
     """Per key, a hash of it folded as `safety.fold_key` folds it (no whitespace,
-    case-folded): keys equal but for case or spacing hash alike."""
-    folded = pd.Series(keys, dtype=object).str.replace(r"\s+", "", regex=True).str.casefold()
-    return pd.util.hash_array(folded.to_numpy(dtype=object), categorize=False).view(np.int64)
+    case-folded, `normalize.folded_keys`): keys equal but for case or spacing hash
+    alike."""
+    return pd.util.hash_array(folded_keys(keys), categorize=False).view(np.int64)
 
 
 def chunks(n: int) -> list[slice]:
@@ -220,8 +221,7 @@ def key_nodes(keys: pd.Series) -> np.ndarray:
     """The node of each key: the hash of its folded form."""
     out = np.zeros(len(keys), dtype=np.int64)
     for s in chunks(len(keys)):
-        values = stripped_text(keys.iloc[s]).to_numpy(dtype=object)
-        out[s] = fold_hashes(values)
+        out[s] = fold_hashes(keys.iloc[s])  # folding removes the spaces strip() would
     return out
 
 
