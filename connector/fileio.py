@@ -181,6 +181,13 @@ _FORMULA_START = "^[" + re.escape("".join(FORMULA_PREFIXES)) + "]"
 _NEEDS_QUOTES = '[,"\r\n]'
 
 
+def csv_lines(frame: pd.DataFrame) -> memoryview | None:
+    """The rows of `frame` (several columns) as the UTF-8 bytes csv.writer writes for
+    them, neutralized (see `_arrow_lines`); None when a column holds values other than
+    text and integers."""
+    return _arrow_lines(frame) if len(frame.columns) > 1 else None
+
+
 def _arrow_lines(frame: pd.DataFrame) -> memoryview | None:
     """The rows of `frame` (several columns) as the UTF-8 bytes csv.writer writes for
     them, each ending in CRLF: cells neutralized (`neutralize_cell`; integers as they

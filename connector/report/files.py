@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ..fileio import atomic_write, neutralize_cell, write_csv, write_frames_csv
+from ..fileio import atomic_write, csv_lines, neutralize_cell, write_csv, write_frames_csv
 from ..normalize import TEXT
 from ..plan import Plan
 from ..plan.parts import stacked
@@ -271,14 +271,6 @@ def outcome_table(plan: Plan) -> pd.DataFrame:
     return stacked(parts, np.argsort(lines, kind="stable"))
 
 
-def _records(table: pd.DataFrame, at: np.ndarray) -> list[list[Any]]:
-    """The table's rows at positions `at` as CSV cells: blanks for missing values."""
-    picked = table.iloc[at]
-    return [["" if v is None or v is pd.NA or (isinstance(v, float) and np.isnan(v))
-             else v for v in rec]
-            for rec in picked.astype(object).to_numpy(dtype=object).tolist()]
-
-
 def write_outcome_files(plan: Plan, directory: str | os.PathLike[str], *,
                         source_columns: Sequence[str] = (),
                         source_chunks: Iterable[pd.DataFrame]
@@ -290,9 +282,10 @@ def write_outcome_files(plan: Plan, directory: str | os.PathLike[str], *,
     columns, its line, the action and (errors) the platform's message and what to do.
 
     The originals come from `source_chunks` (the source read again, all columns, a
-    chunk at a time; or a function of the sorted lines wanted giving those chunks). The outcome table is sorted by line, so each chunk's rows are
-    found by a binary search, and only they become Python values: memory stays
-    bounded however many rows were written. Returns (success rows, error rows)."""
+    chunk at a time; or a function of the sorted lines wanted giving those chunks).
+    The outcome table is sorted by line, so each chunk's rows are found by a binary
+    search, and the rows are written by whole columns: memory stays bounded however
+    many rows were written. Returns (success rows, error rows)."""
     table = outcome_table(plan)
     if mask_pii:
         table = masked(table)
@@ -310,19 +303,34 @@ def write_outcome_files(plan: Plan, directory: str | os.PathLike[str], *,
         writers[0].writerow([neutralize_cell(h) for h in [*columns, *ours]])
         writers[1].writerow([neutralize_cell(h) for h in [*columns, *ours, *extra]])
 
-        def emit(at: np.ndarray, originals: Sequence[Sequence[Any]]) -> None:
-            for i, rec, original in zip(at, _records(table, at), originals):
-                good = bool(ok[i])
-                cells = [*original, *rec[:len(OUTCOME_COLUMNS)]]
-                if not good:
-                    cells += rec[len(OUTCOME_COLUMNS):]
-                writers[0 if good else 1].writerow([neutralize_cell(v) for v in cells])
-                counts[0 if good else 1] += 1
+        def emit(at: np.ndarray, originals: pd.DataFrame) -> None:
+            """The table's rows `at`, each after its source row's cells (`originals`,
+            one row per position, the source's columns as text), into the two files:
+            by whole columns (`csv_lines`), the bytes csv.writer writes."""
+            part = table.iloc[at]
+            cells = {k: originals.iloc[:, k].to_numpy(dtype=object)
+                     for k in range(len(columns))}
+            for j, name in enumerate((*OUTCOME_COLUMNS, *ERROR_COLUMNS)):
+                cells[len(columns) + j] = part[name].array
+            frame = pd.DataFrame(cells, copy=False)
+            good = ok[at]
+            for g, rows, width in ((0, good, len(columns) + len(OUTCOME_COLUMNS)),
+                                   (1, ~good, frame.shape[1])):
+                if not rows.any():
+                    continue
+                sub = frame.loc[rows, list(range(width))]
+                counts[g] += len(sub)
+                lines = csv_lines(sub)
+                if lines is not None:
+                    handles[g].flush()  # the header (and the BOM) before the bytes
+                    handles[g].buffer.write(lines)
+                    continue
+                for rec in sub.astype(object).to_numpy(dtype=object).tolist():
+                    writers[g].writerow([neutralize_cell(_cell(v)) for v in rec])
 
         lined = int(table["line"].notna().sum()) if len(table) else 0
         lines = table["line"].to_numpy(dtype="int64", na_value=-1)[:lined]  # sorted
         seen = np.zeros(lined, dtype=bool)
-        blank = [""] * len(columns)
         if callable(source_chunks):
             source_chunks = source_chunks(np.unique(lines)) if lined else ()
         for chunk in (source_chunks if lined else ()):
@@ -334,21 +342,29 @@ def write_outcome_files(plan: Plan, directory: str | os.PathLike[str], *,
             if not len(hit):
                 continue
             at = np.concatenate([np.arange(starts[h], ends[h]) for h in hit])
-            source = chunk.iloc[hit]
-            cells = [["" if pd.isna(v) else str(v) for v in values]
-                     for values in source.reindex(columns=columns).astype(object)
-                     .to_numpy(dtype=object).tolist()]
+            # each source row once per outcome row of its line
+            source = chunk.iloc[np.repeat(hit, ends[hit] - starts[hit])].reindex(
+                columns=columns)
+            originals = pd.DataFrame({k: [_cell(v) for v in source.iloc[:, k].tolist()]
+                                      for k in range(len(columns))}, dtype=object)
             if mask_pii:
-                cells = [[mask_text(v) if v else v for v in row] for row in cells]
-            emit(at, [cells[k] for k, h in enumerate(hit)
-                      for _ in range(ends[h] - starts[h])])
+                originals = originals.map(lambda v: mask_text(v) if v else v)
+            emit(at, originals)
             seen[at] = True
         # rows the source did not give again, then the writes with no line
         left = np.flatnonzero(np.concatenate([~seen, np.ones(len(table) - lined, dtype=bool)]))
         for start in range(0, len(left), EMIT_BATCH):
             at = left[start:start + EMIT_BATCH]
-            emit(at, [blank] * len(at))
+            emit(at, pd.DataFrame({k: [""] * len(at) for k in range(len(columns))},
+                                  dtype=object))
     return counts[0], counts[1]
+
+
+def _cell(value: Any) -> Any:
+    """A CSV cell's value: blank for a missing one."""
+    if value is None or value is pd.NA or (isinstance(value, float) and np.isnan(value)):
+        return ""
+    return value
 
 
 #: outcome rows turned into Python values at a time, outside the source's chunks
