@@ -795,7 +795,7 @@ class Sync:
                   "verification": self.verification}
         plan.meta["outcome"] = counts
         files = write_report(plan, self.report_dir, mask_pii=self.mask_pii, originals=originals)
-        write_operations(store.iter_operations(run_id), files.directory / "operations.csv",
+        write_operations(store.operation_frames(run_id), files.directory / "operations.csv",
                          mask_pii=self.mask_pii)
         columns, chunks = ([], ()) if self.validated is None else source_chunks(
             self.validated.info, self.validated.source, self.validated.mapping)
@@ -1139,7 +1139,7 @@ def _undo(store: StateStore, client: Any, result: RollbackResult, ops: list[tupl
             "verification": f"checked against a fresh read of the campaign: "
                             f"{confirmed:,} confirmed, {unconfirmed:,} not confirmed"}})
         files = write_report(plan, report_dir)
-        write_operations(store.iter_operations(new_run), files.directory / "operations.csv",
+        write_operations(store.operation_frames(new_run), files.directory / "operations.csv",
                          mask_pii=False)
         write_outcome_files(plan, files.directory)
     ops_done = operations_frame(store.operation_table(new_run))

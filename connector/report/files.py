@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import contextlib
 import csv
+import itertools
 import os
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
@@ -371,17 +372,43 @@ def _cell(value: Any) -> Any:
 EMIT_BATCH = 50_000
 
 
-def write_operations(operations: Iterable[dict[str, Any]], path: Path, *, mask_pii: bool
-                     ) -> int:
-    """operations.csv: the outcome of every write of a run (`StateStore.operations`):
-    kind, key, remote id, line, status, confirmed, error."""
+def write_operations(operations: Iterable[dict[str, Any]] | Iterable[pd.DataFrame],
+                     path: Path, *, mask_pii: bool) -> int:
+    """operations.csv: the outcome of every write of a run: kind, key, remote id, line,
+    status, confirmed, error. From `StateStore.operation_frames` (pages of typed
+    columns, written by whole columns) or, one by one, from `StateStore.operations`
+    dicts: the same bytes."""
+    header = ["kind", "external_unique_id", "remote_id", "line", "status", "confirmed",
+              "error"]
+    items = iter(operations)
+    first = next(items, None)
+    if isinstance(first, pd.DataFrame):
+        frames = itertools.chain([first], items)
+        return write_frames_csv(path, header, (_operation_cells(f, mask_pii) for f in frames))
 
     def lines():
-        for op in operations:
+        for op in itertools.chain([] if first is None else [first], items):
             error = op["error"] or ""
             yield [op["kind"], op["key"] or "", op["remote_id"] or "", op["line"] or "",
                    op["status"], {1: "yes", 0: "no"}.get(op["confirmed"], ""),
                    mask_text(error) if mask_pii else error]
 
-    return write_csv(path, ["kind", "external_unique_id", "remote_id", "line", "status",
-                            "confirmed", "error"], lines())
+    return write_csv(path, header, lines())
+
+
+def _operation_cells(frame: pd.DataFrame, mask_pii: bool) -> pd.DataFrame:
+    """A page of operations as operations.csv's cells (blank where the row-by-row
+    writer writes blank: a missing or zero id or line, a missing key or error)."""
+    def number(col: pd.Series) -> pd.Series:
+        return col.where(col.ne(0)).astype("Int64")  # `or ""`: 0 is blank too
+
+    error = frame["error"].fillna("").astype(object)
+    if mask_pii:
+        error = error.map(lambda e: mask_text(e) if e else e)
+    confirmed = frame["confirmed"].map({1: "yes", 0: "no"}, na_action="ignore")
+    return pd.DataFrame({
+        "kind": frame["kind"].fillna(""), "key": frame["key"].fillna(""),
+        "remote_id": number(frame["remote_id"]), "line": number(frame["line"]),
+        "status": frame["status"].fillna(""),
+        "confirmed": confirmed.astype(object).where(confirmed.notna(), ""),
+        "error": error})

@@ -170,6 +170,10 @@ class Run:
                    message=row["message"], rollback_of=row["rollback_of"], pid=row["pid"])
 
 
+#: what a report reads of each operation (`StateStore.operation_frames`)
+OPERATION_COLUMNS = ("kind", "key", "remote_id", "line", "status", "confirmed", "error")
+
+
 class StateStore:
     """One SQLite file; use as a context manager. Not shared between threads: the
     loader's workers report back to the thread that owns the store."""
@@ -608,20 +612,27 @@ class StateStore:
         confirmed, error) in id order, without decoding payloads: what a report needs of
         them. Text is held as Arrow strings and numbers as nullable integers, read `page`
         rows at a time: a million operations are never a million Python rows at once."""
-        columns = ["kind", "key", "remote_id", "line", "status", "confirmed", "error"]
+        parts = list(self.operation_frames(run_id, page))
+        if len(parts) == 1:
+            return parts[0]
+        return pd.concat(parts, ignore_index=True)
+
+    def operation_frames(self, run_id: int, page: int = 100_000) -> Iterator[Any]:
+        """`operation_table` a page at a time (one empty frame when the run has none)."""
+        columns = list(OPERATION_COLUMNS)
         kinds = [TEXT, TEXT, "Int64", "Int64", TEXT, "Int64", TEXT]
         cur = self.db.cursor()
         cur.row_factory = None
         cur.execute(f"SELECT {', '.join(columns)} FROM operations WHERE run_id=? ORDER BY id",
                     (run_id,))
-        parts = []
+        empty = True
         while batch := cur.fetchmany(page):
+            empty = False
             values = list(zip(*batch))
-            parts.append(pd.DataFrame({c: pd.array(list(v), dtype=k)
-                                       for c, v, k in zip(columns, values, kinds)}))
-        if not parts:
-            return pd.DataFrame({c: pd.array([], dtype=k) for c, k in zip(columns, kinds)})
-        return pd.concat(parts, ignore_index=True)
+            yield pd.DataFrame({c: pd.array(list(v), dtype=k)
+                                for c, v, k in zip(columns, values, kinds)})
+        if empty:
+            yield pd.DataFrame({c: pd.array([], dtype=k) for c, k in zip(columns, kinds)})
 
     def has_operations(self, run_id: int, kind: str) -> bool:
         """Whether the run planned any operation of `kind` (no row decoded)."""
