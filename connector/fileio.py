@@ -160,12 +160,12 @@ def write_frames_csv(path: str | os.PathLike[str], columns: Sequence[str],
         for frame in frames:
             count += len(frame)
             for start in range(0, len(frame), CSV_CHUNK_ROWS) if width > 1 else ():
-                lines = _arrow_lines(frame.iloc[start:start + CSV_CHUNK_ROWS])
+                part = frame.iloc[start:start + CSV_CHUNK_ROWS]
+                lines = _arrow_lines(part)
                 if lines is not None:
                     handle.flush()  # the header (and the BOM) before the bytes
                     handle.buffer.write(lines)
                     continue
-                part = frame.iloc[start:start + CSV_CHUNK_ROWS]
                 handle.write("\r\n".join(_frame_rows(part, blank_after)))
                 handle.write("\r\n")
             if width == 1:  # a lone empty cell is quoted: the csv module writes these rows
