@@ -307,10 +307,10 @@ PY_WHITESPACE = ("\t\n\x0b\x0c\r\x1c\x1d\x1e\x1f \x85\xa0\u1680\u2000\u2001\u200
                  "\u2004\u2005\u2006\u2007\u2008\u2009\u200a\u2028\u2029\u202f\u205f\u3000")
 
 
-def _py_stripped(values: Sequence[Any]) -> pa.Array:
-    """The values as Arrow text, stripped as str.strip() strips them (None: null)."""
-    arr = pa.array(values, type=pa.large_string(), from_pandas=True)
-    return pc.utf8_trim(arr, PY_WHITESPACE)
+def _py_stripped(values: Any) -> pa.Array:
+    """Text values (a list, an array, a Series) as Arrow text, stripped as str.strip()
+    strips them (missing: null)."""
+    return pc.utf8_trim(_arrow_text(values), PY_WHITESPACE)
 
 
 def _fullmatch(arr: pa.Array, pattern: str) -> pa.Array:
@@ -524,9 +524,8 @@ def norm_phones(series: pd.Series, region: str | None) -> pd.Series:
     the number is valid: a valid number gets exactly its E.164 form, and an invalid
     one a key no valid number has, so comparisons and phone ownership come out as
     with the per-value path. Every other value goes through `normalize_phone`."""
-    text = _arrow_text(series) if isinstance(series.dtype, pd.StringDtype) else pa.array(
-        as_text(series).to_numpy(dtype=object), type=_LARGE)
-    text = pc.utf8_trim(pc.fill_null(text, _EMPTY), PY_WHITESPACE)  # as str.strip()
+    text = pc.fill_null(_py_stripped(
+        series if isinstance(series.dtype, pd.StringDtype) else as_text(series)), _EMPTY)
     # the shape leaves only "+", "-", "(", ")", "." and spaces besides the digits
     shaped = pc.match_substring_regex(text, f"^(?:{_NANP_DISPLAY})$")
     digits = pc.binary_join_element_wise(pa.scalar("+", _LARGE),
